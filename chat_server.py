@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""classchat server: a threaded IRC server for a classroom.
+
+    python chat_server.py                  # serve this computer only, on 127.0.0.1:6667
+    python chat_server.py --host 0.0.0.0   # serve the classroom network
+
+Any IRC client can connect (irssi, WeeChat, HexChat), as well as classchat's own clients.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import signal
+import socket
+import struct
+import sys
+
+from common.cli import OneLineErrorParser, fail
+from common.server import ChatServer, ServerConfig
+
+PROG = "chat_server.py"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = OneLineErrorParser(prog=PROG, description="classchat: a threaded IRC server for a classroom.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 serves the whole network (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=6667, help="TCP port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--name", default="classchat.local", help="server name shown to clients (default: %(default)s)")
+    parser.add_argument("--network", default="classchat", help="network name in ISUPPORT (default: %(default)s)")
+    parser.add_argument("--password", help="server password that clients must send with PASS")
+    parser.add_argument("--oper", action="append", default=[], metavar="NAME:PASSWORD",
+                        help="an operator login for the teacher (OPER NAME PASSWORD); repeatable")
+    parser.add_argument("--motd", metavar="FILE", help="file with the message of the day (UTF-8)")
+    parser.add_argument("--max-clients", type=int, default=1000, help="most connections at once (default: %(default)s)")
+    parser.add_argument("--sendq", type=int, default=512 * 1024, metavar="BYTES",
+                        help="outbound buffer per client before it is dropped as not reading (default: %(default)s)")
+    parser.add_argument("--ping-interval", type=float, default=120.0, metavar="SECONDS",
+                        help="PING a client silent this long (default: %(default)s)")
+    parser.add_argument("--ping-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="drop a client that has not answered a PING by then (default: %(default)s)")
+    parser.add_argument("--registration-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="drop a connection that has not registered by then (default: %(default)s)")
+    parser.add_argument("--flood-burst", type=int, default=10, metavar="LINES",
+                        help="lines a client may send at once before it is slowed down (default: %(default)s)")
+    parser.add_argument("--flood-rate", type=float, default=2.0, metavar="LINES_PER_SECOND",
+                        help="lines per second once the burst is spent; 0 turns flood control off (default: %(default)s)")
+    parser.add_argument("--db", metavar="PATH", help="history database file (SQLite); ':memory:' keeps nothing")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="how much the server logs to stderr (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"port {args.port} is out of range 0-65535")
+    for login in args.oper:
+        name, colon, password = login.partition(":")
+        if not colon or not name or not password:
+            parser.error(f"--oper wants NAME:PASSWORD, got {login!r}")
+    if args.max_clients < 1:
+        parser.error("--max-clients must be at least 1")
+    return args
+
+
+def read_motd(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as motd_file:
+            return [line.rstrip("\r\n") for line in motd_file]
+    except (OSError, UnicodeDecodeError) as error:
+        fail(PROG, f"cannot read MOTD file {path}: {getattr(error, 'strerror', None) or error}")
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    config = ServerConfig(
+        host=args.host, port=args.port, name=args.name, network=args.network, password=args.password,
+        opers=dict(login.split(":", 1) for login in args.oper), max_clients=args.max_clients,
+        sendq_bytes=args.sendq, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
+        registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
+        flood_rate=args.flood_rate, db_path=args.db,
+    )
+    if args.motd:
+        config.motd = read_motd(args.motd)
+    return config
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, for students to type in."""
+    addresses: set[str] = set()
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            addresses.add(info[4][0])
+    except OSError:
+        pass  # no resolvable host name: the interfaces below still answer
+    siocgifaddr = 0x8915  # Linux ioctl: an interface's IPv4 address
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _index, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(probe.fileno(), siocgifaddr, struct.pack("256s", name[:15].encode()))
+                addresses.add(socket.inet_ntoa(packed[20:24]))
+            except OSError:
+                continue  # interface without an IPv4 address
+    return sorted(address for address in addresses if not address.startswith("127."))
+
+
+def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
+    host, port = server.address
+    print(f"classchat server {server.config.name} listening on {host}:{port}", flush=True)
+    hosts = [host]
+    if host in ("0.0.0.0", "::"):
+        hosts = lan_addresses() or ["127.0.0.1"]
+        print("Students connect to: " + ", ".join(f"{address}:{port}" for address in hosts))
+    target = hosts[0]
+    print("Connect with:")
+    print(f"  python chat_client_gui.py --host {target} --port {port}")
+    print(f"  python chat_client_cli.py --host {target} --port {port}")
+    print(f"  irssi -c {target} -p {port}")
+    print("Press Ctrl+C to stop.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    config = config_from_args(args)
+    try:
+        server = ChatServer(config)
+    except OSError as error:
+        fail(PROG, f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+    with server:
+        signal.signal(signal.SIGINT, lambda *_: server.request_stop())
+        signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
+        print_banner(server, args)
+        server.serve_forever()
+        print("Shutting down: telling every client.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""The classchat IRC server: a listener, one reader thread per connection, and shared state.
+
+The split follows ``socketserver``: ``ChatServer`` owns the listening socket, the state and every thread;
+``serve_forever()`` accepts until ``shutdown()`` (from another thread) or ``request_stop()`` (safe in a
+signal handler); ``server_close()`` tells every client, closes the sockets and joins the threads.
+
+Threads: the accepting thread, one reader per connection (it parses and runs that client's commands), one
+``Flusher`` that finishes writes the kernel could not take at once, and one housekeeping thread for
+PINGs and timeouts. Command handling takes the single state lock; sending happens after it is released
+(see ``outbox.py`` and ``connection.py``).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterator
+
+from common import numerics as rpl
+from common.casemap import CASEMAPPING, CHANNEL_PREFIXES
+from common.connection import Connection, Flusher
+from common.framing import LineFramer, RawLine
+from common.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
+from common.outbox import Outbox
+from common import server_commands as commands
+from common.server_state import Client, ServerState
+
+VERSION = "classchat-1.0"
+log = logging.getLogger("classchat.server")
+
+
+@dataclass
+class ServerConfig:
+    """Everything a teacher can set from the command line; the defaults suit a classroom."""
+
+    host: str = "127.0.0.1"
+    port: int = 6667
+    name: str = "classchat.local"
+    network: str = "classchat"
+    password: str | None = None
+    opers: dict[str, str] = field(default_factory=dict)
+    motd: list[str] = field(default_factory=lambda: [
+        "Welcome to classchat, the classroom chat.",
+        "Be kind, stay on topic, and ask when something is unclear.",
+    ])
+    max_clients: int = 1000
+    max_channels_per_user: int = 20
+    sendq_bytes: int = 512 * 1024
+    ping_interval: float = 120.0
+    ping_timeout: float = 60.0
+    registration_timeout: float = 60.0
+    flood_burst: int = 10
+    flood_rate: float = 2.0
+    flood_max_excess: int = 40
+    housekeeping_interval: float = 1.0
+    db_path: str | None = None
+
+
+def escape_for_log(text: str) -> str:
+    """Control characters (CR, LF, ESC, …) become visible escapes, so a client cannot forge log lines."""
+    return "".join(f"\\x{ord(char):02x}" if unicodedata.category(char) == "Cc" else char for char in text)
+
+
+class FloodGate:
+    """Fake lag as ircds do it: a bucket of ``burst`` lines refilled at ``rate`` lines per second.
+
+    A line that finds the bucket empty is delayed until a line's worth has refilled, which slows a
+    flooding client down to ``rate``; a client that keeps at it for ``max_excess`` lines in a row is
+    disconnected ("Excess Flood"). ``rate`` 0 turns the gate off (benchmarks).
+    """
+
+    def __init__(self, burst: int, rate: float, max_excess: int) -> None:
+        self.burst, self.rate, self.max_excess = burst, rate, max_excess
+        self.tokens = float(burst)
+        self.refilled_at = time.monotonic()
+        self.excess = 0
+
+    def delay_for_line(self) -> float | None:
+        """Seconds to wait before handling the next line, or None to disconnect the client."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        self.tokens = min(float(self.burst), self.tokens + (now - self.refilled_at) * self.rate)
+        self.refilled_at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.excess = 0
+            return 0.0
+        self.excess += 1
+        if self.excess > self.max_excess:
+            return None
+        wait = (1 - self.tokens) / self.rate
+        self.tokens = 0.0
+        self.refilled_at = now + wait
+        return wait
+
+
+class ChatServer:
+    """A threaded IRC server. Use as a context manager, or call ``server_close()`` when done."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.state = ServerState()
+        self.version = VERSION
+        self.created_text = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        self.listener = socket.create_server((config.host, config.port), family=family, backlog=128)
+        self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self._stop_requested = False
+        self._stopping = threading.Event()
+        self._served = threading.Event()
+        self._closed = False
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_writer.setblocking(False)
+        self._threads_lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._msgids = itertools.count(1)
+        self._msgid_prefix = os.urandom(4).hex()
+        self.flusher = Flusher()
+        self.flusher.start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="housekeeping")
+        self._housekeeper.start()
+
+    # ------------------------------------------------------------ life cycle
+
+    def __enter__(self) -> "ChatServer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server_close()
+
+    def serve_forever(self) -> None:
+        """Accept connections until a stop is requested."""
+        self._served.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.listener, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._stop_requested:
+                    for key, _ in selector.select():
+                        if key.fileobj is self.listener and not self._stop_requested:
+                            self._accept()
+        finally:
+            self._served.set()
+
+    def request_stop(self) -> None:
+        """Make ``serve_forever()`` return soon. Safe to call from a signal handler."""
+        self._stop_requested = True
+        try:
+            self._wake_writer.send(b"x")
+        except OSError:
+            pass  # already woken, or already closed
+
+    def shutdown(self) -> None:
+        """Stop ``serve_forever()`` (running in another thread) and wait until it has returned."""
+        self.request_stop()
+        self._served.wait()
+
+    def server_close(self) -> None:
+        """Tell every client, close every socket and join every thread (within about two seconds)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.request_stop()
+        self._stopping.set()
+        self.listener.close()
+        with self.state.lock:
+            clients = list(self.state.clients)
+        for client in clients:
+            reason = "Server shutting down"
+            client.conn.close(reason, f"ERROR :Closing Link: {client.host} ({reason})\r\n".encode())
+        deadline = time.monotonic() + 2.0
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._housekeeper.join(max(0.0, deadline - time.monotonic()))
+        self.flusher.stop()
+        self.flusher.join(max(0.0, deadline - time.monotonic()))
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    # ------------------------------------------------------------ connections
+
+    def _accept(self) -> None:
+        try:
+            sock, address = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            # Out of file descriptors, for example: wait a little instead of spinning on the listener.
+            log.warning("accept failed: %s", error)
+            self._stopping.wait(0.1)
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Connection(sock, address, self.config.sendq_bytes, self.flusher)
+        host = address[0]
+        if host.startswith(":"):
+            host = "0" + host  # "::1" cannot start a word of an IRC line
+        client = Client(conn=conn, host=host)
+        with self.state.lock:
+            full = len(self.state.clients) >= self.config.max_clients
+            if not full:
+                self.state.clients.add(client)
+        if full:
+            log.warning("refused %s: server is full (%d clients)", host, self.config.max_clients)
+            conn.close("Server is full", f"ERROR :Closing Link: {host} (Server is full)\r\n".encode())
+            conn.release()
+            return
+        thread = threading.Thread(target=self._serve_connection, args=(client,), name=f"client-{host}", daemon=True)
+        with self._threads_lock:
+            self._threads.add(thread)
+        log.info("connection from %s", host)
+        thread.start()
+
+    def _serve_connection(self, client: Client) -> None:
+        """The reader thread of one connection: frame, parse, throttle, dispatch; then clean up."""
+        conn = client.conn
+        framer = LineFramer()
+        gate = FloodGate(self.config.flood_burst, self.config.flood_rate, self.config.flood_max_excess)
+        try:
+            while conn.close_reason is None:
+                try:
+                    data = conn.sock.recv(16384)
+                except OSError as error:
+                    conn.request_close(error.strerror or "Connection error")
+                    break
+                if not data:
+                    conn.request_close("Remote host closed the connection")
+                    break
+                conn.last_received = time.monotonic()
+                conn.ping_sent_at = None
+                for raw in framer.feed(data):
+                    if not self._throttle(conn, gate):
+                        break
+                    self._handle_line(client, raw)
+                    if conn.close_reason is not None:
+                        break
+        finally:
+            self._disconnect(client)
+            with self._threads_lock:
+                self._threads.discard(threading.current_thread())
+
+    def _throttle(self, conn: Connection, gate: FloodGate) -> bool:
+        delay = gate.delay_for_line()
+        if delay is None:
+            conn.request_close("Excess Flood")
+            return False
+        if delay > 0 and self._stopping.wait(delay):
+            return False
+        return conn.close_reason is None
+
+    def _handle_line(self, client: Client, raw: RawLine) -> None:
+        try:
+            message = parse(raw.decode())
+        except LineTooLong:
+            self.reply(client, rpl.ERR_INPUTTOOLONG, "Input line was too long")
+        except InvalidUTF8 as error:
+            with self.transaction() as out:
+                out.send(client, Message("FAIL", [error.command, "INVALID_UTF8",
+                                                  "Message rejected, your IRC software MUST use UTF-8 encoding "
+                                                  "on this network"], source=self.config.name))
+        except ProtocolError as error:
+            self.reply(client, rpl.ERR_UNKNOWNERROR, error.command, f"Malformed line: {error.reason}")
+        else:
+            with self.transaction() as out:
+                commands.dispatch(commands.Request(self, client, out), message)
+
+    def _disconnect(self, client: Client) -> None:
+        conn = client.conn
+        reason = conn.close_reason or "Connection closed"
+        with self.transaction() as out:
+            peers = self.state.remove(client)
+            if client.registered and not self._stopping.is_set():
+                out.relay(peers, Message("QUIT", [reason], source=client.prefix))
+            out.send(client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"]))
+        conn.close(reason)
+        conn.release()
+        log.info("%s disconnected (%s)", escape_for_log(client.prefix), escape_for_log(reason))
+
+    def disconnect_later(self, client: Client, reason: str) -> None:
+        """End ``client``'s connection once its current line is handled (it is the calling reader)."""
+        client.conn.request_close(reason)
+
+    # ------------------------------------------------------------ helpers for handlers
+
+    @contextmanager
+    def transaction(self) -> Iterator[Outbox]:
+        """Hold the state lock while the body runs and fills the outbox; send after releasing it."""
+        out = Outbox(self.config.name)
+        with self.state.lock:
+            yield out
+            out.commit()
+        out.flush()
+
+    def reply(self, client: Client, code: str, *params: str) -> None:
+        with self.transaction() as out:
+            out.numeric(client, code, *params)
+
+    def message_tags(self, client_tags: dict[str, str]) -> dict[str, str]:
+        """Server tags first (message-tags asks for that), then the client-only tags to relay."""
+        now = datetime.now(timezone.utc)
+        tags = {
+            "time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+            "msgid": f"{self._msgid_prefix}-{next(self._msgids)}",
+        }
+        tags.update((key, value) for key, value in client_tags.items() if key.startswith("+"))
+        return tags
+
+    def isupport_tokens(self) -> list[str]:
+        return [
+            f"AWAYLEN={commands.AWAYLEN}",
+            f"CASEMAPPING={CASEMAPPING}",
+            f"CHANLIMIT={CHANNEL_PREFIXES}:{self.config.max_channels_per_user}",
+            "CHANMODES=" + ",".join(commands.CHANMODES),
+            f"CHANNELLEN={commands.CHANNELLEN}",
+            f"CHANTYPES={CHANNEL_PREFIXES}",
+            f"KICKLEN={commands.KICKLEN}",
+            f"MAXLIST=b:{commands.MAX_BANS}",
+            f"MAXTARGETS={commands.MAX_TARGETS}",
+            f"MODES={commands.MAX_MODES}",
+            f"NETWORK={self.config.network}",
+            f"NICKLEN={commands.NICKLEN}",
+            "PREFIX=(ov)@+",
+            f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
+            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1",
+            f"TOPICLEN={commands.TOPICLEN}",
+            f"USERLEN={commands.USERLEN}",
+            "UTF8ONLY",
+        ]
+
+    def motd_lines(self) -> list[str]:
+        return self.config.motd
+
+    def log_event(self, what: str, client: Client) -> None:
+        log.info("%s: %s", escape_for_log(client.prefix), escape_for_log(what))
+
+    # ------------------------------------------------------------ housekeeping
+
+    def _housekeeping(self) -> None:
+        """PING idle clients, drop the silent and the never-registered (one thread for all timeouts)."""
+        while not self._stopping.wait(self.config.housekeeping_interval):
+            now = time.monotonic()
+            to_ping: list[Connection] = []
+            to_close: list[tuple[Client, str]] = []
+            with self.state.lock:
+                for client in self.state.clients:
+                    conn = client.conn
+                    if not client.registered:
+                        if now - conn.connected_at > self.config.registration_timeout:
+                            to_close.append((client, "Registration timed out"))
+                    elif conn.ping_sent_at is not None:
+                        if now - conn.ping_sent_at > self.config.ping_timeout:
+                            to_close.append((client, f"Ping timeout: {int(now - conn.last_received)} seconds"))
+                    elif now - conn.last_received > self.config.ping_interval:
+                        conn.ping_sent_at = now
+                        to_ping.append(conn)
+            ping = f"PING :{self.config.name}\r\n".encode()
+            for conn in to_ping:
+                conn.send_now(ping)
+            for client, reason in to_close:
+                client.conn.close(reason, f"ERROR :Closing Link: {client.host} ({reason})\r\n".encode())

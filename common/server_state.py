@@ -1,0 +1,169 @@
+"""The server's shared state: clients, nicks and channels, guarded by one lock.
+
+``ServerState`` is the single owner. Every read and every change of a ``Client`` or ``Channel`` happens
+with ``ServerState.lock`` held, registration included; command handlers run entirely under it and only
+compute what to send (see ``outbox.py``). No socket I/O happens while the lock is held.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from common.casemap import casefold, mask_matches
+
+if TYPE_CHECKING:
+    from common.connection import Connection
+
+# Channel membership prefixes, highest first (ISUPPORT PREFIX=(ov)@+).
+MEMBER_PREFIXES = {"o": "@", "v": "+"}
+
+
+@dataclass(eq=False)
+class Client:
+    """One connection's IRC identity. ``registered`` turns true after NICK, USER, PASS and CAP END."""
+
+    conn: "Connection"
+    host: str
+    nick: str = "*"
+    username: str = ""
+    realname: str = ""
+    registered: bool = False
+    password: str | None = None
+    caps: set[str] = field(default_factory=set)
+    cap_negotiating: bool = False
+    cap_version: int = 0
+    modes: set[str] = field(default_factory=set)
+    away: str | None = None
+    channels: dict[str, "Channel"] = field(default_factory=dict)
+    signon: float = field(default_factory=time.time)
+    last_spoke: float = field(default_factory=time.monotonic)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.nick}!{self.username}@{self.host}"
+
+    @property
+    def is_oper(self) -> bool:
+        return "o" in self.modes
+
+    @property
+    def is_invisible(self) -> bool:
+        return "i" in self.modes
+
+
+@dataclass
+class Ban:
+    mask: str
+    set_by: str
+    set_at: int
+
+
+@dataclass(eq=False)
+class Channel:
+    """A channel and its members; ``members`` maps each client to its member modes ('o', 'v')."""
+
+    name: str
+    created: int = field(default_factory=lambda: int(time.time()))
+    topic: str = ""
+    topic_set_by: str = ""
+    topic_set_at: int = 0
+    modes: set[str] = field(default_factory=lambda: {"n", "t"})
+    key: str | None = None
+    limit: int | None = None
+    bans: list[Ban] = field(default_factory=list)
+    invited: set[str] = field(default_factory=set)
+    members: dict[Client, set[str]] = field(default_factory=dict)
+
+    def is_banned(self, client: Client) -> bool:
+        return any(mask_matches(ban.mask, client.prefix) for ban in self.bans)
+
+    def is_operator(self, client: Client) -> bool:
+        """Channel operator, or a server operator (the teacher acts as operator in every channel)."""
+        return "o" in self.members.get(client, ()) or client.is_oper
+
+    def can_speak(self, client: Client) -> bool:
+        """RFC 2812 §3.3.1 with +n (no outside messages), +m (moderated) and bans."""
+        member_modes = self.members.get(client)
+        if member_modes is None:
+            return "n" not in self.modes and "m" not in self.modes and not self.is_banned(client)
+        if member_modes or client.is_oper:
+            return True
+        return "m" not in self.modes and not self.is_banned(client)
+
+    def member_prefix(self, client: Client, multi_prefix: bool) -> str:
+        member_modes = self.members.get(client, ())
+        prefixes = "".join(symbol for mode, symbol in MEMBER_PREFIXES.items() if mode in member_modes)
+        return prefixes if multi_prefix else prefixes[:1]
+
+    def mode_string(self, show_key: bool) -> list[str]:
+        """The channel's modes as MODE parameters, for RPL_CHANNELMODEIS."""
+        letters = "+" + "".join(sorted(self.modes))
+        params: list[str] = []
+        if self.key is not None:
+            letters += "k"
+            params.append(self.key if show_key else "*")
+        if self.limit is not None:
+            letters += "l"
+            params.append(str(self.limit))
+        return [letters, *params]
+
+
+class ServerState:
+    """All clients, nicks and channels. Hold ``lock`` for any access; never do I/O while holding it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clients: set[Client] = set()
+        self.nicks: dict[str, Client] = {}
+        self.channels: dict[str, Channel] = {}
+        self.max_registered = 0
+
+    def find_client(self, nick: str) -> Client | None:
+        return self.nicks.get(casefold(nick))
+
+    def find_channel(self, name: str) -> Channel | None:
+        return self.channels.get(casefold(name))
+
+    def registered_clients(self) -> list[Client]:
+        return [client for client in self.clients if client.registered]
+
+    def peers_of(self, client: Client) -> set[Client]:
+        """Everyone who shares a channel with ``client``, not counting ``client``."""
+        peers: set[Client] = set()
+        for channel in client.channels.values():
+            peers.update(channel.members)
+        peers.discard(client)
+        return peers
+
+    def rename(self, client: Client, new_nick: str) -> None:
+        if client.nick != "*":
+            self.nicks.pop(casefold(client.nick), None)
+        client.nick = new_nick
+        self.nicks[casefold(new_nick)] = client
+
+    def join(self, client: Client, channel: Channel) -> None:
+        folded = casefold(channel.name)
+        self.channels[folded] = channel
+        channel.members[client] = {"o"} if not channel.members else set()
+        channel.invited.discard(casefold(client.nick))
+        client.channels[folded] = channel
+
+    def part(self, client: Client, channel: Channel) -> None:
+        folded = casefold(channel.name)
+        channel.members.pop(client, None)
+        client.channels.pop(folded, None)
+        if not channel.members:
+            # No empty channel is kept (RFC 2812 §1.3); stored history will change this.
+            self.channels.pop(folded, None)
+
+    def remove(self, client: Client) -> set[Client]:
+        """Forget a client entirely; returns the peers that must see its QUIT."""
+        peers = self.peers_of(client)
+        for channel in list(client.channels.values()):
+            self.part(client, channel)
+        self.clients.discard(client)
+        if client.nick != "*" and self.nicks.get(casefold(client.nick)) is client:
+            del self.nicks[casefold(client.nick)]
+        return peers

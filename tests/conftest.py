@@ -1,0 +1,96 @@
+"""Shared fixtures: an in-process server on 127.0.0.1 port 0, a real server process, and a guard that
+fails any test in which a thread raised or the server logged an error."""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.server import ChatServer, ServerConfig  # noqa: E402
+from helpers import IRCTestClient, ServerProcess  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fail_on_thread_errors(caplog):
+    """A test fails if any thread died with an exception or anything logged at ERROR."""
+    errors: list[str] = []
+    previous = threading.excepthook
+
+    def record(args: threading.ExceptHookArgs) -> None:
+        errors.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: {args.exc_value}")
+        previous(args)
+
+    threading.excepthook = record
+    caplog.set_level(logging.INFO, logger="classchat")
+    yield
+    threading.excepthook = previous
+    logged = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, f"exceptions in threads: {errors}"
+    assert not logged, f"errors logged: {logged}"
+
+
+class RunningServer:
+    """An in-process ``ChatServer`` served from a thread; ``connect()`` opens registered test clients."""
+
+    def __init__(self, **overrides):
+        config = ServerConfig(host="127.0.0.1", port=0, **overrides)
+        self.server = ChatServer(config)
+        self.address = self.server.address
+        self.thread = threading.Thread(target=self.server.serve_forever, name="serve_forever")
+        self.thread.start()
+        self.clients: list[IRCTestClient] = []
+
+    def client(self, **kwargs) -> IRCTestClient:
+        client = IRCTestClient(self.address, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def connect(self, nick: str, caps: tuple[str, ...] = (), password: str | None = None) -> IRCTestClient:
+        return self.client().register(nick, caps=caps, password=password)
+
+    def stop(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.server.shutdown()
+        self.thread.join(5)
+        self.server.server_close()
+        assert self.server.listener.fileno() == -1, "listener socket left open"
+
+
+@pytest.fixture
+def make_server():
+    servers: list[RunningServer] = []
+
+    def start(**overrides) -> RunningServer:
+        running = RunningServer(**overrides)
+        servers.append(running)
+        return running
+
+    yield start
+    for running in servers:
+        running.stop()
+
+
+@pytest.fixture
+def server(make_server) -> RunningServer:
+    return make_server()
+
+
+@pytest.fixture
+def server_process():
+    processes: list[ServerProcess] = []
+
+    def start(*args: str) -> ServerProcess:
+        process = ServerProcess(*args)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.proc.poll() is None:
+            process.stop()

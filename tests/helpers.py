@@ -1,0 +1,177 @@
+"""Test helpers: a raw IRC test client over a real socket, and a real server process.
+
+``IRCTestClient.expect()`` waits (with a timeout, never a fixed sleep) for a line that matches and fails
+with everything that did arrive meanwhile. ``sync()`` proves a negative: it sends a PING and returns the
+lines that came before the PONG, so "nothing else arrived" is checked without sleeping.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common.framing import LineFramer
+from common.message import Message, parse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEOUT = 5.0
+_sync_tokens = itertools.count(1)
+
+
+class IRCTestClient:
+    """A bare IRC connection for tests: send raw lines, wait for matching ones."""
+
+    def __init__(self, address: tuple[str, int], timeout: float = DEFAULT_TIMEOUT, rcvbuf: int | None = None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(address)
+        self.timeout = timeout
+        self.framer = LineFramer.for_client()
+        self.backlog: list[str] = []
+        self.closed = False
+        self.nick = "*"
+
+    def send(self, line: str | bytes) -> None:
+        data = line if isinstance(line, bytes) else line.encode("utf-8")
+        if not data.endswith(b"\n"):
+            data += b"\r\n"
+        self.sock.sendall(data)
+
+    def _read_more(self, deadline: float) -> bool:
+        """Read once; False when the server closed the connection."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError from None
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self.backlog.extend(raw.decode("replace") for raw in self.framer.feed(data))
+        return True
+
+    def expect(self, pattern: str, timeout: float | None = None) -> Message:
+        """Consume lines until one matches the regex ``pattern`` (searched in the raw line); return it parsed."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        skipped: list[str] = []
+        while True:
+            while self.backlog:
+                line = self.backlog.pop(0)
+                if regex.search(line):
+                    return parse(line)
+                skipped.append(line)
+            try:
+                alive = self._read_more(deadline)
+            except TimeoutError:
+                alive = None
+            if not alive:
+                state = "timed out" if alive is None else "connection closed"
+                shown = "\n  ".join(skipped[-40:]) or "(nothing)"
+                raise AssertionError(f"{self.nick}: {state} waiting for /{pattern}/; received:\n  {shown}")
+
+    def expect_numeric(self, code: str, timeout: float | None = None) -> Message:
+        return self.expect(rf"^(@\S+ )?:\S+ {code} ", timeout)
+
+    def sync(self) -> list[str]:
+        """Send a PING and return every line received before its PONG."""
+        token = f"sync{next(_sync_tokens)}"
+        self.send(f"PING {token}")
+        before: list[str] = []
+        deadline = time.monotonic() + self.timeout
+        while True:
+            while self.backlog:
+                line = self.backlog.pop(0)
+                if re.search(rf" PONG \S+ :?{token}$", line):
+                    return before
+                before.append(line)
+            if not self._read_more(deadline):
+                raise AssertionError(f"{self.nick}: connection closed during sync; received: {before}")
+
+    def expect_closed(self, timeout: float | None = None) -> list[str]:
+        """Wait until the server closes the connection; return the lines that came before."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        lines: list[str] = []
+        while True:
+            lines.extend(self.backlog)
+            self.backlog.clear()
+            try:
+                if not self._read_more(deadline):
+                    lines.extend(self.backlog)
+                    self.backlog.clear()
+                    return lines
+            except TimeoutError:
+                raise AssertionError(f"{self.nick}: connection still open; received: {lines[-20:]}") from None
+            except OSError:
+                return lines
+
+    def register(self, nick: str, caps: tuple[str, ...] = (), password: str | None = None) -> "IRCTestClient":
+        self.nick = nick
+        if caps:
+            self.send("CAP LS 302")
+        if password is not None:
+            self.send(f"PASS {password}")
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick} 0 * :Test user {nick}")
+        if caps:
+            self.expect(r" CAP \S+ LS ")
+            self.send("CAP REQ :" + " ".join(caps))
+            self.expect(r" CAP \S+ ACK ")
+            self.send("CAP END")
+        self.expect_numeric("001")
+        self.expect_numeric("376|422")
+        return self
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.expect_numeric("366")
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+class ServerProcess:
+    """``python chat_server.py --port 0 …`` as a real process; the bound port is read from its first line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None):
+        self.args = ["--port", "0", "--log-level", "WARNING", *args]
+        self.proc = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "chat_server.py"), *self.args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+            env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT,
+        )
+        self.first_line = self.proc.stdout.readline()
+        match = re.search(r"listening on (\S+):(\d+)", self.first_line)
+        if not match:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=5)
+            raise AssertionError(f"server did not start: {self.first_line!r} {err!r}")
+        self.address = (match.group(1), int(match.group(2)))
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("server did not exit after the signal")
+        finally:
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return self.proc.returncode

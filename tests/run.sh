@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run the whole classchat test suite on a fresh Debian machine with Python 3.11+.
+#
+#   bash tests/run.sh            (extra arguments go to pytest, e.g. -k server)
+#
+# It makes .venv with requirements.txt, and, when run as root on Debian, installs the system packages the
+# tests drive and that are missing: xvfb and xdotool (GUI tests on a virtual display), irssi, ngircd and
+# weechat-headless (interoperability with real IRC software), tmux (the CLI in a terminal).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "tests/run.sh: Python 3.11 or newer is needed (found $("$python" --version 2>&1))" >&2; exit 1; }
+
+debian_packages=(xvfb:Xvfb xdotool:xdotool irssi:irssi ngircd:ngircd weechat-headless:weechat-headless tmux:tmux)
+missing=()
+for entry in "${debian_packages[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+done
+"$python" -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
+"$python" -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/run.sh: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "tests/run.sh: not root, so not installing ${missing[*]}; tests that need them will be skipped" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+exec .venv/bin/python -m pytest tests -p no:cacheprovider "$@"
