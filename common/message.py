@@ -162,7 +162,7 @@ def parse(line: str) -> Message:
     middle, has_trailing, trailing = rest.partition(" :")
     if rest.startswith(":"):
         raise MalformedLine("no command")
-    words = middle.split()
+    words = [word for word in middle.split(" ") if word]  # only ASCII space separates (not tab, not U+00A0)
     if not words:
         raise MalformedLine("no command")
     command = words[0].upper()

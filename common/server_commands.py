@@ -506,7 +506,8 @@ def message_recipients(req: Request, target_name: str, is_notice: bool) -> list[
         return None
     if target.away is not None and not is_notice:
         req.reply(rpl.RPL_AWAY, target.nick, target.away)
-    return [target] if target is not client else []
+    # A message to oneself is delivered once: directly, or as the echo when echo-message is on.
+    return [target] if target is not client or "echo-message" not in client.caps else []
 
 
 # ---------------------------------------------------------------- queries

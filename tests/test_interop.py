@@ -1,0 +1,104 @@
+"""Real third-party IRC software against our server: the ``irc`` library from PyPI, and irssi.
+
+irssi runs in a tmux session (it needs a terminal); tmux's capture-pane shows what it displays.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+
+import irc.client
+import pytest
+
+from helpers import IRCTestClient
+
+
+def require_tool(name: str) -> None:
+    """Skip when a tool is missing on a developer's machine; in CI (tests/run.sh installs it) fail instead."""
+    if shutil.which(name) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed, and CI needs it")
+        pytest.skip(f"{name} is not installed")
+
+
+def test_irc_library_client_chats_with_ours(server):
+    reactor = irc.client.Reactor()
+    events: list[tuple[str, str]] = []
+    joined = threading.Event()
+    connection = reactor.server().connect("127.0.0.1", server.address[1], "jaraco")
+    reactor.add_global_handler("welcome", lambda c, e: c.join("#interop"))
+    reactor.add_global_handler("join", lambda c, e: joined.set() if e.source.nick == "jaraco" else None)
+    reactor.add_global_handler("pubmsg", lambda c, e: events.append((e.source.nick, e.arguments[0])))
+
+    def pump_until(condition, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out; events so far: {events}"
+            reactor.process_once(0.05)
+
+    pump_until(joined.is_set)
+    ours = server.connect("ours")
+    ours.join("#interop")
+    ours.send("PRIVMSG #interop :Привет, библиотека!")
+    pump_until(lambda: ("ours", "Привет, библиотека!") in events)
+    connection.privmsg("#interop", "hello from the irc library")
+    assert ours.expect(r" PRIVMSG #interop ").params[1] == "hello from the irc library"
+    connection.quit("bye")
+    assert ours.expect(r":jaraco!\S+ QUIT").params == ["Quit: bye"]
+    connection.close()
+
+
+class TmuxSession:
+    def __init__(self, name: str, command: str, env: dict[str, str]):
+        self.name = name
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "40", command], check=True,
+                       env={**os.environ, **env})
+
+    def send(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"], check=True)
+
+    def screen(self) -> str:
+        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return result.stdout
+
+    def wait_for(self, pattern: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while not re.search(pattern, self.screen()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {pattern!r} on screen:\n{self.screen()}")
+            pause.wait(0.1)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_irssi_joins_and_chats(server, tmp_path):
+    require_tool("irssi")
+    require_tool("tmux")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text('settings = { core = { real_name = "Irssi User"; user_name = "irssi"; }; };\n')
+    port = server.address[1]
+    session = TmuxSession(f"classchat-irssi-{os.getpid()}",
+                          f"irssi --home={home} -n irssiuser -c 127.0.0.1 -p {port}",
+                          {"TERM": "screen", "LANG": "C.UTF-8"})
+    try:
+        ours = server.connect("ours")
+        ours.join("#class")
+        session.wait_for(r"Welcome to the classchat IRC Network")
+        session.send("/join #class")
+        ours.expect(r":irssiuser!\S+ JOIN #class")
+        session.send("Привет из irssi")
+        assert ours.expect(r" PRIVMSG #class ").params[1] == "Привет из irssi"
+        ours.send("PRIVMSG #class :Hello, irssi!")
+        session.wait_for(r"ours.*Hello, irssi!")
+        session.send("/quit leaving")
+        assert ours.expect(r":irssiuser!\S+ QUIT").params == ["Quit: leaving"]
+    finally:
+        session.kill()

@@ -1,0 +1,186 @@
+"""Bad input and bad clients: each gets a clear error or a clean disconnect, and nobody else notices."""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from helpers import IRCTestClient
+
+
+def wait_until(condition, timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll a cheap in-process condition until it holds (the server threads change it)."""
+    deadline = time.monotonic() + timeout
+    event = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        event.wait(0.01)
+
+
+def test_overlong_line_gets_417_and_the_connection_lives(server):
+    alice = server.connect("alice")
+    alice.send("PRIVMSG alice :" + "x" * 600)
+    alice.expect_numeric("417")
+    alice.send(b"PRIVMSG alice :" + b"y" * 20000 + b"\r\n")
+    alice.expect_numeric("417")
+    alice.send("@+tag=" + "z" * 5000 + " PRIVMSG alice :hi")
+    alice.expect_numeric("417")
+    alice.send("PRIVMSG alice :" + "ok" * 200)
+    assert alice.expect(r" PRIVMSG alice ").params[1] == "ok" * 200
+
+
+def test_invalid_utf8_is_refused_with_fail(server):
+    alice, bob = server.connect("alice"), server.connect("bob")
+    alice.send(b"PRIVMSG bob :caf\xe9 \xff\r\n")
+    fail = alice.expect(r"^:\S+ FAIL ")
+    assert fail.params[:2] == ["PRIVMSG", "INVALID_UTF8"]
+    assert not any("PRIVMSG" in line for line in bob.sync()), "invalid UTF-8 was relayed"
+    alice.send(b"\xff\xfe\r\n")
+    assert alice.expect(r" FAIL ").params[0] == "*"
+    alice.send("PRIVMSG bob :still fine")
+    bob.expect(r"still fine")
+
+
+def test_nul_bytes_and_malformed_lines(server):
+    alice = server.connect("alice")
+    alice.send(b"PRIVMSG alice :a\x00b\r\n")
+    assert "NUL" in alice.expect_numeric("400").params[-1]
+    alice.send(":onlyasource")
+    alice.expect_numeric("400")
+    alice.send("@;=x PING x")
+    alice.expect_numeric("400")
+    alice.send("\r\n\r\n   \r\n")
+    alice.send("PING :alive")
+    alice.expect(r" PONG \S+ :?alive")
+
+
+def test_cyrillic_split_across_reads_and_bare_lf(server):
+    alice, bob = server.connect("alice"), server.connect("bob")
+    data = "PRIVMSG bob :Съешь же ещё этих мягких французских булок\n".encode()
+    for index in range(len(data)):
+        alice.sock.sendall(data[index:index + 1])
+    assert bob.expect(r" PRIVMSG bob ").params[1] == "Съешь же ещё этих мягких французских булок"
+
+
+def test_abrupt_disconnects_are_cleaned_up(server):
+    alice = server.connect("alice")
+    alice.join("#c")
+    for nick in ("reset", "closed"):
+        victim = server.connect(nick)
+        victim.join("#c")
+        alice.expect(rf":{nick}!\S+ JOIN")
+        if nick == "reset":
+            victim.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        victim.close()
+        assert alice.expect(rf":{nick}!\S+ QUIT ").command == "QUIT"
+    half = server.client()
+    half.send("NICK halfway")
+    half.sock.shutdown(socket.SHUT_RDWR)
+    half.close()
+    wait_until(lambda: len(server.server.state.clients) == 1, what="cleanup of the dropped clients")
+    alice.send("NAMES #c")
+    assert alice.expect_numeric("353").params[-1] == "@alice"
+    other = server.connect("halfway")  # the nick of the half-registered client is free again
+    other.send("QUIT")
+    wait_until(lambda: len(server.server._threads) == 1, what="reader threads to end")
+
+
+def test_client_that_never_reads_is_dropped_and_others_keep_up(make_server):
+    running = make_server(sendq_bytes=64 * 1024, flood_rate=0)
+    sleeper = running.client(rcvbuf=4096).register("sleeper")
+    sleeper.join("#c")
+    talker, listener = running.connect("talker"), running.connect("listener")
+    talker.join("#c")
+    listener.join("#c")
+    text = "x" * 400
+    quit_line = None
+    for count in range(1, 50001):
+        talker.send(f"PRIVMSG #c :{count} {text}")
+        if count % 500 == 0:
+            talker.sync()  # the server has relayed everything sent so far
+            quit_line = next((line for line in listener.sync() if " QUIT " in line), None)
+            if quit_line is not None:
+                break
+    assert quit_line is not None and "SendQ exceeded" in quit_line, "the non-reading client was never dropped"
+    assert count < 50000
+    talker.send("PRIVMSG #c :after")
+    listener.expect(r" PRIVMSG #c :?after$")
+
+
+def test_flooding_client_is_slowed_then_disconnected(make_server):
+    running = make_server(flood_burst=5, flood_rate=50, flood_max_excess=10)
+    flooder, witness = running.connect("flooder"), running.connect("witness")
+    started = time.monotonic()
+    for index in range(40):
+        flooder.send(f"PRIVMSG witness :{index}")
+    for index in range(15):  # the burst of 5, then 10 throttled lines up to the excess limit
+        witness.expect(rf" PRIVMSG witness :?{index}$")
+    assert time.monotonic() - started >= 10 / 50 * 0.9, "throttled lines were not delayed"
+    lines = flooder.expect_closed()
+    assert any("Excess Flood" in line for line in lines)
+    witness.send("PING :alive")
+    witness.expect(r"PONG \S+ :?alive")
+
+
+def test_short_paste_is_only_delayed(make_server):
+    running = make_server(flood_burst=5, flood_rate=100, flood_max_excess=10)
+    sender, reader = running.connect("sender"), running.connect("reader")
+    for index in range(12):
+        sender.send(f"PRIVMSG reader :line {index}")
+    for index in range(12):
+        reader.expect(rf":line {index}$")
+    sender.send("PING :still")
+    sender.expect(r"PONG \S+ :?still")
+
+
+def test_ping_timeout_and_registration_timeout(make_server):
+    running = make_server(ping_interval=0.2, ping_timeout=0.3, registration_timeout=0.5,
+                          housekeeping_interval=0.05)
+    silent = running.connect("silent")
+    lively = running.connect("lively")
+    never = running.client()
+    never.send("NICK never")
+    silent.expect(r"^PING ")
+    ping = lively.expect(r"^PING ")
+    lively.send(f"PONG :{ping.params[0]}")
+    lines = silent.expect_closed()
+    assert any("Ping timeout" in line for line in lines)
+    assert any("Registration timed out" in line for line in never.expect_closed())
+    lively.send("PING :ok")
+    lively.expect(r"PONG \S+ :?ok")
+
+
+def test_max_clients(make_server):
+    running = make_server(max_clients=2)
+    running.connect("one")
+    running.connect("two")
+    third = running.client()
+    assert any("Server is full" in line for line in third.expect_closed())
+
+
+def test_messages_to_one_client_keep_relay_order(make_server):
+    running = make_server(flood_rate=0)
+    reader = running.connect("reader")
+    reader.join("#c")
+    senders = [running.connect(f"s{index}") for index in range(4)]
+    for sender in senders:
+        sender.join("#c")
+
+    def send_many(sender: IRCTestClient) -> None:
+        for count in range(300):
+            sender.send(f"PRIVMSG #c :{sender.nick} {count}")
+
+    threads = [threading.Thread(target=send_many, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    last_seen = {sender.nick: -1 for sender in senders}
+    for _ in range(300 * len(senders)):
+        nick, count = reader.expect(r" PRIVMSG #c ").params[1].split()
+        assert int(count) == last_seen[nick] + 1, f"{nick}'s messages out of order"
+        last_seen[nick] = int(count)
