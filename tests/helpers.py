@@ -175,3 +175,28 @@ class ServerProcess:
             self.proc.stdout.close()
             self.proc.stderr.close()
         return self.proc.returncode
+
+
+class EventLog:
+    """Drains a session's event queue in the test thread, waiting (with a timeout) for a matching event."""
+
+    def __init__(self, session, timeout: float = DEFAULT_TIMEOUT):
+        self.session = session
+        self.timeout = timeout
+        self.seen: list = []
+
+    def wait_for(self, event_type, /, timeout: float | None = None, **fields):
+        import queue as queue_module
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                shown = "\n  ".join(repr(event) for event in self.seen[-30:])
+                raise AssertionError(f"no {event_type.__name__} with {fields}; events:\n  {shown}")
+            try:
+                event = self.session.events.get(timeout=remaining)
+            except queue_module.Empty:
+                continue
+            self.seen.append(event)
+            if isinstance(event, event_type) and all(getattr(event, key) == value for key, value in fields.items()):
+                return event

@@ -1,0 +1,236 @@
+"""What a user types, for both clients: plain text goes to the current conversation, ``/commands`` run.
+
+``SLASH_COMMANDS`` is the one table: it dispatches, and ``/help`` is written from it, so the help can
+never drift from what the commands do. Running a command only talks to the ``Session``; what the view
+should do next (show lines, switch conversation, quit) comes back as a ``CommandResult``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from common.casemap import is_channel_name
+from common.session import Session
+from common.text import tr
+
+
+@dataclass
+class CommandResult:
+    output: list[str] = field(default_factory=list)
+    switch_to: str | None = None
+    close: str | None = None
+    quit: bool = False
+    sent: bool = True
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One typed command: the session, where the user is, and the words after the command name."""
+
+    session: Session
+    current: str | None
+    rest: str
+    lang: str
+
+    @property
+    def args(self) -> list[str]:
+        return self.rest.split()
+
+    def channel_or_current(self) -> tuple[str | None, list[str]]:
+        """A leading ``#channel`` argument, else the current conversation if it is a channel."""
+        args = self.args
+        if args and is_channel_name(args[0]):
+            return args[0], args[1:]
+        return (self.current if self.current and is_channel_name(self.current) else None), args
+
+    def text_after(self, words: int) -> str:
+        """The rest of the line after the first ``words`` words, spacing kept."""
+        rest = self.rest.lstrip(" ")
+        for _ in range(words):
+            rest = rest.partition(" ")[2].lstrip(" ")
+        return rest
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    usage: str
+    min_args: int
+    run: Callable[[Invocation], CommandResult]
+
+
+def sent(ok: bool, inv: Invocation, **result: object) -> CommandResult:
+    if ok:
+        return CommandResult(**result)
+    return CommandResult(output=[tr("not_connected", inv.lang)], sent=False)
+
+
+def cmd_join(inv: Invocation) -> CommandResult:
+    channel = inv.args[0]
+    if not is_channel_name(channel):
+        channel = "#" + channel
+    return sent(inv.session.join(channel, inv.args[1] if len(inv.args) > 1 else None), inv, switch_to=channel)
+
+
+def cmd_part(inv: Invocation) -> CommandResult:
+    channel, _ = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[usage_of("part", inv.lang)])
+    reason = inv.text_after(1) if inv.args and inv.args[0] == channel else inv.rest.strip()
+    return sent(inv.session.part(channel, reason), inv, close=channel)
+
+
+def cmd_msg(inv: Invocation) -> CommandResult:
+    target, text = inv.args[0], inv.text_after(1)
+    if not text:
+        return CommandResult(output=[usage_of("msg", inv.lang)])
+    return sent(inv.session.send_text(target, text), inv)
+
+
+def cmd_query(inv: Invocation) -> CommandResult:
+    target = inv.args[0]
+    text = inv.text_after(1)
+    if text and not inv.session.send_text(target, text):
+        return CommandResult(output=[tr("not_connected", inv.lang)], sent=False)
+    return CommandResult(switch_to=target)
+
+
+def cmd_me(inv: Invocation) -> CommandResult:
+    if not inv.current:
+        return CommandResult(output=[tr("no_target", inv.lang)])
+    return sent(inv.session.send_text(inv.current, inv.rest.strip(), kind="action"), inv)
+
+
+def cmd_nick(inv: Invocation) -> CommandResult:
+    return sent(inv.session.set_nick(inv.args[0]), inv)
+
+
+def cmd_topic(inv: Invocation) -> CommandResult:
+    channel, words = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[usage_of("topic", inv.lang)])
+    if not words:
+        return sent(inv.session.command("TOPIC", channel), inv)
+    text = inv.text_after(1) if inv.args[0] == channel else inv.rest.strip()
+    return sent(inv.session.command("TOPIC", channel, text), inv)
+
+
+def cmd_names(inv: Invocation) -> CommandResult:
+    channel, _ = inv.channel_or_current()
+    return sent(inv.session.command("NAMES", channel) if channel else inv.session.command("NAMES"), inv)
+
+
+def cmd_list(inv: Invocation) -> CommandResult:
+    return sent(inv.session.command("LIST", *inv.args[:1]), inv)
+
+
+def cmd_whois(inv: Invocation) -> CommandResult:
+    return sent(inv.session.command("WHOIS", inv.args[0]), inv)
+
+
+def cmd_away(inv: Invocation) -> CommandResult:
+    return sent(inv.session.set_away(inv.rest.strip() or None), inv)
+
+
+def cmd_invite(inv: Invocation) -> CommandResult:
+    channel = inv.args[1] if len(inv.args) > 1 else inv.current
+    if not channel or not is_channel_name(channel):
+        return CommandResult(output=[usage_of("invite", inv.lang)])
+    return sent(inv.session.command("INVITE", inv.args[0], channel), inv)
+
+
+def cmd_kick(inv: Invocation) -> CommandResult:
+    channel, words = inv.channel_or_current()
+    if channel is None or not words:
+        return CommandResult(output=[usage_of("kick", inv.lang)])
+    skip = 2 if inv.args[0] == channel else 1
+    reason = inv.text_after(skip)
+    params = [channel, words[0], reason] if reason else [channel, words[0]]
+    return sent(inv.session.command("KICK", *params), inv)
+
+
+def cmd_mode(inv: Invocation) -> CommandResult:
+    args = inv.args
+    if not args or args[0].startswith(("+", "-")):
+        if not inv.current:
+            return CommandResult(output=[usage_of("mode", inv.lang)])
+        args = [inv.current, *args]
+    return sent(inv.session.command("MODE", *args), inv)
+
+
+def member_mode(sign_letter: str) -> Callable[[Invocation], CommandResult]:
+    """/op, /deop, /voice: one MODE line for all the nicks given, in the current channel."""
+
+    def run(inv: Invocation) -> CommandResult:
+        channel, nicks = inv.channel_or_current()
+        if channel is None or not nicks:
+            return CommandResult(output=[tr("no_target", inv.lang)])
+        sign, letter = sign_letter
+        return sent(inv.session.command("MODE", channel, sign + letter * len(nicks), *nicks), inv)
+
+    return run
+
+
+def cmd_quote(inv: Invocation) -> CommandResult:
+    return sent(inv.session.send_raw(inv.rest.strip()), inv)
+
+
+def cmd_quit(inv: Invocation) -> CommandResult:
+    return CommandResult(quit=True, output=[])
+
+
+def cmd_help(inv: Invocation) -> CommandResult:
+    return CommandResult(output=help_lines(inv.lang))
+
+
+SLASH_COMMANDS: dict[str, SlashCommand] = {
+    "join": SlashCommand("#channel [key]", 1, cmd_join),
+    "part": SlashCommand("[#channel] [reason]", 0, cmd_part),
+    "msg": SlashCommand("nick|#channel text", 2, cmd_msg),
+    "query": SlashCommand("nick [text]", 1, cmd_query),
+    "me": SlashCommand("action", 1, cmd_me),
+    "nick": SlashCommand("new_nick", 1, cmd_nick),
+    "topic": SlashCommand("[#channel] [new topic]", 0, cmd_topic),
+    "names": SlashCommand("[#channel]", 0, cmd_names),
+    "list": SlashCommand("[#channel]", 0, cmd_list),
+    "whois": SlashCommand("nick", 1, cmd_whois),
+    "away": SlashCommand("[message]", 0, cmd_away),
+    "invite": SlashCommand("nick [#channel]", 1, cmd_invite),
+    "kick": SlashCommand("[#channel] nick [reason]", 1, cmd_kick),
+    "mode": SlashCommand("[target] [+modes [arguments]]", 0, cmd_mode),
+    "op": SlashCommand("nick [nick…]", 1, member_mode("+o")),
+    "deop": SlashCommand("nick [nick…]", 1, member_mode("-o")),
+    "voice": SlashCommand("nick [nick…]", 1, member_mode("+v")),
+    "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
+    "quit": SlashCommand("[message]", 0, cmd_quit),
+    "help": SlashCommand("", 0, cmd_help),
+}
+
+
+def usage_of(name: str, lang: str) -> str:
+    return tr("usage", lang, name=name, args=SLASH_COMMANDS[name].usage)
+
+
+def help_lines(lang: str) -> list[str]:
+    lines = [tr("help_title", lang)]
+    for name, command in SLASH_COMMANDS.items():
+        lines.append(f"  /{name} {command.usage}".ljust(36) + tr(f"help_{name}", lang))
+    return lines
+
+
+def run_input(line: str, session: Session, current: str | None, lang: str) -> CommandResult:
+    """Handle one line the user typed in the conversation ``current`` (a channel, a nick, or None)."""
+    if not line.startswith("/") or line.startswith("//"):
+        text = line[1:] if line.startswith("//") else line
+        if not text.strip():
+            return CommandResult(sent=False)
+        if not current:
+            return CommandResult(output=[tr("no_target", lang)], sent=False)
+        return sent(session.send_text(current, text), Invocation(session, current, text, lang))
+    name, _, rest = line[1:].partition(" ")
+    command = SLASH_COMMANDS.get(name.lower())
+    if command is None:
+        return CommandResult(output=[tr("unknown_command", lang, name=name)], sent=False)
+    invocation = Invocation(session, current, rest, lang)
+    if len(invocation.args) < command.min_args:
+        return CommandResult(output=[usage_of(name.lower(), lang)], sent=False)
+    return command.run(invocation)

@@ -1,0 +1,150 @@
+"""Every user-facing string of both clients, in English and Russian, and how events read as text.
+
+The CLI and the GUI share this catalogue; ``describe()`` turns a session event into the line a person
+reads, so the two clients say the same thing in the same words.
+"""
+from __future__ import annotations
+
+import locale
+import os
+
+from common import session as ev
+
+LANGUAGES = ("en", "ru")
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # connection
+    "connecting": {"en": "Connecting to {where}…", "ru": "Подключение к {where}…"},
+    "registered": {"en": "Connected as {nick}.", "ru": "Подключено как {nick}."},
+    "disconnected": {"en": "Disconnected: {detail}", "ru": "Отключено: {detail}"},
+    "reconnecting": {"en": "Connection lost ({detail}); reconnecting in {seconds} s…",
+                     "ru": "Соединение потеряно ({detail}); переподключение через {seconds} с…"},
+    "refused": {"en": "The server refused us: {detail}", "ru": "Сервер отказал: {detail}"},
+    "failed": {"en": "Could not connect: {detail}", "ru": "Не удалось подключиться: {detail}"},
+    "closed": {"en": "Connection closed.", "ru": "Соединение закрыто."},
+    "nick_taken": {"en": "The nick {nick} is taken; using {new}.", "ru": "Ник {nick} занят; используется {new}."},
+    "not_connected": {"en": "Not connected: the message was not sent.",
+                      "ru": "Нет соединения: сообщение не отправлено."},
+    "no_target": {"en": "Join a channel first (/join #general) or open a private chat (/query nick).",
+                  "ru": "Сначала войдите в канал (/join #general) или откройте личный чат (/query ник)."},
+    "logged": {"en": "This chat is logged; history is kept for {days} days.",
+               "ru": "Этот чат записывается; история хранится {days} дн."},
+    # events
+    "joined": {"en": "{nick} joined {channel}", "ru": "{nick} вошёл(ла) в {channel}"},
+    "you_joined": {"en": "You joined {channel}", "ru": "Вы вошли в {channel}"},
+    "parted": {"en": "{nick} left {channel}{reason}", "ru": "{nick} покинул(а) {channel}{reason}"},
+    "kicked": {"en": "{nick} was kicked from {channel} by {by}{reason}",
+               "ru": "{by} выгнал(а) {nick} из {channel}{reason}"},
+    "quit": {"en": "{nick} quit{reason}", "ru": "{nick} вышел(ла){reason}"},
+    "nick_changed": {"en": "{old} is now known as {new}", "ru": "{old} теперь {new}"},
+    "topic": {"en": "Topic of {channel}: {topic}", "ru": "Тема {channel}: {topic}"},
+    "no_topic": {"en": "{channel} has no topic", "ru": "У {channel} нет темы"},
+    "topic_changed": {"en": "{nick} set the topic of {channel}: {topic}",
+                      "ru": "{nick} сменил(а) тему {channel}: {topic}"},
+    "mode": {"en": "{nick} sets mode {modes} on {target}", "ru": "{nick} ставит режим {modes} на {target}"},
+    "away_on": {"en": "{nick} is away: {message}", "ru": "{nick} отошёл(ла): {message}"},
+    "away_off": {"en": "{nick} is back", "ru": "{nick} вернулся(ась)"},
+    "invited": {"en": "{by} invites you to {channel} (/join {channel})",
+                "ru": "{by} приглашает вас в {channel} (/join {channel})"},
+    "error": {"en": "Error: {text}", "ru": "Ошибка: {text}"},
+    "history_divider": {"en": "— earlier messages —", "ru": "— прежние сообщения —"},
+    # commands
+    "help_title": {"en": "Commands:", "ru": "Команды:"},
+    "unknown_command": {"en": "Unknown command /{name}; /help lists them.",
+                        "ru": "Неизвестная команда /{name}; список: /help."},
+    "usage": {"en": "Usage: /{name} {args}", "ru": "Использование: /{name} {args}"},
+    "now_talking_to": {"en": "Now talking in {target}.", "ru": "Теперь вы пишете в {target}."},
+    "help_join": {"en": "join a channel", "ru": "войти в канал"},
+    "help_part": {"en": "leave a channel", "ru": "покинуть канал"},
+    "help_msg": {"en": "send a private message", "ru": "отправить личное сообщение"},
+    "help_query": {"en": "open a private chat", "ru": "открыть личный чат"},
+    "help_me": {"en": "describe an action (/me waves)", "ru": "описать действие (/me машет рукой)"},
+    "help_nick": {"en": "change your nick", "ru": "сменить ник"},
+    "help_topic": {"en": "show or set the channel topic", "ru": "показать или сменить тему канала"},
+    "help_names": {"en": "list who is in a channel", "ru": "кто в канале"},
+    "help_list": {"en": "list the channels", "ru": "список каналов"},
+    "help_whois": {"en": "show who someone is", "ru": "сведения о пользователе"},
+    "help_away": {"en": "set (or clear) an away message", "ru": "отметиться отошедшим (или вернуться)"},
+    "help_invite": {"en": "invite someone to a channel", "ru": "пригласить в канал"},
+    "help_kick": {"en": "remove someone from the channel", "ru": "выгнать из канала"},
+    "help_mode": {"en": "show or change modes", "ru": "показать или сменить режимы"},
+    "help_op": {"en": "make someone a channel operator", "ru": "сделать оператором канала"},
+    "help_deop": {"en": "take operator status away", "ru": "снять статус оператора"},
+    "help_voice": {"en": "let someone speak in a moderated channel", "ru": "дать слово в модерируемом канале"},
+    "help_quote": {"en": "send a raw IRC line", "ru": "отправить строку IRC как есть"},
+    "help_quit": {"en": "leave the chat", "ru": "выйти из чата"},
+    "help_help": {"en": "this list", "ru": "этот список"},
+    # CLI
+    "cli_prompt": {"en": "[{target}] ", "ru": "[{target}] "},
+    "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
+                   "ru": "Не всё удалось отправить до разрыва соединения."},
+}
+
+
+def detect_language(requested: str | None = None) -> str:
+    """``--lang`` when given, else Russian for a Russian locale, else English."""
+    if requested in LANGUAGES:
+        return requested
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(variable, "")
+        if value:
+            return "ru" if value.lower().startswith("ru") else "en"
+    current = locale.getlocale()[0] or ""
+    return "ru" if current.lower().startswith("ru") else "en"
+
+
+def tr(key: str, lang: str, **values: object) -> str:
+    entry = CATALOGUE[key]
+    return entry.get(lang, entry["en"]).format(**values)
+
+
+def _reason(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def describe(event: ev.Event, lang: str) -> str | None:
+    """The text line for an event that is not a chat message; None for events with no text of their own."""
+    if isinstance(event, ev.ConnectionState):
+        if event.state == "connecting":
+            return tr("connecting", lang, where=event.detail)
+        if event.state == "registered":
+            return tr("registered", lang, nick=event.detail)
+        if event.state == "reconnecting":
+            return tr("reconnecting", lang, detail=event.detail, seconds=f"{event.retry_in or 0:.0f}")
+        if event.state in ("disconnected", "refused", "failed"):
+            return tr(event.state, lang, detail=event.detail)
+        return tr("closed", lang) if event.state == "closed" else None
+    if isinstance(event, ev.Joined):
+        if event.own:
+            return tr("you_joined", lang, channel=event.channel)
+        return tr("joined", lang, nick=event.nick, channel=event.channel)
+    if isinstance(event, ev.Parted):
+        if event.kicked_by:
+            return tr("kicked", lang, nick=event.nick, channel=event.channel, by=event.kicked_by,
+                      reason=_reason(event.reason))
+        return tr("parted", lang, nick=event.nick, channel=event.channel, reason=_reason(event.reason))
+    if isinstance(event, ev.Quit):
+        return tr("quit", lang, nick=event.nick, reason=_reason(event.reason))
+    if isinstance(event, ev.NickChanged):
+        return tr("nick_changed", lang, old=event.old, new=event.new)
+    if isinstance(event, ev.TopicChanged):
+        if event.on_join:
+            if event.topic:
+                return tr("topic", lang, channel=event.channel, topic=event.topic)
+            return tr("no_topic", lang, channel=event.channel)
+        return tr("topic_changed", lang, nick=event.set_by, channel=event.channel, topic=event.topic)
+    if isinstance(event, ev.ModeChanged):
+        return tr("mode", lang, nick=event.set_by, modes=event.modes, target=event.target)
+    if isinstance(event, ev.AwayChanged):
+        if event.message:
+            return tr("away_on", lang, nick=event.nick, message=event.message)
+        return tr("away_off", lang, nick=event.nick)
+    if isinstance(event, ev.Invited):
+        return tr("invited", lang, by=event.by, channel=event.channel)
+    if isinstance(event, ev.ErrorReply):
+        return tr("error", lang, text=event.text)
+    if isinstance(event, ev.ServerReply):
+        return event.text
+    if isinstance(event, ev.Notice):
+        return tr(event.key, lang, **event.values)
+    return None

@@ -1,0 +1,99 @@
+"""The slash-command table, run through a real session against the in-process server."""
+from __future__ import annotations
+
+import pytest
+
+from common import session as ev
+from common.commands import SLASH_COMMANDS, help_lines, run_input
+from common.session import Session, SessionConfig
+from common.text import CATALOGUE
+from helpers import EventLog
+
+
+@pytest.fixture
+def alice(server):
+    session = Session(SessionConfig(host="127.0.0.1", port=server.address[1], nick="alice", channels=("#c",),
+                                    pace_rate=0))
+    session.start()
+    log = EventLog(session)
+    log.wait_for(ev.Joined, own=True)
+    yield session, log
+    session.quit()
+
+
+def test_help_is_written_from_the_dispatch_table():
+    for lang in ("en", "ru"):
+        lines = help_lines(lang)
+        assert len(lines) == len(SLASH_COMMANDS) + 1
+        for name in SLASH_COMMANDS:
+            assert any(line.strip().startswith(f"/{name} ") for line in lines)
+            assert f"help_{name}" in CATALOGUE
+
+
+def test_issue_commands_are_all_there():
+    expected = {"join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "invite",
+                "kick", "mode", "op", "deop", "voice", "quote", "quit", "help"}
+    assert set(SLASH_COMMANDS) == expected
+
+
+def test_plain_text_goes_to_the_current_conversation(server, alice):
+    session, log = alice
+    bob = server.connect("bob")
+    bob.join("#c")
+    assert run_input("hello #c", session, "#c", "en").sent
+    assert bob.expect(r" PRIVMSG #c ").params[1] == "hello #c"
+    assert run_input("//not a command", session, "#c", "en").sent
+    assert bob.expect(r" PRIVMSG #c ").params[1] == "/not a command"
+    result = run_input("nowhere to go", session, None, "en")
+    assert not result.sent and "/join" in result.output[0]
+
+
+def test_channel_and_user_commands(server, alice):
+    session, log = alice
+    bob = server.connect("bob")
+    bob.join("#c")
+    run_input("/me смеётся", session, "#c", "ru")
+    assert bob.expect(r" PRIVMSG #c ").params[1] == "\x01ACTION смеётся\x01"
+    run_input("/msg bob secret words", session, "#c", "en")
+    assert bob.expect(r" PRIVMSG bob ").params[1] == "secret words"
+    result = run_input("/query bob hi there", session, "#c", "en")
+    assert result.switch_to == "bob"
+    assert bob.expect(r" PRIVMSG bob ").params[1] == "hi there"
+    run_input("/topic Новая тема", session, "#c", "en")
+    assert bob.expect(r" TOPIC #c ").params[1] == "Новая тема"
+    run_input("/op bob", session, "#c", "en")
+    bob.expect(r" MODE #c \+o bob")
+    run_input("/deop bob", session, "#c", "en")
+    bob.expect(r" MODE #c -o bob")
+    run_input("/voice bob", session, "#c", "en")
+    bob.expect(r" MODE #c \+v bob")
+    run_input("/mode +m", session, "#c", "en")
+    bob.expect(r" MODE #c \+m")
+    run_input("/invite bob #c2", session, "#c", "en")
+    bob.expect(r" INVITE bob #c2")
+    run_input("/kick bob out you go", session, "#c", "en")
+    assert bob.expect(r" KICK #c bob").params[2] == "out you go"
+    run_input("/quote PRIVMSG bob :raw line", session, "#c", "en")
+    assert bob.expect(r" PRIVMSG bob ").params[1] == "raw line"
+    run_input("/whois bob", session, "#c", "en")
+    assert "bob is ~bob@127.0.0.1" in log.wait_for(ev.ServerReply, code="311").text
+    result = run_input("/join #второй", session, "#c", "en")
+    assert result.switch_to == "#второй"
+    log.wait_for(ev.Joined, channel="#второй", own=True)
+    result = run_input("/part #второй пока", session, "#второй", "en")
+    assert result.close == "#второй"
+    log.wait_for(ev.Parted, channel="#второй", own=True)
+    run_input("/nick alicia", session, "#c", "en")
+    log.wait_for(ev.NickChanged, new="alicia", own=True)
+    run_input("/away back soon", session, "#c", "en")
+    log.wait_for(ev.ServerReply, code="306")
+    assert run_input("/quit bye", session, "#c", "en").quit
+
+
+def test_bad_input_gets_usage_or_an_error(alice):
+    session, _ = alice
+    assert "Usage: /join" in run_input("/join", session, "#c", "en").output[0]
+    assert "Использование: /msg" in run_input("/msg bob", session, "#c", "ru").output[0]
+    assert "/help" in run_input("/frobnicate", session, "#c", "en").output[0]
+    assert "/help" in help_lines("en")[-1]
+    assert not run_input("   ", session, "#c", "en").sent
