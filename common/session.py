@@ -893,6 +893,9 @@ _NUMERIC_LAYOUTS = {
     rpl.RPL_BANLIST: "{0} ban {1} (by {2})",
     rpl.RPL_ISON: "Online: {0}",
     rpl.RPL_UMODEIS: "Your modes: {0}",
+    rpl.RPL_LUSEROP: "{0} {1}",
+    rpl.RPL_LUSERUNKNOWN: "{0} {1}",
+    rpl.RPL_LUSERCHANNELS: "{0} {1}",
 }
 
 # Numerics the session digests itself or that only repeat what events already say.

@@ -1,0 +1,175 @@
+"""``python chat_client_cli.py`` driven as a person or a script would: pipes, a terminal (tmux), ngircd."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from helpers import PROJECT_ROOT, IRCTestClient
+from test_interop import TmuxSession, require_tool
+
+CLI = str(PROJECT_ROOT / "chat_client_cli.py")
+
+
+def run_cli(*args: str, stdin: str = "", timeout: float = 30, env: dict[str, str] | None = None):
+    return subprocess.run([sys.executable, CLI, *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "LANG": "C.UTF-8", **(env or {})})
+
+
+def test_scripted_mode_sends_each_line_and_exits_after_acknowledgement(server_process):
+    process = server_process()
+    watcher = IRCTestClient(process.address).register("watcher")
+    watcher.join("#general")
+    script = "first line\n/me нажимает кнопку\n/msg watcher private note\n/join #второй\nin the second channel\n"
+    result = run_cli("--port", str(process.address[1]), "--nick", "robot", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert watcher.expect(r" PRIVMSG #general ").params[1] == "first line"
+    assert watcher.expect(r" PRIVMSG #general ").params[1] == "\x01ACTION нажимает кнопку\x01"
+    assert watcher.expect(r" PRIVMSG watcher ").params[1] == "private note"
+    assert watcher.expect(r":robot!\S+ QUIT").params == ["Quit: Leaving"]
+    assert "#general <robot> first line" in result.stdout
+    assert "#второй <robot> in the second channel" in result.stdout
+    assert "\x1b[" not in result.stdout, "colour codes in piped output"
+
+
+def test_scripted_output_shows_what_others_say(server_process):
+    process = server_process()
+    talker = IRCTestClient(process.address).register("talker")
+    talker.join("#general")
+    reader = subprocess.Popen([sys.executable, CLI, "--port", str(process.address[1]), "--nick", "reader"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        talker.expect(r":reader!\S+ JOIN #general")
+        talker.send("PRIVMSG #general :Hello, reader!")
+        deadline = time.monotonic() + 10
+        lines = []
+        while not any("<talker> Hello, reader!" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            lines.append(reader.stdout.readline())
+        reader.stdin.close()
+        assert reader.wait(10) == 0
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        reader.stdout.close()
+
+
+def test_once_sends_one_message(server_process):
+    process = server_process()
+    watcher = IRCTestClient(process.address).register("watcher")
+    watcher.join("#class")
+    result = run_cli("--port", str(process.address[1]), "--nick", "bell", "--channel", "#class",
+                     "--once", "Урок начинается через 5 минут")
+    assert result.returncode == 0, result.stderr
+    assert watcher.expect(r" PRIVMSG #class ").params[1] == "Урок начинается через 5 минут"
+
+
+def test_wrong_password_exits_1_with_one_line(server_process):
+    process = server_process("--password", "right")
+    result = run_cli("--port", str(process.address[1]), "--password", "wrong", "--once", "x")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "chat_client_cli.py: the server refused the connection"
+
+
+def test_no_server_exits_2_with_one_line():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound but not listening: connections are refused
+        result = run_cli("--port", str(port), "--once", "x")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"chat_client_cli.py: could not connect to 127.0.0.1:{port}"
+    assert "Traceback" not in result.stderr
+
+
+def test_russian_interface(server_process):
+    process = server_process()
+    result = run_cli("--port", str(process.address[1]), "--lang", "ru", "--once", "привет")
+    assert "Подключено как" in result.stdout and "Вы вошли в #general" in result.stdout
+    result = run_cli("--port", str(process.address[1]), "--once", "hi", env={"LANG": "ru_RU.UTF-8"})
+    assert "Подключено как" in result.stdout
+
+
+def test_bad_option_is_one_line():
+    result = run_cli("--port", "abc")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "invalid int value" in result.stderr
+
+
+def test_interactive_incoming_message_keeps_the_half_typed_line(server_process):
+    require_tool("tmux")
+    process = server_process()
+    talker = IRCTestClient(process.address).register("talker")
+    talker.join("#general")
+    session = TmuxSession(f"classchat-cli-{os.getpid()}",
+                          f"{sys.executable} {CLI} --port {process.address[1]} --nick typist",
+                          {"LANG": "C.UTF-8", "TERM": "xterm-256color"})
+    try:
+        talker.expect(r":typist!\S+ JOIN #general")
+        session.wait_for(r"(?m)^\[#general\]\s*$")
+        subprocess.run(["tmux", "send-keys", "-t", session.name, "-l", "half-typ"], check=True)
+        session.wait_for(r"\[#general\] half-typ")
+        talker.send("PRIVMSG #general :interrupting you")
+        session.wait_for(r"<talker> interrupting you")
+        screen = session.screen().rstrip().splitlines()
+        assert screen[-1] == "[#general] half-typ", screen[-3:]
+        session.send("ed line")
+        assert talker.expect(r" PRIVMSG #general ").params[1] == "half-typed line"
+        session.send("/quit bye")
+        assert talker.expect(r":typist!\S+ QUIT").params == ["Quit: bye"]
+    finally:
+        session.kill()
+
+
+NGIRCD_CONFIG = """[Global]
+    Name = ngircd.test
+    Info = test server
+    Listen = 127.0.0.1
+    Ports = {port}
+    MotdPhrase = hello from ngircd
+    PidFile = {pidfile}
+[Limits]
+    PingTimeout = 120
+[Options]
+    Ident = no
+    PAM = no
+    DNS = no
+"""
+
+
+@pytest.fixture
+def ngircd(tmp_path):
+    require_tool("ngircd")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "ngircd.conf"
+    config.write_text(NGIRCD_CONFIG.format(port=port, pidfile=tmp_path / "ngircd.pid"))
+    proc = subprocess.Popen([shutil.which("ngircd"), "--nodaemon", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    pause = threading.Event()
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "ngircd did not start"
+            pause.wait(0.05)
+    yield ("127.0.0.1", port)
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_cli_against_ngircd(ngircd):
+    watcher = IRCTestClient(ngircd).register("watcher")
+    watcher.join("#general")
+    result = run_cli("--port", str(ngircd[1]), "--nick", "visitor", stdin="Привет, ngircd!\n/topic Не наш сервер\n")
+    assert result.returncode == 0, result.stderr
+    assert watcher.expect(r" PRIVMSG #general ").params[1] == "Привет, ngircd!"
+    assert watcher.expect(r" TOPIC #general ").params[1] == "Не наш сервер"
+    assert "Connected as visitor" in result.stdout
