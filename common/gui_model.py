@@ -1,0 +1,138 @@
+"""What the GUI shows, without Tk: conversations with capped scrollback and unread counts, and where
+each session event goes. The Tk widgets (``gui_widgets.py``) only draw this, so it tests without a display.
+"""
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from common import session as ev
+from common.casemap import casefold, is_channel_name
+from common.text import describe
+
+SCROLLBACK_LINES = 5000
+SERVER_TAB = "*"  # the conversation that holds server text (MOTD, connection states)
+URL_PATTERN = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
+# Numerics that belong to the server tab rather than the conversation the user is looking at.
+SERVER_TAB_CODES = {"002", "003", "004", "251", "252", "253", "254", "255", "265", "266", "372", "375", "376", "422"}
+
+
+@dataclass(frozen=True)
+class DisplayLine:
+    """One line of a conversation. ``kind``: message, action, notice, system, error or divider."""
+
+    kind: str
+    text: str
+    nick: str = ""
+    time: datetime | None = None
+    own: bool = False
+    mention: bool = False
+
+
+class Conversation:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines: deque[DisplayLine] = deque(maxlen=SCROLLBACK_LINES)
+        self.unread = 0
+        self.mentioned = False
+
+    @property
+    def is_channel(self) -> bool:
+        return is_channel_name(self.name)
+
+
+class ConversationBook:
+    """The conversations of one window in the order they were opened, and which one is shown."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[str, Conversation] = {casefold(SERVER_TAB): Conversation(SERVER_TAB)}
+        self.current = SERVER_TAB
+
+    def __iter__(self):
+        return iter(self._conversations.values())
+
+    def find(self, name: str) -> Conversation | None:
+        return self._conversations.get(casefold(name))
+
+    def open(self, name: str) -> Conversation:
+        conversation = self.find(name)
+        if conversation is None:
+            conversation = self._conversations[casefold(name)] = Conversation(name)
+        return conversation
+
+    def close(self, name: str) -> None:
+        if casefold(name) == casefold(SERVER_TAB):
+            return
+        self._conversations.pop(casefold(name), None)
+        if casefold(self.current) == casefold(name):
+            self.current = next(reversed(self._conversations.values())).name
+
+    def rename(self, old: str, new: str) -> None:
+        conversation = self._conversations.pop(casefold(old), None)
+        if conversation is not None:
+            conversation.name = new
+            self._conversations[casefold(new)] = conversation
+            if casefold(self.current) == casefold(old):
+                self.current = new
+
+    def select(self, name: str) -> Conversation:
+        conversation = self.open(name)
+        self.current = conversation.name
+        conversation.unread = 0
+        conversation.mentioned = False
+        return conversation
+
+    def add(self, name: str, line: DisplayLine) -> Conversation:
+        """Append a line; a chat line in a conversation not shown counts as unread."""
+        conversation = self.open(name)
+        conversation.lines.append(line)
+        if casefold(conversation.name) != casefold(self.current) and line.kind in ("message", "action", "notice"):
+            conversation.unread += 1
+            conversation.mentioned |= line.mention or not conversation.is_channel
+        return conversation
+
+    @property
+    def total_unread(self) -> int:
+        return sum(conversation.unread for conversation in self)
+
+
+def route(event: ev.Event, lang: str, current: str) -> list[tuple[str, DisplayLine]]:
+    """Which conversations an event adds a line to, and the line."""
+    if isinstance(event, ev.ChatMessage):
+        line = DisplayLine(event.kind, event.text, event.sender, event.time, event.own, event.mentions_me)
+        return [(event.conversation, line)]
+    text = describe(event, lang)
+    if text is None:
+        return []
+    when = getattr(event, "time", None)
+    if isinstance(event, (ev.Joined, ev.Parted, ev.TopicChanged)):
+        return [(event.channel, DisplayLine("system", text, time=when))]
+    if isinstance(event, (ev.Quit, ev.NickChanged)):
+        nick = event.nick if isinstance(event, ev.Quit) else event.old
+        return [(name, DisplayLine("system", text, time=when)) for name in (*event.channels, nick)]
+    if isinstance(event, ev.ModeChanged):
+        target = event.target if is_channel_name(event.target) else SERVER_TAB
+        return [(target, DisplayLine("system", text, time=when))]
+    if isinstance(event, ev.ErrorReply):
+        return [(current, DisplayLine("error", text))]
+    if isinstance(event, ev.ServerReply):
+        return [(SERVER_TAB if event.code in SERVER_TAB_CODES else current, DisplayLine("system", text))]
+    if isinstance(event, ev.ConnectionState):
+        return [(SERVER_TAB, DisplayLine("system", text))]
+    return [(current, DisplayLine("system", text))]
+
+
+def split_links(text: str) -> list[tuple[str, bool]]:
+    """Text cut into (piece, is_link) runs, for clickable links."""
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in URL_PATTERN.finditer(text):
+        if match.start() > position:
+            pieces.append((text[position:match.start()], False))
+        pieces.append((match.group(0), True))
+        position = match.end()
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces

@@ -1,0 +1,287 @@
+"""The GUI's widgets. Each is a small class that takes a ``master`` and draws what it is given; none of
+them knows about IRC or the session. They signal the window through virtual events
+(``<<ConversationSelected>>``, ``<<MemberOpen>>``, ``<<MemberMenu>>``, ``<<InputSubmitted>>``).
+Only the Tk main thread calls them.
+"""
+from __future__ import annotations
+
+import tkinter as tk
+import webbrowser
+from tkinter import ttk
+from typing import Callable, Iterable
+
+from common.gui_model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
+from common.gui_theme import Palette, nick_colour
+
+MEMBER_RANK = {"@": 0, "+": 1}
+
+
+def tk_safe(text: str) -> str:
+    """Characters outside the Basic Multilingual Plane as U+FFFD, for Tk builds that refuse them."""
+    return "".join(char if ord(char) <= 0xFFFF else "\ufffd" for char in text)
+
+
+class ConversationList(ttk.Frame):
+    """The channels and private chats, with unread counts; mentions and private messages stand out."""
+
+    def __init__(self, master: tk.Misc, font: str) -> None:
+        super().__init__(master)
+        self.title = ttk.Label(self, anchor="w")
+        self.title.pack(fill="x", padx=6, pady=(6, 2))
+        self.listbox = tk.Listbox(self, activestyle="none", exportselection=False, font=font, borderwidth=0,
+                                  highlightthickness=0, width=13)
+        self.listbox.pack(fill="both", expand=True)
+        self.names: list[str] = []
+        self.listbox.bind("<<ListboxSelect>>", lambda _e: self.event_generate("<<ConversationSelected>>"))
+
+    @property
+    def selected(self) -> str | None:
+        selection = self.listbox.curselection()
+        return self.names[selection[0]] if selection else None
+
+    def show(self, conversations: Iterable[Conversation], current: str, server_label: str, palette: Palette) -> None:
+        self.listbox.delete(0, "end")
+        self.names = []
+        for index, conversation in enumerate(conversations):
+            label = server_label if conversation.name == SERVER_TAB else conversation.name
+            if conversation.unread:
+                label += f"  ({conversation.unread})"
+            self.listbox.insert("end", " " + tk_safe(label))
+            self.names.append(conversation.name)
+            if conversation.mentioned:
+                self.listbox.itemconfigure(index, foreground=palette.error)
+            elif conversation.unread:
+                self.listbox.itemconfigure(index, foreground=palette.unread)
+            if conversation.name == current:
+                self.listbox.selection_set(index)
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.listbox.configure(background=palette.panel, foreground=palette.text,
+                               selectbackground=palette.selection, selectforeground=palette.text)
+
+
+class MessageView(ttk.Frame):
+    """The lines of one conversation: times, coloured nicks, quieter system lines, clickable links."""
+
+    def __init__(self, master: tk.Misc, font: str, bold_font: str) -> None:
+        super().__init__(master)
+        self.text = tk.Text(self, wrap="word", state="disabled", font=font, borderwidth=0, highlightthickness=0,
+                            padx=8, pady=6, cursor="arrow", spacing1=2, width=30, height=10)
+        scrollbar = ttk.Scrollbar(self, command=self.text.yview)
+        self.text.configure(yscrollcommand=scrollbar.set)
+        scrollbar.pack(side="right", fill="y")
+        self.text.pack(side="left", fill="both", expand=True)
+        self.bold_font = bold_font
+        self.palette: Palette | None = None
+        self._nick_tags: set[str] = set()
+        self.text.tag_bind("link", "<Button-1>", self._open_link)
+        self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
+        self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        text = self.text
+        text.configure(background=palette.background, foreground=palette.text, selectbackground=palette.selection,
+                       insertbackground=palette.text)
+        text.tag_configure("time", foreground=palette.muted)
+        text.tag_configure("system", foreground=palette.muted)
+        text.tag_configure("error", foreground=palette.error)
+        text.tag_configure("own", background=palette.own_background)
+        text.tag_configure("mention", background=palette.mention_background)
+        text.tag_configure("link", foreground=palette.link, underline=True)
+        text.tag_configure("divider", foreground=palette.muted, justify="center")
+        for tag in self._nick_tags:
+            text.tag_configure(tag, foreground=nick_colour(tag[5:], palette))
+        text.tag_raise("link")
+
+    def show(self, lines: Iterable[DisplayLine]) -> None:
+        self.text.configure(state="normal")
+        self.text.delete("1.0", "end")
+        self.text.configure(state="disabled")
+        self.append(list(lines))
+
+    def append(self, lines: list[DisplayLine]) -> None:
+        """Add lines in one insert; keep the view at the bottom if it was there; cap the scrollback."""
+        if not lines:
+            return
+        at_bottom = self.text.yview()[1] >= 0.999
+        segments: list[str | tuple[str, ...]] = []
+        for line in lines:
+            segments.extend(self._segments(line))
+        self.text.configure(state="normal")
+        try:
+            self.text.insert("end", *segments)
+        except tk.TclError:
+            safe = [tk_safe(item) if isinstance(item, str) else item for item in segments]
+            self.text.insert("end", *safe)
+        excess = int(self.text.index("end-1c").split(".")[0]) - SCROLLBACK_LINES
+        if excess > 0:
+            self.text.delete("1.0", f"{excess + 1}.0")
+        self.text.configure(state="disabled")
+        if at_bottom:
+            self.text.see("end")
+
+    def _segments(self, line: DisplayLine) -> list[str | tuple[str, ...]]:
+        base: tuple[str, ...] = ("own",) if line.own else ("mention",) if line.mention else ()
+        parts: list[str | tuple[str, ...]] = []
+        if line.kind == "divider":
+            return [f"{line.text}\n", ("divider",)]
+        if line.time is not None:
+            parts += [line.time.astimezone().strftime("%H:%M "), ("time", *base)]
+        if line.kind in ("system", "error"):
+            return [*parts, f"— {line.text}\n", (line.kind, *base)]
+        nick_tag = self._nick_tag(line.nick)
+        if line.kind == "action":
+            parts += ["* ", base, line.nick, (nick_tag, *base), " ", base]
+        elif line.kind == "notice":
+            parts += ["-", base, line.nick, (nick_tag, *base), "- ", base]
+        else:
+            parts += [line.nick, (nick_tag, *base), ": ", base]
+        for piece, is_link in split_links(line.text):
+            parts += [piece, ("link", *base) if is_link else base]
+        parts += ["\n", base]
+        return parts
+
+    def _nick_tag(self, nick: str) -> str:
+        tag = f"nick:{nick}"
+        if tag not in self._nick_tags:
+            self._nick_tags.add(tag)
+            colour = nick_colour(nick, self.palette) if self.palette else None
+            self.text.tag_configure(tag, foreground=colour, font=self.bold_font)
+        return tag
+
+    def _open_link(self, event: tk.Event) -> None:
+        index = self.text.index(f"@{event.x},{event.y}")
+        start, end = self.text.tag_prevrange("link", f"{index}+1c")
+        url = self.text.get(start, end)
+        webbrowser.open(url if "://" in url else f"https://{url}")
+
+
+class MemberList(ttk.Frame):
+    """Who is in the channel, operators first (@), then voiced (+); double- and right-click signal."""
+
+    def __init__(self, master: tk.Misc, font: str) -> None:
+        super().__init__(master)
+        self.title = ttk.Label(self, anchor="w")
+        self.title.pack(fill="x", padx=6, pady=(6, 2))
+        self.listbox = tk.Listbox(self, activestyle="none", exportselection=False, font=font, borderwidth=0,
+                                  highlightthickness=0, width=12)
+        self.listbox.pack(fill="both", expand=True)
+        self.nicks: list[str] = []
+        self.clicked: str | None = None
+        self.click_position = (0, 0)
+        self.listbox.bind("<Double-Button-1>", lambda e: self._signal(e, "<<MemberOpen>>"))
+        self.listbox.bind("<Button-3>", lambda e: self._signal(e, "<<MemberMenu>>"))
+
+    def show(self, members: dict[str, str], title: str) -> None:
+        self.title.configure(text=title)
+        ordered = sorted(members.items(), key=lambda item: (MEMBER_RANK.get(item[1][:1], 2), item[0].lower()))
+        self.listbox.delete(0, "end")
+        self.nicks = [nick for nick, _ in ordered]
+        for nick, prefix in ordered:
+            self.listbox.insert("end", f" {prefix[:1] or ' '}{tk_safe(nick)}")
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.listbox.configure(background=palette.panel, foreground=palette.text,
+                               selectbackground=palette.selection, selectforeground=palette.text)
+
+    def _signal(self, event: tk.Event, virtual: str) -> None:
+        index = self.listbox.nearest(event.y)
+        if 0 <= index < len(self.nicks):
+            self.listbox.selection_clear(0, "end")
+            self.listbox.selection_set(index)
+            self.clicked = self.nicks[index]
+            self.click_position = (event.x_root, event.y_root)
+            self.event_generate(virtual)
+
+
+class InputLine(ttk.Frame):
+    """Where the user types: Enter sends, Up/Down walk the history, Tab completes nicks."""
+
+    def __init__(self, master: tk.Misc, font: str, completions: Callable[[], list[str]]) -> None:
+        super().__init__(master)
+        self.entry = tk.Entry(self, font=font, borderwidth=1, relief="solid", highlightthickness=0)
+        self.button = ttk.Button(self, width=0, padding=(10, 2),
+                                 command=lambda: self.event_generate("<<InputSubmitted>>"))
+        self.button.pack(side="right", padx=(6, 0))
+        self.entry.pack(side="left", fill="x", expand=True, ipady=4)
+        self.history: list[str] = []
+        self._history_index = 0
+        self._completions = completions
+        self._cycle: list[str] = []
+        self._cycle_index = 0
+        self._cycle_start = 0
+        self.entry.bind("<Return>", lambda _e: self.event_generate("<<InputSubmitted>>"))
+        self.entry.bind("<KP_Enter>", lambda _e: self.event_generate("<<InputSubmitted>>"))
+        self.entry.bind("<Up>", lambda _e: self._walk_history(-1))
+        self.entry.bind("<Down>", lambda _e: self._walk_history(1))
+        self.entry.bind("<Tab>", self._complete)
+        self.entry.bind("<Key>", self._reset_cycle, add="+")
+
+    @property
+    def value(self) -> str:
+        return self.entry.get()
+
+    def sent(self) -> None:
+        """The text went out: remember it and clear the line."""
+        text = self.entry.get()
+        if text and (not self.history or self.history[-1] != text):
+            self.history.append(text)
+        self._history_index = len(self.history)
+        self.entry.delete(0, "end")
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.entry.configure(background=palette.background, foreground=palette.text,
+                             insertbackground=palette.text, selectbackground=palette.selection)
+
+    def _walk_history(self, step: int) -> str:
+        if self.history:
+            self._history_index = max(0, min(len(self.history), self._history_index + step))
+            self.entry.delete(0, "end")
+            if self._history_index < len(self.history):
+                self.entry.insert(0, self.history[self._history_index])
+        return "break"
+
+    def _reset_cycle(self, event: tk.Event) -> None:
+        if event.keysym not in ("Tab", "Shift_L", "Shift_R"):
+            self._cycle = []
+
+    def _complete(self, _event: tk.Event) -> str:
+        """Complete the word before the cursor to a member's nick; Tab again cycles through matches."""
+        text, cursor = self.entry.get(), self.entry.index("insert")
+        if not self._cycle:
+            start = text.rfind(" ", 0, cursor) + 1
+            word = text[start:cursor].lower()
+            if not word:
+                return "break"
+            self._cycle = sorted(nick for nick in self._completions() if nick.lower().startswith(word))
+            self._cycle_index, self._cycle_start = 0, start
+            if not self._cycle:
+                return "break"
+        else:
+            self._cycle_index = (self._cycle_index + 1) % len(self._cycle)
+        nick = self._cycle[self._cycle_index]
+        suffix = ": " if self._cycle_start == 0 else " "
+        self.entry.delete(self._cycle_start, cursor)
+        self.entry.insert(self._cycle_start, nick + suffix)
+        return "break"
+
+
+class Banner(tk.Label):
+    """A coloured strip for what the user must notice (a lost connection); hidden when empty."""
+
+    def __init__(self, master: tk.Misc, before: tk.Misc) -> None:
+        super().__init__(master, anchor="w", padx=10, pady=6)
+        self._before = before
+        self.shown = False
+
+    def show(self, text: str, palette: Palette) -> None:
+        self.configure(text=text, background=palette.banner, foreground=palette.banner_text)
+        if not self.shown:
+            self.pack(fill="x", before=self._before)
+            self.shown = True
+
+    def hide(self) -> None:
+        if self.shown:
+            self.pack_forget()
+            self.shown = False
