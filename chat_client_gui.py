@@ -69,6 +69,7 @@ class Application:
         self.lang = lang
         self.windows: list[ChatWindow] = []
         self.on_last_window_closed = self.root.destroy
+        self.demo_server: subprocess.Popen | None = None
 
     def open_window(self, config: SessionConfig, geometry: str | None = None, save: bool = True) -> ChatWindow:
         top = tk.Toplevel(self.root)
@@ -108,6 +109,7 @@ def run_demo(app: Application, args: argparse.Namespace) -> None:
     if args.port is None:
         server, app.settings.port = start_demo_server()
         app.settings.host = "127.0.0.1"
+    app.demo_server = server
     app.settings.channel = args.channel or "#general"
 
     def stop_everything() -> None:

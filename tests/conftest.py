@@ -94,3 +94,53 @@ def server_process():
     for process in processes:
         if process.proc.poll() is None:
             process.stop()
+
+
+@pytest.fixture(scope="session")
+def display():
+    """An X display for Tk: the one in DISPLAY, else a private Xvfb for the whole test run."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if shutil.which("Xvfb") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Xvfb is not installed, and CI needs it for the GUI tests")
+        pytest.skip("no display and no Xvfb")
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                            pass_fds=(write_end,), stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        number = reader.readline().strip()
+    if not number:
+        xvfb.kill()
+        pytest.fail("Xvfb did not start")
+    os.environ["DISPLAY"] = f":{number}"
+    yield os.environ["DISPLAY"]
+    del os.environ["DISPLAY"]
+    xvfb.terminate()
+    xvfb.wait(5)
+
+
+@pytest.fixture
+def tk_root(display, tmp_path, monkeypatch):
+    """One withdrawn Tk root per test; a Tk callback error fails the test; settings go to a temporary folder."""
+    import tkinter as tk
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    try:
+        root = tk.Tk()
+    except tk.TclError as error:
+        pytest.skip(f"Tk cannot start: {error}")
+    root.withdraw()
+    errors: list[str] = []
+    root.report_callback_exception = lambda kind, value, tb: errors.append(f"{kind.__name__}: {value}")
+    yield root
+    for after_id in root.tk.call("after", "info"):
+        root.after_cancel(after_id)
+    root.destroy()
+    assert not errors, f"errors in Tk callbacks: {errors}"

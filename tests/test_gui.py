@@ -1,0 +1,264 @@
+"""The Tk GUI: real windows under Xvfb, against the real server process, driven through real widgets."""
+from __future__ import annotations
+
+import threading
+import time
+import tkinter as tk
+
+import pytest
+
+from common.gui_model import SERVER_TAB
+from common.gui_settings import Settings, load_settings
+from common.gui_theme import THEMES
+from common.gui_window import ChatWindow, ConnectDialog
+from common.session import SessionConfig
+from helpers import IRCTestClient
+
+
+def pump_until(root: tk.Tk, condition, timeout: float = 10.0, what: str = "the window") -> None:
+    """Run the Tk loop until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        root.update()
+        pause.wait(0.01)
+
+
+def view_text(window: ChatWindow) -> str:
+    return window.view.text.get("1.0", "end")
+
+
+@pytest.fixture
+def open_window(tk_root):
+    windows: list[ChatWindow] = []
+
+    def open_(address, nick: str, channel: str | None = "#general", **overrides) -> ChatWindow:
+        config = SessionConfig(host=address[0], port=address[1], nick=nick, pace_rate=0,
+                               channels=(channel,) if channel else (), **overrides)
+        window = ChatWindow(tk.Toplevel(tk_root), config, Settings(), "en", save=False)
+        windows.append(window)
+        if channel:
+            pump_until(tk_root, lambda: window.book.current == channel, what=f"{nick} to join {channel}")
+        return window
+
+    yield open_
+    for window in windows:
+        window.close()
+
+
+def press(window: ChatWindow, key: str) -> None:
+    """A key press in the input line; key events go to the focused widget, as from a keyboard."""
+    entry = window.input.entry
+    entry.focus_force()
+    entry.update()
+    entry.event_generate(key)
+
+
+def type_and_send(window: ChatWindow, text: str) -> None:
+    entry = window.input.entry
+    entry.delete(0, "end")
+    entry.insert(0, text)
+    press(window, "<Return>")
+
+
+def test_typed_message_appears_in_another_window(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    bob = open_window(process.address, "bob")
+    type_and_send(alice, "Привет, Боб! Смотри https://python.org")
+    pump_until(tk_root, lambda: "Привет, Боб!" in view_text(bob), what="the message in bob's window")
+    assert alice.input.value == "", "the sent text should leave the input line"
+    link_ranges = bob.view.text.tag_ranges("link")
+    assert bob.view.text.get(link_ranges[0], link_ranges[1]) == "https://python.org"
+    pump_until(tk_root, lambda: bob.member_list.nicks == ["alice", "bob"], what="bob's member list")
+    assert bob.member_list.listbox.get(0).strip() == "@alice"
+    assert "alice" in bob.status.cget("text") or "bob" in bob.status.cget("text")
+
+
+def test_unread_counts_mentions_and_title(server_process, open_window, tk_root):
+    process = server_process()
+    bob = open_window(process.address, "bob")
+    teacher = IRCTestClient(process.address).register("teacher")
+    teacher.join("#general")
+    teacher.join("#other")
+    bob.session.join("#other")
+    pump_until(tk_root, lambda: bob.book.find("#other") is not None)
+    bob.open_conversation("#general")
+    teacher.send("PRIVMSG #other :one")
+    teacher.send("PRIVMSG #other :two, bob!")
+    teacher.send("PRIVMSG bob :a private word")
+    pump_until(tk_root, lambda: bob.book.total_unread == 3, what="three unread messages")
+    labels = [bob.conversation_list.listbox.get(i).strip() for i in range(bob.conversation_list.listbox.size())]
+    assert "#other  (2)" in labels and "teacher  (1)" in labels
+    assert bob.book.find("#other").mentioned
+    assert bob.top.title() == "(3) classchat — bob"
+    bob.open_conversation("#other")
+    assert "two, bob!" in view_text(bob) and bob.book.total_unread == 1
+    assert bob.top.title() == "(1) classchat — bob"
+
+
+def test_nick_completion_and_input_history(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    others = [IRCTestClient(process.address).register(nick) for nick in ("carol", "caroline")]
+    for other in others:
+        other.join("#general")
+    pump_until(tk_root, lambda: len(alice.session.members("#general")) == 3, what="three members")
+    entry = alice.input.entry
+    entry.insert(0, "ca")
+    press(alice, "<Tab>")
+    assert entry.get() == "carol: "
+    press(alice, "<Tab>")
+    assert entry.get() == "caroline: "
+    type_and_send(alice, "first")
+    type_and_send(alice, "second")
+    press(alice, "<Up>")
+    assert entry.get() == "second"
+    press(alice, "<Up>")
+    assert entry.get() == "first"
+    press(alice, "<Down>")
+    press(alice, "<Down>")
+    assert entry.get() == ""
+
+
+def test_private_chat_from_the_member_list(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    bob = IRCTestClient(process.address).register("bob")
+    bob.join("#general")
+    pump_until(tk_root, lambda: "bob" in alice.member_list.nicks)
+    listbox = alice.member_list.listbox
+    index = alice.member_list.nicks.index("bob")
+    x, y, _, height = listbox.bbox(index)
+    for _ in range(2):  # a double click
+        listbox.event_generate("<ButtonPress-1>", x=x + 2, y=y + height // 2)
+        listbox.event_generate("<ButtonRelease-1>", x=x + 2, y=y + height // 2)
+    assert alice.book.current == "bob"
+    type_and_send(alice, "just between us")
+    assert bob.expect(r" PRIVMSG bob ").params[1] == "just between us"
+    bob.send("PRIVMSG alice :sure")
+    pump_until(tk_root, lambda: "sure" in view_text(alice))
+    type_and_send(alice, "/query carol")
+    assert alice.book.current == "carol"
+
+
+def test_operator_menu_only_for_operators(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    bob = IRCTestClient(process.address).register("bob")
+    bob.join("#general")
+    pump_until(tk_root, lambda: "bob" in alice.member_list.nicks)
+    listbox = alice.member_list.listbox
+    x, y, _, height = listbox.bbox(alice.member_list.nicks.index("bob"))
+    listbox.event_generate("<Button-3>", x=x + 2, y=y + height // 2, rootx=100, rooty=100)
+    menu = alice.member_menu
+    labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
+    menu.unpost()
+    assert labels == ["Private chat", "Who is this?", "Make operator", "Give voice", "Kick"]
+    menu.invoke(labels.index("Make operator") + 1)  # the separator is entry 2
+    bob.expect(r" MODE #general \+o bob")
+
+
+def test_theme_font_and_language_switch(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    alice.apply_theme("dark")
+    assert alice.view.text.cget("background") == THEMES["dark"].background
+    size = alice.font.cget("size")
+    alice.change_font_size(2)
+    assert alice.font.cget("size") == size + 2
+    alice.set_language("ru")
+    assert alice.input.button.cget("text") == "Отправить"
+    assert "подключено" in alice.status.cget("text")
+    assert alice.menubar.entrycget(1, "label") == "Чат"
+    type_and_send(alice, "/frobnicate")
+    pump_until(tk_root, lambda: "Неизвестная команда /frobnicate" in view_text(alice))
+
+
+def test_lost_connection_shows_a_banner_keeps_typed_text_and_reconnects(server_process, open_window, tk_root):
+    first = server_process()
+    port = first.address[1]
+    alice = open_window(first.address, "alice", backoff_first=0.05, backoff_max=0.2)
+    assert first.stop() == 0
+    pump_until(tk_root, lambda: alice.banner.shown, what="the banner")
+    assert "Reconnecting" in alice.banner.cget("text")
+    type_and_send(alice, "typed while offline")
+    assert alice.input.value == "typed while offline", "unsent text must stay in the input line"
+    server_process("--port", str(port))
+    pump_until(tk_root, lambda: not alice.banner.shown and alice.session.is_joined("#general"),
+               what="the reconnect")
+    press(alice, "<Return>")
+    pump_until(tk_root, lambda: alice.input.value == "", what="the kept text to be sent")
+
+
+def test_a_flood_does_not_grow_the_view_without_bound(server_process, open_window, tk_root, monkeypatch):
+    import common.gui_model as model
+    import common.gui_widgets as widgets
+    monkeypatch.setattr(widgets, "SCROLLBACK_LINES", 200)
+    process = server_process("--flood-rate", "0")
+    alice = open_window(process.address, "alice")
+    flooder = IRCTestClient(process.address).register("flooder")
+    flooder.join("#general")
+    for index in range(600):
+        flooder.send(f"PRIVMSG #general :flood {index}")
+    pump_until(tk_root, lambda: "flood 599" in view_text(alice), what="the last flood line")
+    lines = int(alice.view.text.index("end-1c").split(".")[0])
+    assert lines <= 201
+    assert len(alice.book.find("#general").lines) <= model.SCROLLBACK_LINES
+
+
+def test_emoji_beyond_the_bmp_never_raise(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    other = IRCTestClient(process.address).register("other")
+    other.join("#general")
+    other.send("PRIVMSG #general :smile 😀 and 𝄞")
+    pump_until(tk_root, lambda: "smile" in view_text(alice))
+    shown = view_text(alice)
+    assert "😀" in shown or "\ufffd" in shown
+
+
+def test_connect_dialog_validates_and_remembers(tk_root):
+    connected: list[SessionConfig] = []
+    settings = Settings(nick="")
+    dialog = ConnectDialog(tk.Toplevel(tk_root), settings, "en", on_connect=connected.append,
+                           on_cancel=lambda: None)
+    dialog.fields["port"].set("99999")
+    dialog.fields["nick"].set("2bad")
+    dialog.submit()
+    problems = dialog.problems.cget("text")
+    assert "port" in problems and "nickname" in problems and not connected
+    dialog.fields["port"].set("6697")
+    dialog.fields["nick"].set("Вася")
+    dialog.fields["password"].set("secret")
+    dialog.fields["tls"].set(True)
+    dialog.submit()
+    assert connected[0].nick == "Вася" and connected[0].port == 6697 and connected[0].password == "secret"
+    assert connected[0].tls and connected[0].channels == ("#general",)
+    saved = load_settings()
+    assert (saved.nick, saved.port, saved.tls) == ("Вася", 6697, True)
+
+
+def test_demo_opens_three_windows_and_stops_its_server(display, tmp_path, monkeypatch):
+    import chat_client_gui
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    app = chat_client_gui.Application(Settings(), "en")
+    try:
+        chat_client_gui.run_demo(app, chat_client_gui.parse_args(["--demo"]))
+        assert [w.session.config.nick for w in app.windows] == ["alice", "bob", "carol"]
+        pump_until(app.root, lambda: all(w.session.is_joined("#general") for w in app.windows),
+                   what="all three to join")
+        lefts = [w.top.winfo_x() for w in app.windows]
+        assert lefts == sorted(lefts) and len(set(lefts)) == 3, f"windows not side by side: {lefts}"
+        type_and_send(app.windows[0], "hello from alice")
+        pump_until(app.root, lambda: all("hello from alice" in view_text(w) for w in app.windows))
+        server = app.demo_server
+        for window in list(app.windows):
+            window.close()
+        assert server.poll() is not None, "the demo server must stop with the last window"
+    finally:
+        for window in list(app.windows):
+            window.close()
