@@ -16,6 +16,36 @@ from common.gui_theme import Palette, nick_colour
 MEMBER_RANK = {"@": 0, "+": 1}
 
 
+class NamedFont:
+    """A Tk named font that the window deletes itself, on the Tk thread, when it closes.
+
+    ``tkinter.font.Font`` deletes its font in ``__del__``; if a closed window waits in a reference cycle,
+    Python's collector may run that ``__del__`` in the session's thread, and Tcl aborts the process when
+    called from a thread that is not its own. This class has no ``__del__``.
+    """
+
+    _count = 0
+
+    def __init__(self, master: tk.Misc, family: str, size: int, weight: str = "normal") -> None:
+        NamedFont._count += 1
+        self.name = f"classchat-font-{NamedFont._count}"
+        self._tk = master.tk
+        self._tk.call("font", "create", self.name, "-family", family, "-size", size, "-weight", weight)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def size(self) -> int:
+        return int(self._tk.call("font", "configure", self.name, "-size"))
+
+    def set_size(self, size: int) -> None:
+        self._tk.call("font", "configure", self.name, "-size", size)
+
+    def delete(self) -> None:
+        self._tk.call("font", "delete", self.name)
+
+
 def tk_safe(text: str) -> str:
     """Characters outside the Basic Multilingual Plane as U+FFFD, for Tk builds that refuse them."""
     return "".join(char if ord(char) <= 0xFFFF else "\ufffd" for char in text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import queue
 import tkinter as tk
-import tkinter.font as tkfont
 from tkinter import ttk
 from typing import Callable
 
@@ -20,7 +19,7 @@ from common.commands import run_input
 from common.gui_model import SERVER_TAB, ConversationBook, DisplayLine, route
 from common.gui_settings import MAX_FONT, MIN_FONT, Settings, save_settings, validate_connect_form
 from common.gui_theme import THEMES
-from common.gui_widgets import Banner, ConversationList, InputLine, MemberList, MessageView
+from common.gui_widgets import Banner, ConversationList, InputLine, MemberList, MessageView, NamedFont
 from common.session import Session, SessionConfig
 from common.text import LANGUAGES, tr
 
@@ -60,24 +59,24 @@ class ChatWindow:
 
     def _build(self) -> None:
         size = self.settings.font_size
-        self.font = tkfont.Font(self.top, family="DejaVu Sans", size=size)
-        self.bold_font = tkfont.Font(self.top, family="DejaVu Sans", size=size, weight="bold")
+        self.font = NamedFont(self.top, "DejaVu Sans", size)
+        self.bold_font = NamedFont(self.top, "DejaVu Sans", size, weight="bold")
         self.top.minsize(560, 360)
         self.status = ttk.Label(self.top, anchor="w", padding=(8, 3))
         self.status.pack(side="bottom", fill="x")
         panes = ttk.PanedWindow(self.top, orient="horizontal")
         panes.pack(fill="both", expand=True)
-        self.conversation_list = ConversationList(panes, self.font)
+        self.conversation_list = ConversationList(panes, self.font.name)
         centre = ttk.Frame(panes)
-        self.member_list = MemberList(panes, self.font)
+        self.member_list = MemberList(panes, self.font.name)
         panes.add(self.conversation_list, weight=0)
         panes.add(centre, weight=1)
         panes.add(self.member_list, weight=0)
-        self.topic = ttk.Label(centre, anchor="w", padding=(8, 6), font=self.bold_font)
+        self.topic = ttk.Label(centre, anchor="w", padding=(8, 6), font=self.bold_font.name)
         self.topic.pack(fill="x")
-        self.input = InputLine(centre, self.font, self._completions)
+        self.input = InputLine(centre, self.font.name, self._completions)
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
-        self.view = MessageView(centre, self.font, self.bold_font)
+        self.view = MessageView(centre, self.font.name, self.bold_font.name)
         self.view.pack(fill="both", expand=True)
         self.banner = Banner(centre, before=self.view)
         self.member_menu = tk.Menu(self.top, tearoff=False)
@@ -132,8 +131,8 @@ class ChatWindow:
     def change_font_size(self, step: int) -> None:
         size = min(MAX_FONT, max(MIN_FONT, self.settings.font_size + step))
         self.settings.font_size = size
-        self.font.configure(size=size)
-        self.bold_font.configure(size=size)
+        self.font.set_size(size)
+        self.bold_font.set_size(size)
         self._persist()
 
     def set_language(self, lang: str) -> None:
@@ -319,6 +318,8 @@ class ChatWindow:
             self._after_id = None
         self.session.quit("Leaving")
         self.top.destroy()
+        self.font.delete()
+        self.bold_font.delete()
         if self.on_closed is not None:
             self.on_closed(self)
 
@@ -337,21 +338,21 @@ class ConnectDialog:
         top.resizable(False, False)
         frame = ttk.Frame(top, padding=16)
         frame.pack(fill="both", expand=True)
-        self.fields: dict[str, tk.Variable] = {
-            "host": tk.StringVar(top, settings.host), "port": tk.StringVar(top, str(settings.port)),
-            "nick": tk.StringVar(top, settings.nick), "password": tk.StringVar(top, ""),
-            "channel": tk.StringVar(top, settings.channel), "tls": tk.BooleanVar(top, settings.tls),
-        }
+        # Plain entries read with get(): no tkinter Variable, whose __del__ would call Tcl from any thread.
+        initial = {"host": settings.host, "port": str(settings.port), "nick": settings.nick, "password": "",
+                   "channel": settings.channel}
         self.entries: dict[str, ttk.Entry] = {}
         labels = [("host", "connect_server"), ("port", "connect_port"), ("nick", "connect_nick"),
                   ("password", "connect_password"), ("channel", "connect_channel")]
         for row, (name, key) in enumerate(labels):
             ttk.Label(frame, text=tr(key, lang)).grid(row=row, column=0, sticky="w", pady=3, padx=(0, 10))
-            entry = ttk.Entry(frame, textvariable=self.fields[name], width=28, show="•" if name == "password" else "")
+            entry = ttk.Entry(frame, width=28, show="•" if name == "password" else "")
+            entry.insert(0, initial[name])
             entry.grid(row=row, column=1, sticky="ew", pady=3)
             self.entries[name] = entry
-        ttk.Checkbutton(frame, text=tr("connect_tls", lang), variable=self.fields["tls"]).grid(
-            row=len(labels), column=1, sticky="w", pady=3)
+        self.tls = ttk.Checkbutton(frame, text=tr("connect_tls", lang))
+        self.tls.state(["!alternate", "selected" if settings.tls else "!selected"])
+        self.tls.grid(row=len(labels), column=1, sticky="w", pady=3)
         self.problems = ttk.Label(frame, foreground="#b3261e", wraplength=320, justify="left")
         self.problems.grid(row=len(labels) + 1, column=0, columnspan=2, sticky="w")
         buttons = ttk.Frame(frame)
@@ -365,7 +366,11 @@ class ConnectDialog:
         self.entries["nick" if not settings.nick else "host"].focus_set()
 
     def values(self) -> dict[str, str]:
-        return {name: str(variable.get()) for name, variable in self.fields.items()}
+        return {name: entry.get() for name, entry in self.entries.items()}
+
+    def set_value(self, name: str, value: str) -> None:
+        self.entries[name].delete(0, "end")
+        self.entries[name].insert(0, value)
 
     def submit(self) -> None:
         values = self.values()
@@ -376,7 +381,7 @@ class ConnectDialog:
         settings = self.settings
         settings.host, settings.port = values["host"].strip(), int(values["port"])
         settings.nick, settings.channel = values["nick"].strip(), values["channel"].strip()
-        settings.tls = bool(self.fields["tls"].get())
+        settings.tls = self.tls.instate(["selected"])
         save_settings(settings)
         config = SessionConfig(host=settings.host, port=settings.port, nick=settings.nick,
                                password=values["password"] or None, tls=settings.tls,

@@ -143,4 +143,17 @@ def tk_root(display, tmp_path, monkeypatch):
     for after_id in root.tk.call("after", "info"):
         root.after_cancel(after_id)
     root.destroy()
+    del root
+    collect_tk_garbage()
     assert not errors, f"errors in Tk callbacks: {errors}"
+
+
+def collect_tk_garbage() -> None:
+    """Free destroyed Tk objects now, on this (the Tk) thread.
+
+    A destroyed root waits in reference cycles; if the collector ran later in another thread (a session's),
+    the Tcl interpreter would be deleted from a thread that is not its own, and Tcl aborts the process.
+    """
+    import gc
+
+    gc.collect()

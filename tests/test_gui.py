@@ -166,9 +166,9 @@ def test_theme_font_and_language_switch(server_process, open_window, tk_root):
     alice = open_window(process.address, "alice")
     alice.apply_theme("dark")
     assert alice.view.text.cget("background") == THEMES["dark"].background
-    size = alice.font.cget("size")
+    size = alice.font.size
     alice.change_font_size(2)
-    assert alice.font.cget("size") == size + 2
+    assert alice.font.size == size + 2
     alice.set_language("ru")
     assert alice.input.button.cget("text") == "Отправить"
     assert "подключено" in alice.status.cget("text")
@@ -225,15 +225,15 @@ def test_connect_dialog_validates_and_remembers(tk_root):
     settings = Settings(nick="")
     dialog = ConnectDialog(tk.Toplevel(tk_root), settings, "en", on_connect=connected.append,
                            on_cancel=lambda: None)
-    dialog.fields["port"].set("99999")
-    dialog.fields["nick"].set("2bad")
+    dialog.set_value("port", "99999")
+    dialog.set_value("nick", "2bad")
     dialog.submit()
     problems = dialog.problems.cget("text")
     assert "port" in problems and "nickname" in problems and not connected
-    dialog.fields["port"].set("6697")
-    dialog.fields["nick"].set("Вася")
-    dialog.fields["password"].set("secret")
-    dialog.fields["tls"].set(True)
+    dialog.set_value("port", "6697")
+    dialog.set_value("nick", "Вася")
+    dialog.set_value("password", "secret")
+    dialog.tls.invoke()
     dialog.submit()
     assert connected[0].nick == "Вася" and connected[0].port == 6697 and connected[0].password == "secret"
     assert connected[0].tls and connected[0].channels == ("#general",)
@@ -241,24 +241,40 @@ def test_connect_dialog_validates_and_remembers(tk_root):
     assert (saved.nick, saved.port, saved.tls) == ("Вася", 6697, True)
 
 
-def test_demo_opens_three_windows_and_stops_its_server(display, tmp_path, monkeypatch):
+@pytest.fixture
+def demo_app(display, tmp_path, monkeypatch):
     import chat_client_gui
+    from conftest import collect_tk_garbage
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     app = chat_client_gui.Application(Settings(), "en")
+    yield app
+    for window in list(app.windows):
+        window.close()
+    if app.demo_server is not None and app.demo_server.poll() is None:
+        app.demo_server.kill()
+        app.demo_server.wait()
     try:
-        chat_client_gui.run_demo(app, chat_client_gui.parse_args(["--demo"]))
-        assert [w.session.config.nick for w in app.windows] == ["alice", "bob", "carol"]
-        pump_until(app.root, lambda: all(w.session.is_joined("#general") for w in app.windows),
-                   what="all three to join")
-        lefts = [w.top.winfo_x() for w in app.windows]
-        assert lefts == sorted(lefts) and len(set(lefts)) == 3, f"windows not side by side: {lefts}"
-        type_and_send(app.windows[0], "hello from alice")
-        pump_until(app.root, lambda: all("hello from alice" in view_text(w) for w in app.windows))
-        server = app.demo_server
-        for window in list(app.windows):
-            window.close()
-        assert server.poll() is not None, "the demo server must stop with the last window"
-    finally:
-        for window in list(app.windows):
-            window.close()
+        app.root.destroy()
+    except tk.TclError:
+        pass  # the demo destroyed it when its last window closed
+    del app
+    collect_tk_garbage()
+
+
+def test_demo_opens_three_windows_and_stops_its_server(demo_app):
+    import chat_client_gui
+
+    app = demo_app
+    chat_client_gui.run_demo(app, chat_client_gui.parse_args(["--demo"]))
+    assert [w.session.config.nick for w in app.windows] == ["alice", "bob", "carol"]
+    pump_until(app.root, lambda: all(w.session.is_joined("#general") for w in app.windows),
+               what="all three to join")
+    lefts = [w.top.winfo_x() for w in app.windows]
+    assert lefts == sorted(lefts) and len(set(lefts)) == 3, f"windows not side by side: {lefts}"
+    type_and_send(app.windows[0], "hello from alice")
+    pump_until(app.root, lambda: all("hello from alice" in view_text(w) for w in app.windows))
+    server = app.demo_server
+    for window in list(app.windows):
+        window.close()
+    assert server.poll() is not None, "the demo server must stop with the last window"
