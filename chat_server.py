@@ -9,14 +9,20 @@ Any IRC client can connect (irssi, WeeChat, HexChat), as well as classchat's own
 from __future__ import annotations
 
 import argparse
+import csv
 import fcntl
 import logging
+import os
 import signal
 import socket
+import sqlite3
 import struct
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from common.cli import OneLineErrorParser, fail
+from common.history import HistoryStore
 from common.server import ChatServer, ServerConfig
 
 PROG = "chat_server.py"
@@ -46,7 +52,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="lines a client may send at once before it is slowed down (default: %(default)s)")
     parser.add_argument("--flood-rate", type=float, default=2.0, metavar="LINES_PER_SECOND",
                         help="lines per second once the burst is spent; 0 turns flood control off (default: %(default)s)")
-    parser.add_argument("--db", metavar="PATH", help="history database file (SQLite); ':memory:' keeps nothing")
+    parser.add_argument("--db", metavar="PATH", default=str(default_db_path()),
+                        help="history database (SQLite); ':memory:' keeps nothing after a restart "
+                             "(default: %(default)s)")
+    parser.add_argument("--no-history", action="store_true", help="store no messages at all (no replay, no CHATHISTORY)")
+    parser.add_argument("--replay", type=int, default=50, metavar="N",
+                        help="messages replayed to a client that joins a channel (default: %(default)s)")
+    parser.add_argument("--history-days", type=float, default=30.0, metavar="DAYS",
+                        help="delete messages older than this; 0 keeps them all (default: %(default)s)")
+    parser.add_argument("--export", metavar="CHANNEL", help="write the channel's transcript to standard output and exit")
+    parser.add_argument("--since", metavar="DATE", help="with --export: only messages from this date (YYYY-MM-DD)")
+    parser.add_argument("--format", choices=["text", "csv"], default="text", help="with --export (default: text)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="how much the server logs to stderr (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -58,7 +74,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--oper wants NAME:PASSWORD, got {login!r}")
     if args.max_clients < 1:
         parser.error("--max-clients must be at least 1")
+    if args.since is not None:
+        try:
+            args.since = datetime.fromisoformat(args.since)
+        except ValueError:
+            parser.error(f"--since wants a date like 2026-09-01, got {args.since!r}")
+    if args.replay < 0 or args.history_days < 0:
+        parser.error("--replay and --history-days cannot be negative")
     return args
+
+
+def default_db_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "classchat" / "history.sqlite3"
+
+
+def open_history(path: str) -> HistoryStore:
+    """The history database, creating its folder; one clear line and exit 1 if it cannot be opened."""
+    try:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return HistoryStore(path)
+    except (OSError, sqlite3.Error) as error:
+        fail(PROG, f"cannot open the history database {path}: {error}")
+
+
+def export_transcript(args: argparse.Namespace) -> int:
+    """``--export``: a channel's messages as text or CSV on standard output, for the teacher."""
+    if not Path(args.db).exists():
+        fail(PROG, f"no history database at {args.db}")
+    store = open_history(args.db)
+    since_ms = int(args.since.timestamp() * 1000) if args.since else 0
+    messages = store.export(args.export, since_ms)
+    store.close()
+    writer = csv.writer(sys.stdout) if args.format == "csv" else None
+    if writer:
+        writer.writerow(["time", "nick", "kind", "text", "msgid"])
+    for message in messages:
+        moment = datetime.fromtimestamp(message.time_ms / 1000)
+        nick, text = message.sender_nick, message.text
+        kind = "notice" if message.command == "NOTICE" else "message"
+        if text.startswith("\x01ACTION ") and text.endswith("\x01"):
+            kind, text = "action", text[8:-1]
+        if writer:
+            writer.writerow([moment.isoformat(timespec="seconds"), nick, kind, text, message.msgid])
+        else:
+            body = {"action": f"* {nick} {text}", "notice": f"-{nick}- {text}"}.get(kind, f"<{nick}> {text}")
+            print(f"[{moment:%Y-%m-%d %H:%M:%S}] {body}")
+    return 0
 
 
 def read_motd(path: str) -> list[str]:
@@ -75,7 +138,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         opers=dict(login.split(":", 1) for login in args.oper), max_clients=args.max_clients,
         sendq_bytes=args.sendq, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
         registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
-        flood_rate=args.flood_rate, db_path=args.db,
+        flood_rate=args.flood_rate, history=not args.no_history, db_path=args.db, replay=args.replay,
+        history_days=args.history_days,
     )
     if args.motd:
         config.motd = read_motd(args.motd)
@@ -113,13 +177,20 @@ def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
     print(f"  python chat_client_gui.py --host {target} --port {port}")
     print(f"  python chat_client_cli.py --host {target} --port {port}")
     print(f"  irssi -c {target} -p {port}")
+    if server.history_enabled:
+        days = f"{args.history_days:g} days" if args.history_days else "until deleted"
+        print(f"History: {args.db} (kept {days}; export with --export '#channel')")
     print("Press Ctrl+C to stop.", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    if args.export:
+        return export_transcript(args)
     config = config_from_args(args)
+    if config.history and config.db_path != ":memory:":
+        open_history(config.db_path).close()  # a clear error now, instead of a traceback later
     try:
         server = ChatServer(config)
     except OSError as error:

@@ -39,6 +39,10 @@ class Connection:
         return self.address[0]
 
     @property
+    def pending_bytes(self) -> int:
+        return len(self._pending)
+
+    @property
     def is_closing(self) -> bool:
         return self.close_reason is not None
 

@@ -7,12 +7,13 @@ are joined, so each connection gets one ``send()`` per command.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from common.message import Message
 
 if TYPE_CHECKING:
     from common.connection import Connection
+    from common.history import ChannelSnapshot, HistoryStore, StoredMessage
     from common.server_state import Client
 
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
@@ -29,12 +30,21 @@ def tags_for(client: "Client", tags: dict[str, str]) -> dict[str, str]:
 
 
 class Outbox:
-    """Collects lines per connection; ``commit()`` under the state lock, ``flush()`` after it."""
+    """Collects lines per connection; ``commit()`` under the state lock, ``flush()`` after it.
+
+    With history on, it also carries what to store (``stored``, ``saved_channels``) and what to read
+    from the history once that is stored (``history_reads``); the sequencer does both before ``commit()``.
+    """
 
     def __init__(self, server_name: str) -> None:
         self.server_name = server_name
         self._lines: dict["Connection", list[bytes]] = {}
         self._committed: list["Connection"] = []
+        self.stored: list["StoredMessage"] = []
+        self.saved_channels: list["ChannelSnapshot"] = []
+        self.forgotten_channels: list[str] = []
+        self.history_reads: list[Callable[["HistoryStore", "Outbox"], None]] = []
+        self.after_delivery: list[Callable[[], None]] = []  # e.g. closing a socket after its last lines
 
     def send(self, client: "Client", message: Message) -> None:
         """One message to one client, tags filtered by what it negotiated."""
@@ -64,8 +74,18 @@ class Outbox:
             self._committed.append(conn)
         self._lines.clear()
 
+    def take_committed(self) -> list["Connection"]:
+        """The connections that ``commit()`` gave lines to (each once), forgetting them."""
+        committed, self._committed = self._committed, []
+        return committed
+
     def flush(self) -> None:
-        """Start sending what was committed. Call after releasing the state lock."""
-        for conn in self._committed:
+        """Start sending what was committed, then run the after-delivery actions. Not under the state lock."""
+        for conn in self.take_committed():
             conn.flush()
-        self._committed.clear()
+        self.run_after_delivery()
+
+    def run_after_delivery(self) -> None:
+        actions, self.after_delivery = self.after_delivery, []
+        for action in actions:
+            action()

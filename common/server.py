@@ -28,10 +28,12 @@ from common import numerics as rpl
 from common.casemap import CASEMAPPING, CHANNEL_PREFIXES
 from common.connection import Connection, Flusher
 from common.framing import LineFramer, RawLine
+from common.history import HistoryStore, format_time
 from common.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
 from common.outbox import Outbox
 from common import server_commands as commands
-from common.server_state import Client, ServerState
+from common.sequencer import Sequencer
+from common.server_state import Channel, Client, ServerState
 
 VERSION = "classchat-1.0"
 log = logging.getLogger("classchat.server")
@@ -61,7 +63,10 @@ class ServerConfig:
     flood_rate: float = 2.0
     flood_max_excess: int = 40
     housekeeping_interval: float = 1.0
-    db_path: str | None = None
+    history: bool = True
+    db_path: str = ":memory:"
+    replay: int = 50
+    history_days: float = 30.0
 
 
 def escape_for_log(text: str) -> str:
@@ -124,6 +129,17 @@ class ChatServer:
         self._threads: set[threading.Thread] = set()
         self._msgids = itertools.count(1)
         self._msgid_prefix = os.urandom(4).hex()
+        self.store: HistoryStore | None = None
+        self.sequencer: Sequencer | None = None
+        if config.history:
+            try:
+                self.store = HistoryStore(config.db_path)
+                self._load_channels(self.store)
+            except Exception:
+                self.listener.close()
+                raise
+            self.sequencer = Sequencer(self.store, config.history_days or None)
+            self.sequencer.start()
         self.flusher = Flusher()
         self.flusher.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="housekeeping")
@@ -183,6 +199,10 @@ class ChatServer:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._housekeeper.join(max(0.0, deadline - time.monotonic()))
+        if self.sequencer is not None:
+            self.sequencer.stop(max(0.1, deadline - time.monotonic()))
+        if self.store is not None and (self.sequencer is None or not self.sequencer.is_alive()):
+            self.store.close()
         self.flusher.stop()
         self.flusher.join(max(0.0, deadline - time.monotonic()))
         self._wake_reader.close()
@@ -282,8 +302,8 @@ class ChatServer:
             if client.registered and not self._stopping.is_set():
                 out.relay(peers, Message("QUIT", [reason], source=client.prefix))
             out.send(client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"]))
-        conn.close(reason)
-        conn.release()
+            # Close only once the lines above (and any reply before them) have been handed to the socket.
+            out.after_delivery.append(lambda: (conn.close(reason), conn.release()))
         log.info("%s disconnected (%s)", escape_for_log(client.prefix), escape_for_log(reason))
 
     def disconnect_later(self, client: Client, reason: str) -> None:
@@ -298,6 +318,9 @@ class ChatServer:
         out = Outbox(self.config.name)
         with self.state.lock:
             yield out
+            if self.sequencer is not None:
+                self.sequencer.submit(out)
+                return
             out.commit()
         out.flush()
 
@@ -305,15 +328,34 @@ class ChatServer:
         with self.transaction() as out:
             out.numeric(client, code, *params)
 
-    def message_tags(self, client_tags: dict[str, str]) -> dict[str, str]:
-        """Server tags first (message-tags asks for that), then the client-only tags to relay."""
-        now = datetime.now(timezone.utc)
-        tags = {
-            "time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
-            "msgid": f"{self._msgid_prefix}-{next(self._msgids)}",
-        }
+    def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]:
+        """Tags for a new message and its time in milliseconds: server tags first (message-tags asks for
+        that), then the client-only tags to relay. Every message gets its own msgid."""
+        time_ms = time.time_ns() // 1_000_000
+        tags = {"time": format_time(time_ms), "msgid": f"{self._msgid_prefix}-{next(self._msgids)}"}
         tags.update((key, value) for key, value in client_tags.items() if key.startswith("+"))
-        return tags
+        return tags, time_ms
+
+    @property
+    def history_enabled(self) -> bool:
+        return self.sequencer is not None
+
+    def capabilities(self) -> tuple[str, ...]:
+        if self.history_enabled:
+            return tuple(sorted((*commands.CAPABILITIES, commands.CHATHISTORY_CAP)))
+        return commands.CAPABILITIES
+
+    def _load_channels(self, store: HistoryStore) -> None:
+        """Channels with stored settings or messages come back after a restart, empty, as they were."""
+        for snapshot in store.load_channels():
+            channel = Channel.from_snapshot(snapshot)
+            self.state.channels[channel.folded_name] = channel
+        for name in store.channels_with_messages():
+            channel = self.state.find_channel(name)
+            if channel is None:
+                channel = Channel(name=name)
+                self.state.channels[channel.folded_name] = channel
+            channel.persistent = True
 
     def isupport_tokens(self) -> list[str]:
         return [
@@ -335,10 +377,18 @@ class ChatServer:
             f"TOPICLEN={commands.TOPICLEN}",
             f"USERLEN={commands.USERLEN}",
             "UTF8ONLY",
+            *([f"CHATHISTORY={commands.CHATHISTORY_LIMIT}", "MSGREFTYPES=timestamp,msgid"]
+              if self.history_enabled else []),
         ]
 
     def motd_lines(self) -> list[str]:
-        return self.config.motd
+        return self.config.motd + ([self.logging_notice()] if self.history_enabled else [])
+
+    def logging_notice(self) -> str:
+        """What every user is told about the history: that the chat is logged, and for how long."""
+        if self.config.history_days:
+            return f"This chat is logged: messages are kept for {self.config.history_days:g} days."
+        return "This chat is logged: messages are kept until the teacher deletes them."
 
     def log_event(self, what: str, client: Client) -> None:
         log.info("%s: %s", escape_for_log(client.prefix), escape_for_log(what))

@@ -8,12 +8,15 @@ Numerics follow RFC 2812 and modern.ircdocs.horse.
 from __future__ import annotations
 
 import hmac
+import itertools
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from common import numerics as rpl
 from common.casemap import casefold, is_channel_name, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
+from common.history import Cursor, HistoryStore, StoredMessage, dm_key, format_time, parse_time
 from common.message import Message
 from common.outbox import Outbox
 from common.server_state import Ban, Channel, Client
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
 CAPABILITIES = ("away-notify", "batch", "cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
+CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
+CHATHISTORY_LIMIT = 100
+_batch_ids = itertools.count(1)
 
 NICKLEN = 30
 CHANNELLEN = 50
@@ -213,7 +219,7 @@ def handle_cap(req: Request, msg: Message) -> None:
             client.caps.add("cap-notify")
         if not client.registered:
             client.cap_negotiating = True
-        req.out.send(client, server_message(req, "CAP", client.nick, "LS", " ".join(CAPABILITIES)))
+        req.out.send(client, server_message(req, "CAP", client.nick, "LS", " ".join(req.server.capabilities())))
     elif subcommand == "LIST":
         req.out.send(client, server_message(req, "CAP", client.nick, "LIST", " ".join(sorted(client.caps))))
     elif subcommand == "REQ":
@@ -221,7 +227,7 @@ def handle_cap(req: Request, msg: Message) -> None:
             client.cap_negotiating = True
         requested = msg.param(1).split()
         names = [name.lstrip("-") for name in requested]
-        if not requested or any(name not in CAPABILITIES for name in names):
+        if not requested or any(name not in req.server.capabilities() for name in names):
             req.out.send(client, server_message(req, "CAP", client.nick, "NAK", msg.param(1)))
             return
         for item in requested:
@@ -319,6 +325,9 @@ def join_one(req: Request, name: str, key: str) -> None:
     if channel.topic:
         send_topic(req, channel)
     send_names(req, channel)
+    if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
+        limit, name = req.server.config.replay, channel.name
+        req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit))
 
 
 def may_enter(req: Request, channel: Channel, key: str) -> bool:
@@ -374,6 +383,7 @@ def handle_topic(req: Request, msg: Message) -> None:
     channel.topic_set_by = client.nick
     channel.topic_set_at = int(time.time())
     relay_to_channel(req, channel, user_message(client, "TOPIC", channel.name, channel.topic))
+    remember_channel(req, channel)
 
 
 def handle_names(req: Request, msg: Message) -> None:
@@ -468,7 +478,6 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         return
     client = req.client
     client.last_spoke = time.monotonic()
-    tags = req.server.message_tags(msg.tags)
     params = [text] if not is_tagmsg else []
     targets = msg.params[0].split(",")
     for target_name in targets[MAX_TARGETS:]:
@@ -482,7 +491,15 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             recipients.append(client)
         if is_tagmsg:
             recipients = [r for r in recipients if "message-tags" in r.caps]
+        tags, time_ms = req.server.message_tags(msg.tags)
+        target = req.state.find_channel(target_name) or req.state.find_client(target_name)
+        target_name = target.name if isinstance(target, Channel) else target.nick
         req.out.relay(recipients, user_message(client, command, target_name, *params, tags=tags))
+        if req.server.history_enabled and not is_tagmsg:
+            store_message(req, target, StoredMessage(
+                tags["msgid"], time_ms, target_name, client.prefix, command, text,
+                recipient_host="" if isinstance(target, Channel) else target.host,
+                client_tags={key: value for key, value in tags.items() if key.startswith("+")}))
 
 
 def message_recipients(req: Request, target_name: str, is_notice: bool) -> list[Client] | None:
@@ -739,6 +756,8 @@ def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
     if applied:
         change = user_message(client, "MODE", channel.name, compact_modes(applied), *applied_args)
         relay_to_channel(req, channel, change)
+        if any(item[1] not in "ov" for item in applied):
+            remember_channel(req, channel)
         req.server.log_event(f"mode {channel.name} {compact_modes(applied)} {' '.join(applied_args)}", client)
 
 
@@ -813,6 +832,206 @@ def send_ban_list(req: Request, channel: Channel) -> None:
     req.reply(rpl.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
 
 
+# ---------------------------------------------------------------- history
+
+def store_message(req: Request, target: Channel | Client, message: StoredMessage) -> None:
+    req.out.stored.append(message)
+    if isinstance(target, Channel) and not target.persistent:
+        target.persistent = True
+
+
+def remember_channel(req: Request, channel: Channel) -> None:
+    """Keep a channel's settings across restarts (and keep the channel when it empties)."""
+    if req.server.history_enabled:
+        channel.persistent = True
+        req.out.saved_channels.append(channel.snapshot())
+
+
+def history_line(message: StoredMessage, tags: dict[str, str]) -> Message:
+    """A stored message as it was first relayed, with its original time and msgid."""
+    all_tags = {**tags, "time": format_time(message.time_ms), "msgid": message.msgid, **message.client_tags}
+    return Message(message.command, [message.target, message.text], source=message.sender, tags=all_tags)
+
+
+def send_history_batch(out: Outbox, client: Client, batch_type: str, params: list[str],
+                       lines: list[Message]) -> None:
+    """Lines inside a BATCH when the client has batch (IRCv3 batch), plain otherwise."""
+    if "batch" not in client.caps:
+        for line in lines:
+            out.send(client, line)
+        return
+    reference = f"h{next(_batch_ids)}"
+    out.send(client, Message("BATCH", [f"+{reference}", batch_type, *params], source=out.server_name))
+    for line in lines:
+        line.tags["batch"] = reference
+        out.send(client, line)
+    out.send(client, Message("BATCH", [f"-{reference}"], source=out.server_name))
+
+
+def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit: int) -> None:
+    """The last messages of a channel for a client that just joined it (run by the sequencer).
+
+    With server-time the client gets the messages themselves with their original times (in a chathistory
+    batch when it also has batch); a plain client gets notices that carry the time in their text.
+    """
+    messages = store.before(casefold(channel), None, limit)
+    if not messages:
+        return
+    if "server-time" in client.caps:
+        send_history_batch(out, client, "chathistory", [channel], [history_line(m, {}) for m in messages])
+        return
+    for message in messages:
+        stamp = datetime.fromtimestamp(message.time_ms / 1000).strftime("%Y-%m-%d %H:%M")
+        nick, text = message.sender.split("!", 1)[0], message.text
+        if text.startswith("\x01ACTION ") and text.endswith("\x01"):
+            body = f"* {nick} {text[8:-1]}"
+        elif message.command == "NOTICE":
+            body = f"-{nick}- {text}"
+        else:
+            body = f"<{nick}> {text}"
+        out.send(client, Message("NOTICE", [channel, f"[{stamp}] {body}"], source=out.server_name))
+
+
+def fail_chathistory(req: Request, code: str, *context: str) -> None:
+    descriptions = {
+        "INVALID_PARAMS": "Invalid parameters", "INVALID_TARGET": "You cannot see the history of that target",
+        "NEED_MORE_PARAMS": "Not enough parameters", "UNKNOWN_COMMAND": "Unknown CHATHISTORY subcommand",
+    }
+    req.out.send(req.client, server_message(req, "FAIL", "CHATHISTORY", code, *context, descriptions[code]))
+
+
+def parse_msgref(ref: str) -> tuple[str, str | int] | None:
+    """``timestamp=…`` → ("timestamp", ms); ``msgid=…`` → ("msgid", id); anything else None."""
+    kind, _, value = ref.partition("=")
+    if kind == "timestamp":
+        moment = parse_time(value)
+        return ("timestamp", moment) if moment is not None else None
+    if kind == "msgid" and value:
+        return ("msgid", value)
+    return None
+
+
+def handle_chathistory(req: Request, msg: Message) -> None:
+    """IRCv3 draft/chathistory: LATEST, BEFORE, AFTER, AROUND, BETWEEN and TARGETS."""
+    if not req.server.history_enabled:
+        req.reply(rpl.ERR_UNKNOWNCOMMAND, "CHATHISTORY", "Unknown command")
+        return
+    subcommand = msg.params[0].upper()
+    arity = {"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
+    if subcommand not in arity:
+        fail_chathistory(req, "UNKNOWN_COMMAND", msg.params[0])
+        return
+    if len(msg.params) < arity[subcommand]:
+        fail_chathistory(req, "NEED_MORE_PARAMS", subcommand)
+        return
+    limit_text = msg.params[arity[subcommand] - 1]
+    if not limit_text.isdigit() or int(limit_text) < 1:
+        fail_chathistory(req, "INVALID_PARAMS", subcommand, limit_text)
+        return
+    limit = min(int(limit_text), CHATHISTORY_LIMIT)
+    client = req.client
+    viewer = (client.nick, client.host)
+    if subcommand == "TARGETS":
+        bounds = [parse_msgref(ref) for ref in msg.params[1:3]]
+        if any(bound is None or bound[0] != "timestamp" for bound in bounds):
+            fail_chathistory(req, "INVALID_PARAMS", subcommand, "timestamp")
+            return
+        channels = [channel.name for channel in client.channels.values()]
+        start, end = (bound[1] for bound in bounds)
+        req.out.history_reads.append(lambda store, out: send_targets(store, out, client, viewer, channels, start,
+                                                                      end, limit))
+        return
+    target_name = msg.params[1]
+    if is_channel_name(target_name):
+        channel = req.state.find_channel(target_name)
+        if channel is None or (client not in channel.members and not client.is_oper):
+            fail_chathistory(req, "INVALID_TARGET", subcommand, target_name)
+            return
+        key, shown_target = casefold(channel.name), channel.name
+    else:
+        if not is_valid_nick(target_name, NICKLEN):
+            fail_chathistory(req, "INVALID_TARGET", subcommand, target_name)
+            return
+        key, shown_target = dm_key(client.nick, target_name), target_name
+    refs = []
+    for ref in msg.params[2:arity[subcommand] - 1]:
+        parsed = ("latest", 0) if ref == "*" and subcommand == "LATEST" else parse_msgref(ref)
+        if parsed is None:
+            fail_chathistory(req, "INVALID_PARAMS", subcommand, ref)
+            return
+        refs.append(parsed)
+    request = HistoryRequest(subcommand, key, shown_target, refs, limit, viewer)
+    req.out.history_reads.append(lambda store, out: request.answer(store, out, client))
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """One CHATHISTORY query, checked under the state lock and answered by the sequencer."""
+
+    subcommand: str
+    key: str
+    target: str
+    refs: list[tuple[str, str | int]]
+    limit: int
+    viewer: tuple[str, str]
+
+    def cursor(self, store: HistoryStore, ref: tuple[str, str | int], after: bool) -> Cursor | None:
+        """Where a reference points. A timestamp excludes messages at that exact time on the side asked."""
+        kind, value = ref
+        if kind == "latest":
+            return None
+        if kind == "timestamp":
+            return Cursor(int(value), 2 ** 62 if after else -1)
+        return store.cursor_for_msgid(self.key, str(value))
+
+    def answer(self, store: HistoryStore, out: Outbox, client: Client) -> None:
+        messages = self.query(store)
+        send_history_batch(out, client, "chathistory", [self.target], [history_line(m, {}) for m in messages])
+
+    def query(self, store: HistoryStore) -> list[StoredMessage]:
+        first = self.refs[0]
+        if self.subcommand == "LATEST":
+            cursor = self.cursor(store, first, after=True)
+            if first[0] != "latest" and cursor is None:
+                return []
+            return store.latest_after(self.key, cursor, self.limit, self.viewer)
+        cursor = self.cursor(store, first, after=self.subcommand == "AFTER")
+        if cursor is None:
+            return []  # an unknown msgid: nothing around it to show
+        if self.subcommand == "BEFORE":
+            return store.before(self.key, cursor, self.limit, self.viewer)
+        if self.subcommand == "AFTER":
+            return store.after(self.key, cursor, self.limit, self.viewer)
+        if self.subcommand == "AROUND":
+            if first[0] == "msgid":
+                centre = store.after(self.key, Cursor(cursor.time_ms, cursor.row_id - 1), 1, self.viewer)
+                earlier = store.before(self.key, cursor, (self.limit - 1) // 2, self.viewer)
+                later = store.after(self.key, cursor, self.limit - 1 - len(earlier), self.viewer)
+                return earlier + centre + later
+            earlier = store.before(self.key, Cursor(cursor.time_ms, 2 ** 62), self.limit // 2, self.viewer)
+            return earlier + store.after(self.key, Cursor(cursor.time_ms, 2 ** 62), self.limit - len(earlier),
+                                         self.viewer)
+        # BETWEEN: from the first reference towards the second, both excluded; always oldest first.
+        second = self.cursor(store, self.refs[1], after=False)
+        if second is None:
+            return []
+        if (cursor.time_ms, cursor.row_id) <= (second.time_ms, second.row_id):
+            start = self.cursor(store, first, after=True)
+            end = self.cursor(store, self.refs[1], after=False)
+            return store.after(self.key, start, self.limit, self.viewer, until=end)
+        start = self.cursor(store, self.refs[1], after=True)
+        end = self.cursor(store, first, after=False)
+        return store.before(self.key, end, self.limit, self.viewer, since=start)
+
+
+def send_targets(store: HistoryStore, out: Outbox, client: Client, viewer: tuple[str, str], channels: list[str],
+                 start: int, end: int, limit: int) -> None:
+    rows = store.targets(viewer, channels, start, end, limit)
+    lines = [Message("CHATHISTORY", ["TARGETS", target, f"timestamp={format_time(latest)}"],
+                     source=out.server_name) for target, latest in rows]
+    send_history_batch(out, client, "draft/chathistory-targets", [], lines)
+
+
 # ---------------------------------------------------------------- dispatch
 
 @dataclass(frozen=True)
@@ -851,6 +1070,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "TIME": CommandSpec(handle_time),
     "OPER": CommandSpec(handle_oper, 2),
     "MODE": CommandSpec(handle_mode, 1),
+    "CHATHISTORY": CommandSpec(handle_chathistory, 1),
 }
 
 

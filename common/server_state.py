@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from common.casemap import casefold, mask_matches
+from common.history import ChannelSnapshot
 
 if TYPE_CHECKING:
     from common.connection import Connection
@@ -75,6 +76,22 @@ class Channel:
     bans: list[Ban] = field(default_factory=list)
     invited: set[str] = field(default_factory=set)
     members: dict[Client, set[str]] = field(default_factory=dict)
+    persistent: bool = False  # has stored history or settings: kept when empty, and across restarts
+
+    @property
+    def folded_name(self) -> str:
+        return casefold(self.name)
+
+    def snapshot(self) -> ChannelSnapshot:
+        return ChannelSnapshot(self.name, self.created, self.topic, self.topic_set_by, self.topic_set_at,
+                               "".join(sorted(self.modes)), self.key, self.limit,
+                               tuple((ban.mask, ban.set_by, ban.set_at) for ban in self.bans))
+
+    @classmethod
+    def from_snapshot(cls, snapshot: ChannelSnapshot) -> "Channel":
+        return cls(name=snapshot.name, created=snapshot.created, topic=snapshot.topic,
+                   topic_set_by=snapshot.topic_set_by, topic_set_at=snapshot.topic_set_at, modes=set(snapshot.modes),
+                   key=snapshot.key, limit=snapshot.limit, bans=[Ban(*ban) for ban in snapshot.bans], persistent=True)
 
     def is_banned(self, client: Client) -> bool:
         return any(mask_matches(ban.mask, client.prefix) for ban in self.bans)
@@ -154,8 +171,8 @@ class ServerState:
         folded = casefold(channel.name)
         channel.members.pop(client, None)
         client.channels.pop(folded, None)
-        if not channel.members:
-            # No empty channel is kept (RFC 2812 §1.3); stored history will change this.
+        if not channel.members and not channel.persistent:
+            # An empty channel goes away (RFC 2812 §1.3), unless it has history or settings to keep.
             self.channels.pop(folded, None)
 
     def remove(self, client: Client) -> set[Client]:

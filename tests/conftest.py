@@ -143,17 +143,15 @@ def tk_root(display, tmp_path, monkeypatch):
     for after_id in root.tk.call("after", "info"):
         root.after_cancel(after_id)
     root.destroy()
-    del root
-    collect_tk_garbage()
+    retire_tk_root(root)
     assert not errors, f"errors in Tk callbacks: {errors}"
 
 
-def collect_tk_garbage() -> None:
-    """Free destroyed Tk objects now, on this (the Tk) thread.
+# Destroyed Tk roots, kept for the whole test run. A root waits in reference cycles (and, after a failed
+# test, in its traceback); if the collector freed it later in another thread (a session's or the server's),
+# the Tcl interpreter would be deleted from a thread that is not its own, and Tcl aborts the process.
+_RETIRED_TK_ROOTS: list = []
 
-    A destroyed root waits in reference cycles; if the collector ran later in another thread (a session's),
-    the Tcl interpreter would be deleted from a thread that is not its own, and Tcl aborts the process.
-    """
-    import gc
 
-    gc.collect()
+def retire_tk_root(root) -> None:
+    _RETIRED_TK_ROOTS.append(root)

@@ -148,7 +148,8 @@ class ServerProcess:
     """``python chat_server.py --port 0 …`` as a real process; the bound port is read from its first line."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None):
-        self.args = ["--port", "0", "--log-level", "WARNING", *args]
+        defaults = ["--port", "0", "--log-level", "WARNING"] + ([] if "--db" in args else ["--db", ":memory:"])
+        self.args = [*defaults, *args]
         self.proc = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "chat_server.py"), *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",

@@ -253,7 +253,7 @@ def test_connect_dialog_validates_and_remembers(tk_root):
 @pytest.fixture
 def demo_app(display, tmp_path, monkeypatch):
     import chat_client_gui
-    from conftest import collect_tk_garbage
+    from conftest import retire_tk_root
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     app = chat_client_gui.Application(Settings(), "en")
@@ -267,8 +267,7 @@ def demo_app(display, tmp_path, monkeypatch):
         app.root.destroy()
     except tk.TclError:
         pass  # the demo destroyed it when its last window closed
-    del app
-    collect_tk_garbage()
+    retire_tk_root(app.root)
 
 
 def test_demo_opens_three_windows_and_stops_its_server(demo_app):

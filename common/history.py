@@ -1,0 +1,280 @@
+"""Message history in SQLite: the messages of channels and private chats, and channel settings.
+
+One ``HistoryStore`` is used by one thread at a time (the server's sequencer while it runs; the export
+command on its own). The database is in WAL mode with ``synchronous=NORMAL``: a committed message
+survives the process being killed (kill -9), which is what "never lose a message" needs here; only a
+power cut can take the last commits with it.
+
+Messages are ordered by (time, id): the server's clock in milliseconds, then the row id for messages
+in the same millisecond. A private message is stored once, under a key made of both nicks; it is only
+ever returned to a client that is one of the two sides: the sender's nick from the sender's host, or the
+recipient's nick from the host it was delivered to. Without accounts, nick and host are the identity a
+classroom server has; someone who takes a nick from another computer sees none of its private history.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable
+
+from common.casemap import casefold, is_channel_name
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    msgid TEXT NOT NULL UNIQUE,
+    time_ms INTEGER NOT NULL,
+    target_key TEXT NOT NULL,
+    target TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    sender_host TEXT NOT NULL,
+    recipient_host TEXT NOT NULL DEFAULT '',
+    command TEXT NOT NULL,
+    text TEXT NOT NULL,
+    client_tags TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS messages_by_target ON messages (target_key, time_ms, id);
+CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time_ms);
+CREATE TABLE IF NOT EXISTS channels (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    topic_set_by TEXT NOT NULL DEFAULT '',
+    topic_set_at INTEGER NOT NULL DEFAULT 0,
+    modes TEXT NOT NULL DEFAULT 'nt',
+    key TEXT,
+    member_limit INTEGER,
+    bans TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+
+# A private message is visible to its sender (same nick, same host) and to its recipient (the other nick of
+# the key, at the host it was delivered to). Parameters: viewer key, viewer host, viewer key, viewer host.
+PRIVATE_SIDE = "((sender_key = ? AND sender_host = ?) OR (sender_key <> ? AND recipient_host = ?))"
+
+
+def dm_key(nick_a: str, nick_b: str) -> str:
+    """The key of the private conversation between two nicks, the same from either side."""
+    first, second = sorted((casefold(nick_a), casefold(nick_b)))
+    return f"dm:{first}:{second}"
+
+
+def target_key(target: str, sender_nick: str) -> str:
+    return casefold(target) if is_channel_name(target) else dm_key(sender_nick, target)
+
+
+def format_time(time_ms: int) -> str:
+    """IRCv3 server-time format: 2026-11-24T10:15:00.123Z."""
+    moment = datetime.fromtimestamp(time_ms / 1000, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+
+
+def parse_time(text: str) -> int | None:
+    """Milliseconds since the epoch from an ISO 8601 time (``Z`` or an offset); None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A PRIVMSG or NOTICE as it was relayed. ``target`` is the channel, or the nick it was sent to."""
+
+    msgid: str
+    time_ms: int
+    target: str
+    sender: str  # nick!user@host
+    command: str
+    text: str
+    recipient_host: str = ""
+    client_tags: dict[str, str] = field(default_factory=dict)
+    row_id: int = 0
+
+    @property
+    def sender_nick(self) -> str:
+        return self.sender.split("!", 1)[0]
+
+    @property
+    def sender_host(self) -> str:
+        return self.sender.rsplit("@", 1)[-1]
+
+    @property
+    def key(self) -> str:
+        return target_key(self.target, self.sender_nick)
+
+
+@dataclass(frozen=True)
+class ChannelSnapshot:
+    """A channel's lasting settings: what survives a restart with it."""
+
+    name: str
+    created: int
+    topic: str
+    topic_set_by: str
+    topic_set_at: int
+    modes: str
+    key: str | None
+    limit: int | None
+    bans: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a conversation: messages sort by (time_ms, row_id)."""
+
+    time_ms: int
+    row_id: int
+
+
+class HistoryStore:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        with self.db:
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, messages: Iterable[StoredMessage], channels: Iterable[ChannelSnapshot] = (),
+              forget_channels: Iterable[str] = ()) -> None:
+        """Store a batch in one transaction: after this returns, it survives the process being killed."""
+        message_rows = [(m.msgid, m.time_ms, m.key, m.target, m.sender, casefold(m.sender_nick), m.sender_host,
+                         m.recipient_host, m.command, m.text, json.dumps(m.client_tags, ensure_ascii=False))
+                        for m in messages]
+        channel_rows = [(casefold(c.name), c.name, c.created, c.topic, c.topic_set_by, c.topic_set_at, c.modes, c.key,
+                         c.limit, json.dumps(c.bans, ensure_ascii=False)) for c in channels]
+        forget = [(casefold(name),) for name in forget_channels]
+        if not (message_rows or channel_rows or forget):
+            return
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO messages (msgid, time_ms, target_key, target, sender, sender_key, sender_host,"
+                " recipient_host, command, text, client_tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", message_rows)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
+                " key, member_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
+            self.db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def purge_before(self, time_ms: int) -> int:
+        """Delete messages older than ``time_ms`` (retention); returns how many."""
+        with self.db:
+            return self.db.execute("DELETE FROM messages WHERE time_ms < ?", (time_ms,)).rowcount
+
+    # ------------------------------------------------------------------ reading
+
+    def load_channels(self) -> list[ChannelSnapshot]:
+        rows = self.db.execute("SELECT name, created, topic, topic_set_by, topic_set_at, modes, key, member_limit,"
+                               " bans FROM channels").fetchall()
+        return [ChannelSnapshot(name, created, topic, set_by, set_at, modes, key, limit,
+                                tuple(tuple(ban) for ban in json.loads(bans)))
+                for name, created, topic, set_by, set_at, modes, key, limit, bans in rows]
+
+    def channels_with_messages(self) -> set[str]:
+        rows = self.db.execute("SELECT DISTINCT target FROM messages WHERE target_key NOT LIKE 'dm:%'").fetchall()
+        return {row[0] for row in rows}
+
+    def cursor_for_msgid(self, key: str, msgid: str) -> Cursor | None:
+        row = self.db.execute("SELECT time_ms, id FROM messages WHERE msgid = ? AND target_key = ?",
+                              (msgid, key)).fetchone()
+        return Cursor(row[0], row[1]) if row else None
+
+    def before(self, key: str, cursor: Cursor | None, limit: int, viewer: tuple[str, str] = ("", ""),
+               since: Cursor | None = None) -> list[StoredMessage]:
+        """The ``limit`` messages just before ``cursor`` (or the latest ones), after ``since``; oldest first."""
+        bound = cursor or Cursor(2 ** 62, 2 ** 62)
+        condition = "(time_ms < ? OR (time_ms = ? AND id < ?))"
+        params: tuple = (bound.time_ms, bound.time_ms, bound.row_id)
+        if since is not None:
+            condition += " AND (time_ms > ? OR (time_ms = ? AND id > ?))"
+            params += (since.time_ms, since.time_ms, since.row_id)
+        rows = self._select(key, viewer, condition, params, "DESC", limit)
+        return rows[::-1]
+
+    def after(self, key: str, cursor: Cursor, limit: int, viewer: tuple[str, str] = ("", ""),
+              until: Cursor | None = None) -> list[StoredMessage]:
+        """The ``limit`` messages just after ``cursor`` (and before ``until``), oldest first."""
+        condition = "(time_ms > ? OR (time_ms = ? AND id > ?))"
+        params: tuple = (cursor.time_ms, cursor.time_ms, cursor.row_id)
+        if until is not None:
+            condition += " AND (time_ms < ? OR (time_ms = ? AND id < ?))"
+            params += (until.time_ms, until.time_ms, until.row_id)
+        return self._select(key, viewer, condition, params, "ASC", limit)
+
+    def latest_after(self, key: str, cursor: Cursor | None, limit: int, viewer: tuple[str, str] = ("", "")) -> list[StoredMessage]:
+        """The newest ``limit`` messages, all after ``cursor`` when one is given; oldest first."""
+        if cursor is None:
+            return self.before(key, None, limit, viewer)
+        condition = "(time_ms > ? OR (time_ms = ? AND id > ?))"
+        rows = self._select(key, viewer, condition, (cursor.time_ms, cursor.time_ms, cursor.row_id),
+                            "DESC", limit)
+        return rows[::-1]
+
+    def targets(self, viewer: tuple[str, str], channels: Iterable[str], start_ms: int, end_ms: int,
+                limit: int) -> list[tuple[str, int]]:
+        """Conversations of the viewer with messages between two times: (target as the viewer names it,
+        time of its latest message), oldest activity first (IRCv3 CHATHISTORY TARGETS)."""
+        low, high = min(start_ms, end_ms), max(start_ms, end_ms)
+        keys = [casefold(channel) for channel in channels]
+        rows = []
+        if keys:
+            marks = ",".join("?" * len(keys))
+            rows += self.db.execute(
+                f"SELECT target, MAX(time_ms) FROM messages WHERE target_key IN ({marks}) AND time_ms > ?"
+                f" AND time_ms < ? GROUP BY target_key", (*keys, low, high)).fetchall()
+        me, host = casefold(viewer[0]), viewer[1]
+        for key, latest in self.db.execute(
+                "SELECT target_key, MAX(time_ms) FROM messages WHERE target_key LIKE 'dm:%'"
+                " AND (target_key LIKE ? OR target_key LIKE ?) AND time_ms > ? AND time_ms < ?"
+                f" AND {PRIVATE_SIDE} GROUP BY target_key",
+                (f"dm:{me}:%", f"dm:%:{me}", low, high, me, host, me, host)).fetchall():
+            first, second = key[3:].split(":", 1)
+            other = second if first == me else first
+            rows.append((self._display_nick(key, other), latest))
+        rows.sort(key=lambda row: row[1])
+        return rows[:limit]
+
+    def export(self, channel: str, since_ms: int = 0) -> list[StoredMessage]:
+        """Every message of a channel since a time, oldest first: the teacher's transcript."""
+        return self._select(casefold(channel), "", "time_ms >= ?", (since_ms,), "ASC", -1)
+
+    def _display_nick(self, key: str, folded_nick: str) -> str:
+        """How a nick in a private conversation was last written (its case), for TARGETS."""
+        row = self.db.execute("SELECT sender FROM messages WHERE target_key = ? AND sender_key = ?"
+                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick)).fetchone()
+        return row[0].split("!", 1)[0] if row else folded_nick
+
+    def _select(self, key: str, viewer: tuple[str, str], condition: str, params: tuple, order: str,
+                limit: int) -> list[StoredMessage]:
+        privacy = ""
+        if key.startswith("dm:"):
+            privacy = f" AND {PRIVATE_SIDE}"
+            me = casefold(viewer[0])
+            params = (*params, me, viewer[1], me, viewer[1])
+        rows = self.db.execute(
+            f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags FROM messages"
+            f" WHERE target_key = ? AND {condition}{privacy} ORDER BY time_ms {order}, id {order} LIMIT ?",
+            (key, *params, limit)).fetchall()
+        return [StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host, json.loads(tags), row_id)
+                for row_id, msgid, time_ms, target, sender, command, text, recipient_host, tags in rows]
