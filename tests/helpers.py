@@ -27,8 +27,11 @@ _sync_tokens = itertools.count(1)
 class IRCTestClient:
     """A bare IRC connection for tests: send raw lines, wait for matching ones."""
 
-    def __init__(self, address: tuple[str, int], timeout: float = DEFAULT_TIMEOUT, rcvbuf: int | None = None):
+    def __init__(self, address: tuple[str, int], timeout: float = DEFAULT_TIMEOUT, rcvbuf: int | None = None,
+                 source_address: str | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source_address is not None:
+            self.sock.bind((source_address, 0))  # another loopback address: another "computer"
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)

@@ -1,0 +1,361 @@
+"""History against the real server process and a real SQLite file: replay, CHATHISTORY, privacy,
+restarts, kill -9, export and retention."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from common.history import ChannelSnapshot, HistoryStore, StoredMessage, dm_key, format_time, parse_time
+from helpers import PROJECT_ROOT, IRCTestClient
+
+HISTORY_CAPS = ("batch", "server-time", "message-tags")
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "history.sqlite3")
+
+
+def say(client: IRCTestClient, target: str, *texts: str) -> None:
+    for text in texts:
+        client.send(f"PRIVMSG {target} :{text}")
+    client.sync()
+
+
+def batch_lines(client: IRCTestClient, batch_type: str = "chathistory") -> tuple[list, list]:
+    """Read one BATCH; returns (its opening parameters, the messages inside)."""
+    opening = client.expect(rf" BATCH \+\S+ {re.escape(batch_type)}")
+    reference = opening.params[0][1:]
+    inside = []
+    while True:
+        line = client.expect(rf"(batch={reference}\b| BATCH -{reference}$)")
+        if line.command == "BATCH":
+            return opening.params[2:], inside
+        inside.append(line)
+
+
+# ------------------------------------------------------------------ the store on its own
+
+def test_store_orders_pages_and_survives_reopening(db):
+    store = HistoryStore(db)
+    base = 1_700_000_000_000
+    store.write([StoredMessage(f"m{i}", base + i * 1000, "#c", "alice!~a@h", "PRIVMSG", f"text {i}")
+                 for i in range(10)])
+    store.write([], [ChannelSnapshot("#c", 1, "topic", "alice", 2, "mnt", "key", 5, (("bad!*@*", "alice", 3),))])
+    store.close()
+    store = HistoryStore(db)
+    assert [m.text for m in store.before("#c", None, 3)] == ["text 7", "text 8", "text 9"]
+    cursor = store.cursor_for_msgid("#c", "m5")
+    assert [m.msgid for m in store.before("#c", cursor, 2)] == ["m3", "m4"]
+    assert [m.msgid for m in store.after("#c", cursor, 2)] == ["m6", "m7"]
+    assert store.load_channels()[0].bans == (("bad!*@*", "alice", 3),)
+    assert store.purge_before(base + 5000) == 5
+    assert len(store.export("#c")) == 5
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_time_formats_round_trip():
+    assert format_time(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
+    assert parse_time("2023-11-14T22:13:20.123Z") == 1_700_000_000_123
+    assert parse_time("not a time") is None
+    assert dm_key("Alice", "bob") == dm_key("BOB", "alice") == "dm:alice:bob"
+
+
+# ------------------------------------------------------------------ replay on join
+
+def test_replay_for_a_plain_client_as_notices_with_times(server_process, db):
+    process = server_process("--db", db)
+    alice = IRCTestClient(process.address).register("alice")
+    alice.join("#c")
+    say(alice, "#c", "первое сообщение", "\x01ACTION machet\x01", "third")
+    late = IRCTestClient(process.address).register("late")
+    late.join("#c")
+    notices = [late.expect(r" NOTICE #c ").params[1] for _ in range(3)]
+    assert re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\d\] <alice> первое сообщение", notices[0])
+    assert notices[1].endswith("* alice machet") and notices[2].endswith("<alice> third")
+
+
+def test_replay_for_a_capable_client_in_a_batch_with_original_times(server_process, db):
+    process = server_process("--db", db)
+    alice = IRCTestClient(process.address).register("alice", caps=("server-time", "message-tags"))
+    alice.join("#c")
+    alice.send("@+draft/react=x PRIVMSG #c :one")
+    say(alice, "#c", "two")
+    late = IRCTestClient(process.address).register("late", caps=HISTORY_CAPS)
+    late.send("JOIN #c")
+    late.expect_numeric("366")
+    params, messages = batch_lines(late)
+    assert params == ["#c"]
+    assert [m.params[1] for m in messages] == ["one", "two"]
+    assert all(m.source.startswith("alice!") and m.tags["msgid"] and m.tags["time"] for m in messages)
+    assert messages[0].tags["+draft/react"] == "x"
+
+
+def test_chathistory_clients_get_no_automatic_replay(server_process, db):
+    process = server_process("--db", db)
+    alice = IRCTestClient(process.address).register("alice")
+    alice.join("#c")
+    say(alice, "#c", "hello")
+    modern = IRCTestClient(process.address).register("modern", caps=(*HISTORY_CAPS, "draft/chathistory"))
+    modern.send("JOIN #c")
+    modern.expect_numeric("366")
+    assert not any("hello" in line for line in modern.sync())
+
+
+def test_replay_count_option(server_process, db):
+    process = server_process("--db", db, "--replay", "2")
+    alice = IRCTestClient(process.address).register("alice")
+    alice.join("#c")
+    say(alice, "#c", "a", "b", "c")
+    late = IRCTestClient(process.address).register("late")
+    late.join("#c")
+    assert [line.rsplit(" ", 1)[-1] for line in late.sync() if " NOTICE #c " in line] == ["b", "c"]
+
+
+# ------------------------------------------------------------------ CHATHISTORY
+
+@pytest.fixture
+def chat(server_process, db):
+    """A server with 20 messages in #c (m0…m19) and a chathistory client in it."""
+    process = server_process("--db", db, "--flood-rate", "0")
+    alice = IRCTestClient(process.address).register("alice", caps=(*HISTORY_CAPS, "echo-message"))
+    alice.join("#c")
+    msgids = []
+    for index in range(20):
+        alice.send(f"PRIVMSG #c :m{index}")
+        msgids.append(alice.expect(rf" PRIVMSG #c :?m{index}$").tags["msgid"])
+    reader = IRCTestClient(process.address).register("reader", caps=(*HISTORY_CAPS, "draft/chathistory"))
+    reader.join("#c")
+    return process, reader, msgids
+
+
+def history(client: IRCTestClient, command: str) -> list[str]:
+    client.send(command)
+    return [m.params[1] for m in batch_lines(client)[1]]
+
+
+def test_isupport_and_cap_advertise_chathistory(chat):
+    process, reader, _ = chat
+    reader.send("VERSION")
+    isupport = " ".join(" ".join(reader.expect_numeric("005").params) for _ in range(2))
+    assert "CHATHISTORY=100" in isupport and "MSGREFTYPES=timestamp,msgid" in isupport
+    reader.send("CAP LS 302")
+    assert "draft/chathistory" in reader.expect(r" CAP reader LS ").params[-1].split()
+
+
+def test_chathistory_latest(chat):
+    _, reader, msgids = chat
+    assert history(reader, "CHATHISTORY LATEST #c * 3") == ["m17", "m18", "m19"]
+    assert history(reader, f"CHATHISTORY LATEST #c msgid={msgids[16]} 10") == ["m17", "m18", "m19"]
+
+
+def test_chathistory_before_after_around(chat):
+    _, reader, msgids = chat
+    assert history(reader, f"CHATHISTORY BEFORE #c msgid={msgids[10]} 3") == ["m7", "m8", "m9"]
+    assert history(reader, f"CHATHISTORY AFTER #c msgid={msgids[10]} 3") == ["m11", "m12", "m13"]
+    assert history(reader, f"CHATHISTORY AROUND #c msgid={msgids[10]} 5") == ["m8", "m9", "m10", "m11", "m12"]
+    assert history(reader, "CHATHISTORY BEFORE #c msgid=unknown 3") == []
+
+
+def test_chathistory_between_both_ways_and_by_timestamp(chat):
+    _, reader, msgids = chat
+    assert history(reader, f"CHATHISTORY BETWEEN #c msgid={msgids[2]} msgid={msgids[7]} 10") == [
+        "m3", "m4", "m5", "m6"]
+    assert history(reader, f"CHATHISTORY BETWEEN #c msgid={msgids[7]} msgid={msgids[2]} 2") == ["m5", "m6"]
+    reader.send("CHATHISTORY LATEST #c * 100")
+    times = [m.tags["time"] for m in batch_lines(reader)[1]]
+    assert len(times) == 20
+    after_all = history(reader, f"CHATHISTORY AFTER #c timestamp={times[-1]} 10")
+    assert after_all == []
+    everything = history(reader, "CHATHISTORY BETWEEN #c timestamp=2000-01-01T00:00:00.000Z "
+                                 "timestamp=2100-01-01T00:00:00.000Z 100")
+    assert everything == [f"m{i}" for i in range(20)]
+
+
+def test_chathistory_targets(chat):
+    process, reader, _ = chat
+    bob = IRCTestClient(process.address).register("bob")
+    bob.send("PRIVMSG reader :a private hello")
+    reader.expect(r" PRIVMSG reader ")
+    reader.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10")
+    params, lines = batch_lines(reader, "draft/chathistory-targets")
+    assert [line.params[1] for line in lines] == ["#c", "bob"]
+    assert all(line.params[2].startswith("timestamp=") for line in lines)
+
+
+@pytest.mark.parametrize("command, code", [
+    ("CHATHISTORY FROBNICATE #c * 10", "UNKNOWN_COMMAND"),
+    ("CHATHISTORY LATEST #c *", "NEED_MORE_PARAMS"),
+    ("CHATHISTORY LATEST #c * ten", "INVALID_PARAMS"),
+    ("CHATHISTORY LATEST #c * 0", "INVALID_PARAMS"),
+    ("CHATHISTORY BEFORE #c * 10", "INVALID_PARAMS"),
+    ("CHATHISTORY BEFORE #c timestamp=yesterday 10", "INVALID_PARAMS"),
+    ("CHATHISTORY LATEST #secret * 10", "INVALID_TARGET"),
+    ("CHATHISTORY LATEST #nonexistent * 10", "INVALID_TARGET"),
+    ("CHATHISTORY TARGETS * * 10", "INVALID_PARAMS"),
+])
+def test_chathistory_errors(chat, command, code):
+    process, reader, _ = chat
+    owner = IRCTestClient(process.address).register("owner")
+    owner.join("#secret")
+    reader.send(command)
+    fail = reader.expect(r" FAIL CHATHISTORY ")
+    assert fail.params[1] == code
+
+
+def test_chathistory_limit_is_capped(chat):
+    _, reader, _ = chat
+    assert len(history(reader, "CHATHISTORY LATEST #c * 5000")) == 20
+
+
+def test_private_messages_only_reach_the_two_people_in_them(server_process, db):
+    process = server_process("--db", db)
+    caps = (*HISTORY_CAPS, "draft/chathistory")
+    alice = IRCTestClient(process.address).register("alice", caps=caps)
+    bob = IRCTestClient(process.address).register("bob")
+    say(alice, "bob", "secret for bob")
+    bob.expect(r"secret for bob")
+    assert history(alice, "CHATHISTORY LATEST bob * 10") == ["secret for bob"]
+    carol = IRCTestClient(process.address).register("carol", caps=caps)
+    assert history(carol, "CHATHISTORY LATEST bob * 10") == []
+    assert history(carol, "CHATHISTORY LATEST alice * 10") == []
+    bob.send("QUIT")
+    bob.expect_closed()
+    # Someone takes the nick "bob" from another computer (127.0.0.2): bob's private history stays private.
+    impostor = IRCTestClient(process.address, source_address="127.0.0.2").register("bob", caps=caps)
+    assert history(impostor, "CHATHISTORY LATEST alice * 10") == []
+    impostor.send("QUIT")
+    impostor.expect_closed()
+    # The real bob, back from his own computer, sees it.
+    real_bob = IRCTestClient(process.address).register("bob", caps=caps)
+    assert history(real_bob, "CHATHISTORY LATEST alice * 10") == ["secret for bob"]
+
+
+# ------------------------------------------------------------------ restarts and crashes
+
+def test_restart_keeps_history_and_channel_settings(server_process, db):
+    first = server_process("--db", db)
+    port = first.address[1]
+    alice = IRCTestClient(first.address).register("alice")
+    alice.join("#class")
+    alice.send("TOPIC #class :Урок 5: история")
+    alice.send("MODE #class +mk secret")
+    alice.send("MODE #class +b troll!*@*")
+    say(alice, "#class", "remember me")
+    alice.send("QUIT")
+    alice.expect_closed()
+    assert first.stop() == 0
+    second = server_process("--db", db, "--port", str(port))
+    visitor = IRCTestClient(second.address).register("visitor")
+    visitor.send("LIST")
+    assert visitor.expect_numeric("322").params[1:] == ["#class", "0", "Урок 5: история"]
+    visitor.send("JOIN #class")
+    visitor.expect_numeric("475")
+    visitor.send("JOIN #class secret")
+    assert visitor.expect_numeric("332").params[-1] == "Урок 5: история"
+    assert "<alice> remember me" in visitor.expect(r" NOTICE #class ").params[1]
+    visitor.send("MODE #class")
+    assert visitor.expect_numeric("324").params[2:] == ["+mntk", "secret"]
+    visitor.send("MODE #class b")
+    assert visitor.expect_numeric("367").params[2] == "troll!*@*"
+
+
+def test_kill_9_during_a_burst_loses_nothing_a_witness_received(server_process, db):
+    first = server_process("--db", db, "--flood-rate", "0")
+    port = first.address[1]
+    sender = IRCTestClient(first.address).register("sender")
+    witness = IRCTestClient(first.address).register("witness")
+    sender.join("#burst")
+    witness.join("#burst")
+    for index in range(3000):
+        sender.sock.sendall(f"PRIVMSG #burst :burst {index}\r\n".encode())
+    received = [witness.expect(r" PRIVMSG #burst ").params[1] for _ in range(500)]
+    first.proc.kill()  # SIGKILL: no chance to flush anything
+    first.proc.wait(5)
+    received += [line.split(" :", 1)[1] for line in witness.expect_closed() if " PRIVMSG #burst " in line]
+    assert len(received) >= 500
+    second = server_process("--db", db, "--port", str(port))
+    reader = IRCTestClient(second.address).register("reader", caps=(*HISTORY_CAPS, "draft/chathistory"))
+    reader.join("#burst")
+    stored: list[str] = []
+    cursor = "*"
+    while True:
+        reader.send(f"CHATHISTORY LATEST #burst {cursor} 100" if cursor == "*" else
+                    f"CHATHISTORY BEFORE #burst {cursor} 100")
+        page = batch_lines(reader)[1]
+        if not page:
+            break
+        stored = [m.params[1] for m in page] + stored
+        cursor = f"msgid={page[0].tags['msgid']}"
+    missing = set(received) - set(stored)
+    assert not missing, f"{len(missing)} delivered messages are not in the history, e.g. {sorted(missing)[:3]}"
+
+
+# ------------------------------------------------------------------ export and retention
+
+def run_export(db: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "chat_server.py"), "--db", db, *args],
+                          capture_output=True, text=True, timeout=20)
+
+
+def test_export_as_text_and_csv(server_process, db):
+    process = server_process("--db", db)
+    alice = IRCTestClient(process.address).register("alice")
+    alice.join("#general")
+    say(alice, "#general", "Домашнее задание: глава 3", "\x01ACTION waves\x01")
+    alice.send("NOTICE #general :a notice")
+    alice.sync()
+    text = run_export(db, "--export", "#general")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] <alice> Домашнее задание: глава 3", lines[0])
+    assert lines[1].endswith("* alice waves") and lines[2].endswith("-alice- a notice")
+    rows = list(csv.reader(io.StringIO(run_export(db, "--export", "#general", "--format", "csv").stdout)))
+    assert rows[0] == ["time", "nick", "kind", "text", "msgid"]
+    assert [row[2] for row in rows[1:]] == ["message", "action", "notice"]
+    assert run_export(db, "--export", "#general", "--since", "2100-01-01").stdout == ""
+    missing = run_export("/nonexistent/none.sqlite3", "--export", "#general")
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+
+
+def test_retention_deletes_old_messages_and_the_motd_says_so(server_process, db):
+    store = HistoryStore(db)
+    old = int((time.time() - 10 * 86400) * 1000)
+    store.write([StoredMessage("old1", old, "#c", "ghost!~g@h", "PRIVMSG", "ancient"),
+                 StoredMessage("new1", int(time.time() * 1000), "#c", "ghost!~g@h", "PRIVMSG", "recent")])
+    store.close()
+    process = server_process("--db", db, "--history-days", "7")
+    alice = IRCTestClient(process.address)
+    alice.nick = "alice"
+    alice.send("NICK alice")
+    alice.send("USER alice 0 * :A")
+    motd = []
+    while True:
+        line = alice.expect(r" (372|376) ")
+        if line.command == "376":
+            break
+        motd.append(line.params[-1])
+    assert any("logged" in line and "7 days" in line for line in motd)
+    alice.join("#c")
+    notices = [line for line in alice.sync() if " NOTICE #c " in line]
+    assert len(notices) == 1 and "recent" in notices[0]
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_no_history_option(server_process):
+    process = server_process("--no-history")
+    alice = IRCTestClient(process.address).register("alice")
+    alice.send("CAP LS 302")
+    assert "draft/chathistory" not in alice.expect(r" CAP alice LS ").params[-1]
+    alice.send("CHATHISTORY LATEST #c * 10")
+    alice.expect_numeric("421")
