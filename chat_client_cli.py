@@ -97,6 +97,9 @@ class Printer:
             return None
         return f"\x1b[2m-- {text}\x1b[0m" if self.colour else f"-- {text}"
 
+    def format_divider(self, text: str) -> str:
+        return f"\x1b[2m{text}\x1b[0m" if self.colour else text
+
     def show(self, text: str) -> None:
         with self._lock:
             if self.interactive:
@@ -134,6 +137,13 @@ def pump_events(session: Session, printer: Printer, outcome: Outcome, interrupt_
     """The event thread: print every event; note registration and the end of the connection."""
     while True:
         event = session.events.get()
+        if isinstance(event, ev.HistoryBatch):
+            # The conversation so far, when we join: shown first, then a divider before the live lines.
+            for message in event.messages:
+                printer.show(printer.format(message))
+            if event.messages:
+                printer.show(printer.format_divider(tr("history_divider", printer.lang)))
+            continue
         line = printer.format(event)
         if line is not None:
             printer.show(line)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from common import session as ev
 from common.casemap import casefold, is_channel_name
-from common.text import describe
+from common.text import describe, tr
 
 SCROLLBACK_LINES = 5000
 SERVER_TAB = "*"  # the conversation that holds server text (MOTD, connection states)
@@ -29,6 +29,12 @@ class DisplayLine:
     time: datetime | None = None
     own: bool = False
     mention: bool = False
+    msgid: str | None = None
+
+
+def chat_line(message: ev.ChatMessage) -> DisplayLine:
+    return DisplayLine(message.kind, message.text, message.sender, message.time, message.own, message.mentions_me,
+                       message.msgid)
 
 
 class Conversation:
@@ -93,6 +99,18 @@ class ConversationBook:
             conversation.mentioned |= line.mention or not conversation.is_channel
         return conversation
 
+    def prepend(self, name: str, lines: list[DisplayLine]) -> int:
+        """Put older lines above a conversation's; as many as the scrollback has room for. Returns how many."""
+        conversation = self.open(name)
+        room = SCROLLBACK_LINES - len(conversation.lines)
+        kept = lines[-room:] if room > 0 else []
+        conversation.lines.extendleft(reversed(kept))
+        return len(kept)
+
+    def oldest_msgid(self, name: str) -> str | None:
+        conversation = self.find(name)
+        return next((line.msgid for line in conversation.lines if line.msgid), None) if conversation else None
+
     @property
     def total_unread(self) -> int:
         return sum(conversation.unread for conversation in self)
@@ -101,8 +119,13 @@ class ConversationBook:
 def route(event: ev.Event, lang: str, current: str) -> list[tuple[str, DisplayLine]]:
     """Which conversations an event adds a line to, and the line."""
     if isinstance(event, ev.ChatMessage):
-        line = DisplayLine(event.kind, event.text, event.sender, event.time, event.own, event.mentions_me)
-        return [(event.conversation, line)]
+        return [(event.conversation, chat_line(event))]
+    if isinstance(event, ev.HistoryBatch):
+        if event.older or not event.messages:
+            return []  # older pages go above what is shown: the window puts them there
+        lines = [chat_line(message) for message in event.messages]
+        divider = DisplayLine("divider", tr("history_divider", lang))
+        return [(event.conversation, line) for line in (*lines, divider)]
     text = describe(event, lang)
     if text is None:
         return []

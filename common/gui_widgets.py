@@ -97,8 +97,9 @@ class MessageView(ttk.Frame):
         super().__init__(master)
         self.text = tk.Text(self, wrap="word", state="disabled", font=font, borderwidth=0, highlightthickness=0,
                             padx=8, pady=6, cursor="arrow", spacing1=2, width=30, height=10)
-        scrollbar = ttk.Scrollbar(self, command=self.text.yview)
-        self.text.configure(yscrollcommand=scrollbar.set)
+        self.scrollbar = ttk.Scrollbar(self, command=self.text.yview)
+        self.text.configure(yscrollcommand=self._on_scroll)
+        scrollbar = self.scrollbar
         scrollbar.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         self.bold_font = bold_font
@@ -107,6 +108,17 @@ class MessageView(ttk.Frame):
         self.text.tag_bind("link", "<Button-1>", self._open_link)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+
+    def _on_scroll(self, first: str, last: str) -> None:
+        """Keep the scrollbar in step; at the very top of a scrollable view, ask for older messages."""
+        self.scrollbar.set(first, last)
+        if float(first) <= 0.0 and float(last) < 1.0:
+            self.event_generate("<<ReachedTop>>", when="tail")
+
+    def keep_position_after_prepend(self, added_lines: int) -> None:
+        """After older lines went in above, show the line the user was looking at, not the new top."""
+        self.text.see(f"{added_lines + 1}.0")
+        self.text.yview(f"{added_lines}.0")
 
     def apply_palette(self, palette: Palette) -> None:
         self.palette = palette

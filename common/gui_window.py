@@ -16,7 +16,7 @@ from typing import Callable
 from common import session as ev
 from common.casemap import casefold, is_channel_name
 from common.commands import run_input
-from common.gui_model import SERVER_TAB, ConversationBook, DisplayLine, route
+from common.gui_model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
 from common.gui_settings import MAX_FONT, MIN_FONT, Settings, save_settings, validate_connect_form
 from common.gui_theme import THEMES
 from common.gui_widgets import Banner, ConversationList, InputLine, MemberList, MessageView, NamedFont
@@ -48,6 +48,7 @@ class ChatWindow:
         self._members_dirty = True
         self._list_dirty = True
         self._pending_lines: list[DisplayLine] = []  # lines of the shown conversation, drawn once a tick
+        self._asked_older: dict[str, str] = {}  # conversation → the msgid we last asked history before
         self._build()
         self.apply_theme(settings.theme)
         self.retranslate()
@@ -84,6 +85,7 @@ class ChatWindow:
         self.member_list.bind("<<MemberOpen>>", lambda _e: self.open_conversation(self.member_list.clicked))
         self.member_list.bind("<<MemberMenu>>", self._on_member_menu)
         self.input.bind("<<InputSubmitted>>", self._on_input)
+        self.view.bind("<<ReachedTop>>", self._on_reached_top)
         self.input.entry.focus_set()
 
     def _build_menu(self) -> None:
@@ -189,6 +191,11 @@ class ChatWindow:
             self._members_dirty |= casefold(event.channel) == casefold(current)
         elif isinstance(event, ev.ChatMessage) and event.mentions_me and self.top.focus_displayof() is None:
             self.top.bell()
+        elif isinstance(event, ev.HistoryBatch) and event.older:
+            added = self.book.prepend(event.conversation, [chat_line(m) for m in event.messages])
+            if added and casefold(event.conversation) == casefold(current):
+                self._select(current)
+                self.view.keep_position_after_prepend(added)
         for name, line in route(event, self.lang, current):
             if isinstance(event, ev.Quit) and name == event.nick and not self.book.find(name):
                 continue  # no private chat with this person was open
@@ -256,6 +263,13 @@ class ChatWindow:
         self.book.close(name)
         self._select(self.book.current)
         self._refresh()
+
+    def _on_reached_top(self, _event: tk.Event) -> None:
+        """The user scrolled to the top: load the page of history before the oldest line (once per line)."""
+        name = self.book.current
+        oldest = self.book.oldest_msgid(name)
+        if oldest and self._asked_older.get(name) != oldest and self.session.request_older(name, oldest):
+            self._asked_older[name] = oldest
 
     def _on_conversation_selected(self, _event: tk.Event) -> None:
         self.open_conversation(self.conversation_list.selected)

@@ -68,6 +68,16 @@ class ChatMessage(Event):
 
 
 @dataclass(frozen=True)
+class HistoryBatch(Event):
+    """Earlier messages of a conversation, oldest first: on join (``older`` False), or a page asked for
+    with ``request_older()`` (``older`` True) that goes above what is shown."""
+
+    conversation: str
+    messages: tuple[ChatMessage, ...]
+    older: bool = False
+
+
+@dataclass(frozen=True)
 class Joined(Event):
     channel: str
     nick: str
@@ -238,6 +248,7 @@ class SessionConfig:
     idle_ping_after: float = 60.0
     pace_burst: int = 5
     pace_rate: float = 1.5  # lines per second once the burst is spent; 0 sends at once
+    history_on_join: int = 50  # messages to ask for when the server offers chathistory
     backoff_first: float = 1.0
     backoff_max: float = 30.0
 
@@ -273,6 +284,8 @@ class Session:
         self._generation = 0
         self._outgoing: "queue.Queue[tuple[int, bytes, bool] | None]" = queue.Queue()
         self._pongs: dict[str, threading.Event] = {}
+        self._batches: dict[str, tuple[str, list[str], list[ChatMessage]]] = {}  # reference → type, params, lines
+        self._older_requested: set[str] = set()
         self._tokens = itertools.count(1)
         self._receiver = threading.Thread(target=self._run, name="session-receiver", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="session-writer", daemon=True)
@@ -687,9 +700,31 @@ class Session:
                 self._answer_ctcp(sender, verb.upper(), rest, kind)
                 return
         conversation = target if is_channel_name(target) else (target if own else sender)
-        mentions = not own and mentions_nick(text, self.nick)
-        self._emit(ChatMessage(conversation, sender, text, parse_server_time(msg.tags), kind=kind, own=own,
-                               mentions_me=mentions, msgid=msg.tags.get("msgid")))
+        batch = self._batches.get(msg.tags.get("batch", ""))
+        mentions = not own and mentions_nick(text, self.nick) and batch is None
+        message = ChatMessage(conversation, sender, text, parse_server_time(msg.tags), kind=kind, own=own,
+                              mentions_me=mentions, msgid=msg.tags.get("msgid"), history=batch is not None)
+        if batch is not None:
+            batch[2].append(message)
+        else:
+            self._emit(message)
+
+    def _on_batch(self, msg: Message) -> None:
+        """IRCv3 batch: a chathistory batch becomes one HistoryBatch event when it ends."""
+        reference = msg.param(0)
+        if reference.startswith("+") and len(msg.params) >= 2:
+            self._batches[reference[1:]] = (msg.params[1], msg.params[2:], [])
+            return
+        batch = self._batches.pop(reference[1:], None)
+        if batch is None:
+            return
+        batch_type, params, messages = batch
+        if batch_type in ("chathistory", "draft/chathistory") and params:
+            conversation = params[0]
+            with self._lock:
+                older = casefold(conversation) in self._older_requested
+                self._older_requested.discard(casefold(conversation))
+            self._emit(HistoryBatch(conversation, tuple(messages), older=older))
 
     def _answer_ctcp(self, sender: str, verb: str, rest: str, kind: str) -> None:
         if kind == "notice":
@@ -711,6 +746,9 @@ class Session:
                 state.members.setdefault(nick, "")
         self._emit(Joined(channel, nick, own, parse_server_time(msg.tags)))
         self._emit(MembersChanged(channel))
+        if own and self.has_chathistory and self.config.history_on_join > 0:
+            self._send(Message("CHATHISTORY", ["LATEST", channel, "*", str(self.config.history_on_join)]),
+                       paced=False)
 
     def _on_part(self, msg: Message) -> None:
         self._remove_member(msg.param(0), msg.source_nick, msg.param(1), msg.tags, kicked_by=None)
@@ -861,6 +899,20 @@ class Session:
         elif code not in _SILENT_NUMERICS:
             self._emit(ServerReply(code, format_numeric(msg)))
 
+    @property
+    def has_chathistory(self) -> bool:
+        caps = self.caps
+        return "draft/chathistory" in caps or "chathistory" in caps
+
+    def request_older(self, conversation: str, before_msgid: str, limit: int = 50) -> bool:
+        """Ask for the page of history before a message; it arrives as a ``HistoryBatch`` with older=True."""
+        if not self.has_chathistory:
+            return False
+        with self._lock:
+            self._older_requested.add(casefold(conversation))
+        return self._send(Message("CHATHISTORY", ["BEFORE", conversation, f"msgid={before_msgid}", str(limit)]),
+                          paced=True)
+
     def set_away(self, message: str | None) -> bool:
         with self._lock:
             self._away = message
@@ -918,6 +970,7 @@ _HANDLERS: dict[str, Callable[[Session, Message], str | None]] = {
     "MODE": Session._on_mode,
     "AWAY": Session._on_away,
     "INVITE": Session._on_invite,
+    "BATCH": Session._on_batch,
     "FAIL": Session._on_fail,
     rpl.RPL_WELCOME: Session._on_welcome,
     rpl.RPL_ISUPPORT: Session._on_isupport,

@@ -47,7 +47,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "invited": {"en": "{by} invites you to {channel} (/join {channel})",
                 "ru": "{by} приглашает вас в {channel} (/join {channel})"},
     "error": {"en": "Error: {text}", "ru": "Ошибка: {text}"},
-    "history_divider": {"en": "— earlier messages —", "ru": "— прежние сообщения —"},
+    "history_divider": {"en": "— earlier messages above —", "ru": "— выше прежние сообщения —"},
     # commands
     "help_title": {"en": "Commands:", "ru": "Команды:"},
     "unknown_command": {"en": "Unknown command /{name}; /help lists them.",

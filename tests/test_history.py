@@ -359,3 +359,74 @@ def test_no_history_option(server_process):
     assert "draft/chathistory" not in alice.expect(r" CAP alice LS ").params[-1]
     alice.send("CHATHISTORY LATEST #c * 10")
     alice.expect_numeric("421")
+
+
+# ------------------------------------------------------------------ our clients
+
+def fill_channel(process, count: int) -> IRCTestClient:
+    teacher = IRCTestClient(process.address).register("teacher")
+    teacher.join("#c")
+    say(teacher, "#c", *[f"old {index}" for index in range(count)])
+    return teacher
+
+
+def test_session_gets_history_on_join_and_older_pages(server_process, db):
+    from common import session as ev
+    from common.session import Session, SessionConfig
+    from helpers import EventLog
+
+    process = server_process("--db", db, "--flood-rate", "0")
+    fill_channel(process, 80)
+    session = Session(SessionConfig(port=process.address[1], nick="late", channels=("#c",), pace_rate=0))
+    session.start()
+    log = EventLog(session)
+    try:
+        batch = log.wait_for(ev.HistoryBatch, conversation="#c")
+        assert session.has_chathistory and not batch.older
+        assert [m.text for m in batch.messages] == [f"old {i}" for i in range(30, 80)]
+        assert all(m.history and m.sender == "teacher" and m.msgid for m in batch.messages)
+        assert session.request_older("#c", batch.messages[0].msgid, limit=20)
+        older = log.wait_for(ev.HistoryBatch, older=True)
+        assert [m.text for m in older.messages] == [f"old {i}" for i in range(10, 30)]
+    finally:
+        session.quit()
+
+
+def test_gui_shows_history_above_a_divider_and_loads_older_at_the_top(server_process, db, tk_root):
+    import tkinter as tk
+
+    from common.gui_settings import Settings
+    from common.gui_window import ChatWindow
+    from common.session import SessionConfig
+    from test_gui import pump_until, view_text
+
+    process = server_process("--db", db, "--flood-rate", "0")
+    teacher = fill_channel(process, 120)
+    window = ChatWindow(tk.Toplevel(tk_root), SessionConfig(port=process.address[1], nick="late",
+                                                             channels=("#c",), pace_rate=0), Settings(), "en",
+                        save=False)
+    try:
+        pump_until(tk_root, lambda: "earlier messages above" in view_text(window), what="the history divider")
+        text = view_text(window)
+        assert text.index("old 119") < text.index("earlier messages above")
+        assert "old 69" not in text
+        teacher.send("PRIVMSG #c :live now")
+        pump_until(tk_root, lambda: "live now" in view_text(window))
+        assert view_text(window).index("earlier messages above") < view_text(window).index("live now")
+        window.view.text.yview_moveto(0.0)
+        pump_until(tk_root, lambda: "old 69" in view_text(window), what="the older page")
+        lines = [line.text for line in window.book.find("#c").lines if line.text.startswith("old ")]
+        assert lines == [f"old {i}" for i in range(20, 120)]
+    finally:
+        window.close()
+
+
+def test_cli_prints_the_conversation_so_far_on_join(server_process, db):
+    from test_cli import run_cli
+
+    process = server_process("--db", db, "--flood-rate", "0")
+    fill_channel(process, 3)
+    result = run_cli("--port", str(process.address[1]), "--nick", "late", "--channel", "#c", "--once", "hi")
+    out = result.stdout
+    assert out.index("<teacher> old 0") < out.index("<teacher> old 2") < out.index("earlier messages above") \
+        < out.index("<late> hi")
