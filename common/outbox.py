@@ -1,4 +1,4 @@
-"""What one command sends: collected while the state lock is held, delivered after it is released.
+"""What one command sends: collected while the state lock is held, delivered by the sequencer after it.
 
 A relayed message is encoded once per tag variant (the tags a recipient negotiated decide which it
 gets) and the same bytes object goes to every recipient of that variant. Lines bound for one connection
@@ -30,7 +30,7 @@ def tags_for(client: "Client", tags: dict[str, str]) -> dict[str, str]:
 
 
 class Outbox:
-    """Collects lines per connection; ``commit()`` under the state lock, ``flush()`` after it.
+    """Collects lines per connection; the sequencer stores what it carries, then ``commit()``s the lines.
 
     With history on, it also carries what to store (``stored``, ``saved_channels``) and what to read
     from the history once that is stored (``history_reads``); the sequencer does both before ``commit()``.
@@ -68,7 +68,7 @@ class Outbox:
             self._lines.setdefault(client.conn, []).append(data)
 
     def commit(self) -> None:
-        """Move the lines into the connections' buffers. Call with the state lock held: it fixes the order."""
+        """Move the lines into the connections' buffers (the sequencer does, in the server's order)."""
         for conn, lines in self._lines.items():
             conn.enqueue(lines[0] if len(lines) == 1 else b"".join(lines))
             self._committed.append(conn)
@@ -78,12 +78,6 @@ class Outbox:
         """The connections that ``commit()`` gave lines to (each once), forgetting them."""
         committed, self._committed = self._committed, []
         return committed
-
-    def flush(self) -> None:
-        """Start sending what was committed, then run the after-delivery actions. Not under the state lock."""
-        for conn in self.take_committed():
-            conn.flush()
-        self.run_after_delivery()
 
     def run_after_delivery(self) -> None:
         actions, self.after_delivery = self.after_delivery, []

@@ -130,7 +130,6 @@ class ChatServer:
         self._msgids = itertools.count(1)
         self._msgid_prefix = os.urandom(4).hex()
         self.store: HistoryStore | None = None
-        self.sequencer: Sequencer | None = None
         if config.history:
             try:
                 self.store = HistoryStore(config.db_path)
@@ -138,8 +137,8 @@ class ChatServer:
             except Exception:
                 self.listener.close()
                 raise
-            self.sequencer = Sequencer(self.store, config.history_days or None)
-            self.sequencer.start()
+        self.sequencer = Sequencer(self.store, config.history_days or None)
+        self.sequencer.start()
         self.flusher = Flusher()
         self.flusher.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="housekeeping")
@@ -199,9 +198,8 @@ class ChatServer:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._housekeeper.join(max(0.0, deadline - time.monotonic()))
-        if self.sequencer is not None:
-            self.sequencer.stop(max(0.1, deadline - time.monotonic()))
-        if self.store is not None and (self.sequencer is None or not self.sequencer.is_alive()):
+        self.sequencer.stop(max(0.1, deadline - time.monotonic()))
+        if self.store is not None and not self.sequencer.is_alive():
             self.store.close()
         self.flusher.stop()
         self.flusher.join(max(0.0, deadline - time.monotonic()))
@@ -314,15 +312,12 @@ class ChatServer:
 
     @contextmanager
     def transaction(self) -> Iterator[Outbox]:
-        """Hold the state lock while the body runs and fills the outbox; send after releasing it."""
+        """Hold the state lock while the body runs and fills the outbox, and queue the outbox for the
+        sequencer before releasing it: that fixes the order; the sequencer stores, then sends."""
         out = Outbox(self.config.name)
         with self.state.lock:
             yield out
-            if self.sequencer is not None:
-                self.sequencer.submit(out)
-                return
-            out.commit()
-        out.flush()
+            self.sequencer.submit(out)
 
     def reply(self, client: Client, code: str, *params: str) -> None:
         with self.transaction() as out:
@@ -338,7 +333,7 @@ class ChatServer:
 
     @property
     def history_enabled(self) -> bool:
-        return self.sequencer is not None
+        return self.store is not None
 
     def capabilities(self) -> tuple[str, ...]:
         if self.history_enabled:
