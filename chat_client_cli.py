@@ -16,6 +16,7 @@ import hashlib
 import os
 import sys
 import threading
+import time
 
 from common import session as ev
 from common.casemap import NICK_SPECIALS
@@ -71,6 +72,7 @@ class Printer:
         self.colour = colour
         self.interactive = interactive
         self.prompt = ""
+        self.reading = False  # readline shows the prompt: a printed line must redraw prompt and typed text
         self._lock = threading.Lock()
 
     def nick(self, nick: str) -> str:
@@ -97,15 +99,26 @@ class Printer:
             return None
         return f"\x1b[2m-- {text}\x1b[0m" if self.colour else f"-- {text}"
 
+    def prompt_shown(self) -> None:
+        """readline's pre-input hook: the prompt is on the screen now, so redraws may repeat it."""
+        with self._lock:
+            self.reading = True
+
+    def input_done(self) -> None:
+        with self._lock:
+            self.reading = False
+
     def format_divider(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.colour else text
 
     def show(self, text: str) -> None:
         with self._lock:
-            if self.interactive:
+            if self.interactive and self.reading:
                 import readline  # only in a terminal, where input() uses it
                 typed = readline.get_line_buffer()
                 sys.stdout.write(f"\r\x1b[2K{text}\n{self.prompt}{typed}")
+            elif self.interactive:
+                sys.stdout.write(f"\r\x1b[2K{text}\n")
             else:
                 sys.stdout.write(text + "\n")
             sys.stdout.flush()
@@ -137,39 +150,54 @@ def pump_events(session: Session, printer: Printer, outcome: Outcome, interrupt_
     """The event thread: print every event; note registration and the end of the connection."""
     while True:
         event = session.events.get()
-        if isinstance(event, ev.HistoryBatch):
-            # The conversation so far, when we join: shown first, then a divider before the live lines.
-            for message in event.messages:
-                printer.show(printer.format(message))
-            if event.messages:
-                printer.show(printer.format_divider(tr("history_divider", printer.lang)))
-            continue
-        line = printer.format(event)
-        if line is not None:
-            printer.show(line)
-        if isinstance(event, ev.ConnectionState):
-            if event.state == "registered":
-                outcome.registered.set()
-                outcome.settled.set()
-            elif event.state in ("refused", "failed", "disconnected"):
-                outcome.final_state = event.state
-            elif event.state == "closed":
-                outcome.ended.set()
-                outcome.settled.set()
-                if interrupt_main:
-                    _thread.interrupt_main()  # wake the input() prompt so the program can end
+        try:
+            if not show_event(event, printer, outcome, interrupt_main):
                 return
+        finally:
+            session.events.task_done()
+
+
+def show_event(event: ev.Event, printer: Printer, outcome: Outcome, interrupt_main: bool) -> bool:
+    """Print one event and note what it says about the connection; False once the session has ended."""
+    if isinstance(event, ev.HistoryBatch):
+        # The conversation so far, when we join: shown first, then a divider before the live lines.
+        for message in event.messages:
+            printer.show(printer.format(message))
+        if event.messages:
+            printer.show(printer.format_divider(tr("history_divider", printer.lang)))
+        return True
+    line = printer.format(event)
+    if line is not None:
+        printer.show(line)
+    if isinstance(event, ev.ConnectionState):
+        if event.state == "registered":
+            outcome.registered.set()
+            outcome.settled.set()
+        elif event.state in ("refused", "failed", "disconnected"):
+            outcome.final_state = event.state
+        elif event.state == "closed":
+            outcome.ended.set()
+            outcome.settled.set()
+            if interrupt_main:
+                _thread.interrupt_main()  # wake the input() prompt so the program can end
+            return False
+    return True
 
 
 def run_interactive(session: Session, printer: Printer, outcome: Outcome, args: argparse.Namespace) -> int:
-    import readline  # noqa: F401  (line editing and history for input())
+    import readline  # line editing and history for input()
+    readline.set_pre_input_hook(printer.prompt_shown)
     current = args.channel or None
     if not outcome.wait_registered():
         return outcome.exit_code()
+    settle_before_prompt(session, current)
     try:
         while True:
             printer.prompt = tr("cli_prompt", printer.lang, target=current or "-")
-            line = input(printer.prompt)
+            try:
+                line = input(printer.prompt)
+            finally:
+                printer.input_done()
             result = run_input(line, session, current, printer.lang)
             for text in result.output:
                 printer.show(text)
@@ -186,6 +214,21 @@ def run_interactive(session: Session, printer: Printer, outcome: Outcome, args: 
             return outcome.exit_code()
         session.quit("Leaving")
         return EXIT_OK
+
+
+def settle_before_prompt(session: Session, channel: str | None, timeout: float = 5.0) -> None:
+    """Let the start-up burst (welcome, MOTD, join, history) be printed before the first prompt.
+
+    The first prompt would otherwise race with that burst for the same terminal line. After a PING round
+    trip every earlier server line is in the event queue; then wait (bounded) until it has been printed.
+    """
+    if channel:
+        session.wait_joined(channel, timeout)
+    session.flush(timeout)
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while session.events.unfinished_tasks and time.monotonic() < deadline:
+        pause.wait(0.02)
 
 
 def run_scripted(session: Session, printer: Printer, outcome: Outcome, args: argparse.Namespace,
