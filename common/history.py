@@ -13,6 +13,7 @@ classroom server has; someone who takes a nick from another computer sees none o
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -155,9 +156,7 @@ class HistoryStore:
     def write(self, messages: Iterable[StoredMessage], channels: Iterable[ChannelSnapshot] = (),
               forget_channels: Iterable[str] = ()) -> None:
         """Store a batch in one transaction: after this returns, it survives the process being killed."""
-        message_rows = [(m.msgid, m.time_ms, m.key, m.target, m.sender, casefold(m.sender_nick), m.sender_host,
-                         m.recipient_host, m.command, m.text, json.dumps(m.client_tags, ensure_ascii=False))
-                        for m in messages]
+        message_rows = [self._row(m) for m in messages]
         channel_rows = [(casefold(c.name), c.name, c.created, c.topic, c.topic_set_by, c.topic_set_at, c.modes, c.key,
                          c.limit, json.dumps(c.bans, ensure_ascii=False)) for c in channels]
         forget = [(casefold(name),) for name in forget_channels]
@@ -176,6 +175,19 @@ class HistoryStore:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def _keys(target: str, sender: str) -> tuple[str, str, str]:
+        """(target key, sender key, sender host) for a target and a sender prefix; the same few repeat."""
+        nick, _, rest = sender.partition("!")
+        return target_key(target, nick), casefold(nick), rest.rpartition("@")[2]
+
+    def _row(self, m: StoredMessage) -> tuple:
+        key, sender_key, sender_host = self._keys(m.target, m.sender)
+        tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
+        return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
+                m.text, tags)
 
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
