@@ -102,3 +102,28 @@ def test_irssi_joins_and_chats(server, tmp_path):
         assert ours.expect(r":irssiuser!\S+ QUIT").params == ["Quit: leaving"]
     finally:
         session.kill()
+
+
+def test_irssi_late_joiner_sees_the_conversation_so_far(server, tmp_path):
+    require_tool("irssi")
+    require_tool("tmux")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text('settings = { core = { real_name = "Irssi User"; user_name = "irssi"; }; };\n')
+    ours = server.connect("ours")
+    ours.join("#history")
+    ours.send("PRIVMSG #history :said before irssi came")
+    ours.send("PRIVMSG #history :Второе сообщение")
+    ours.sync()
+    session = TmuxSession(f"classchat-irssi-late-{os.getpid()}",
+                          f"irssi --home={home} -n lateuser -c 127.0.0.1 -p {server.address[1]}",
+                          {"TERM": "screen", "LANG": "C.UTF-8"})
+    try:
+        session.wait_for(r"Welcome to the classchat IRC Network")
+        session.send("/join #history")
+        session.wait_for(r"said before irssi came")
+        session.wait_for(r"Второе сообщение")
+        screen = session.screen()
+        assert screen.index("said before irssi came") < screen.index("Второе сообщение")
+    finally:
+        session.kill()
