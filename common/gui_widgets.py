@@ -51,16 +51,27 @@ def tk_safe(text: str) -> str:
     return "".join(char if ord(char) <= 0xFFFF else "\ufffd" for char in text)
 
 
-class ConversationList(ttk.Frame):
-    """The channels and private chats, with unread counts; mentions and private messages stand out."""
+class TitledList(ttk.Frame):
+    """A heading over a plain list: the shape both side panels share."""
 
-    def __init__(self, master: tk.Misc, font: str) -> None:
+    def __init__(self, master: tk.Misc, font: str, width: int) -> None:
         super().__init__(master)
         self.title = ttk.Label(self, anchor="w")
         self.title.pack(fill="x", padx=6, pady=(6, 2))
         self.listbox = tk.Listbox(self, activestyle="none", exportselection=False, font=font, borderwidth=0,
-                                  highlightthickness=0, width=13)
+                                  highlightthickness=0, width=width)
         self.listbox.pack(fill="both", expand=True)
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.listbox.configure(background=palette.panel, foreground=palette.text,
+                               selectbackground=palette.selection, selectforeground=palette.text)
+
+
+class ConversationList(TitledList):
+    """The channels and private chats, with unread counts; mentions and private messages stand out."""
+
+    def __init__(self, master: tk.Misc, font: str) -> None:
+        super().__init__(master, font, width=13)
         self.names: list[str] = []
         self.listbox.bind("<<ListboxSelect>>", lambda _e: self.event_generate("<<ConversationSelected>>"))
 
@@ -84,10 +95,6 @@ class ConversationList(ttk.Frame):
                 self.listbox.itemconfigure(index, foreground=palette.unread)
             if conversation.name == current:
                 self.listbox.selection_set(index)
-
-    def apply_palette(self, palette: Palette) -> None:
-        self.listbox.configure(background=palette.panel, foreground=palette.text,
-                               selectbackground=palette.selection, selectforeground=palette.text)
 
 
 class MessageView(ttk.Frame):
@@ -199,16 +206,11 @@ class MessageView(ttk.Frame):
         webbrowser.open(url if "://" in url else f"https://{url}")
 
 
-class MemberList(ttk.Frame):
+class MemberList(TitledList):
     """Who is in the channel, operators first (@), then voiced (+); double- and right-click signal."""
 
     def __init__(self, master: tk.Misc, font: str) -> None:
-        super().__init__(master)
-        self.title = ttk.Label(self, anchor="w")
-        self.title.pack(fill="x", padx=6, pady=(6, 2))
-        self.listbox = tk.Listbox(self, activestyle="none", exportselection=False, font=font, borderwidth=0,
-                                  highlightthickness=0, width=12)
-        self.listbox.pack(fill="both", expand=True)
+        super().__init__(master, font, width=12)
         self.nicks: list[str] = []
         self.clicked: str | None = None
         self.click_position = (0, 0)
@@ -222,10 +224,6 @@ class MemberList(ttk.Frame):
         self.nicks = [nick for nick, _ in ordered]
         for nick, prefix in ordered:
             self.listbox.insert("end", f" {prefix[:1] or ' '}{tk_safe(nick)}")
-
-    def apply_palette(self, palette: Palette) -> None:
-        self.listbox.configure(background=palette.panel, foreground=palette.text,
-                               selectbackground=palette.selection, selectforeground=palette.text)
 
     def _signal(self, event: tk.Event, virtual: str) -> None:
         index = self.listbox.nearest(event.y)

@@ -57,6 +57,12 @@ def press(window: ChatWindow, key: str) -> None:
     entry.event_generate(key)
 
 
+def member_row(window: ChatWindow, nick: str) -> tuple[int, int]:
+    """Where a member's row is in the member list: (x, y) of a point inside it."""
+    x, y, _, height = window.member_list.listbox.bbox(window.member_list.nicks.index(nick))
+    return x + 2, y + height // 2
+
+
 def type_and_send(window: ChatWindow, text: str) -> None:
     """Type into the input line and submit it, as Enter and the Send button do.
 
@@ -139,11 +145,10 @@ def test_private_chat_from_the_member_list(server_process, open_window, tk_root)
     bob.join("#general")
     pump_until(tk_root, lambda: "bob" in alice.member_list.nicks)
     listbox = alice.member_list.listbox
-    index = alice.member_list.nicks.index("bob")
-    x, y, _, height = listbox.bbox(index)
+    x, y = member_row(alice, "bob")
     for _ in range(2):  # a double click
-        listbox.event_generate("<ButtonPress-1>", x=x + 2, y=y + height // 2)
-        listbox.event_generate("<ButtonRelease-1>", x=x + 2, y=y + height // 2)
+        listbox.event_generate("<ButtonPress-1>", x=x, y=y)
+        listbox.event_generate("<ButtonRelease-1>", x=x, y=y)
     assert alice.book.current == "bob"
     type_and_send(alice, "just between us")
     assert bob.expect(r" PRIVMSG bob ").params[1] == "just between us"
@@ -159,9 +164,8 @@ def test_operator_menu_only_for_operators(server_process, open_window, tk_root):
     bob = IRCTestClient(process.address).register("bob")
     bob.join("#general")
     pump_until(tk_root, lambda: "bob" in alice.member_list.nicks)
-    listbox = alice.member_list.listbox
-    x, y, _, height = listbox.bbox(alice.member_list.nicks.index("bob"))
-    listbox.event_generate("<Button-3>", x=x + 2, y=y + height // 2, rootx=100, rooty=100)
+    x, y = member_row(alice, "bob")
+    alice.member_list.listbox.event_generate("<Button-3>", x=x, y=y, rootx=100, rooty=100)
     menu = alice.member_menu
     labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
     menu.unpost()

@@ -78,16 +78,20 @@ class TmuxSession:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
-def test_irssi_joins_and_chats(server, tmp_path):
+def start_irssi(server, tmp_path, nick: str) -> TmuxSession:
+    """Real irssi in a tmux pane, with its own home, connecting to our server as ``nick``."""
     require_tool("irssi")
     require_tool("tmux")
-    home = tmp_path / "irssi"
+    home = tmp_path / f"irssi-{nick}"
     home.mkdir()
     (home / "config").write_text('settings = { core = { real_name = "Irssi User"; user_name = "irssi"; }; };\n')
-    port = server.address[1]
-    session = TmuxSession(f"classchat-irssi-{os.getpid()}",
-                          f"irssi --home={home} -n irssiuser -c 127.0.0.1 -p {port}",
-                          {"TERM": "screen", "LANG": "C.UTF-8"})
+    return TmuxSession(f"classchat-{nick}-{os.getpid()}",
+                       f"irssi --home={home} -n {nick} -c 127.0.0.1 -p {server.address[1]}",
+                       {"TERM": "screen", "LANG": "C.UTF-8"})
+
+
+def test_irssi_joins_and_chats(server, tmp_path):
+    session = start_irssi(server, tmp_path, "irssiuser")
     try:
         ours = server.connect("ours")
         ours.join("#class")
@@ -105,19 +109,12 @@ def test_irssi_joins_and_chats(server, tmp_path):
 
 
 def test_irssi_late_joiner_sees_the_conversation_so_far(server, tmp_path):
-    require_tool("irssi")
-    require_tool("tmux")
-    home = tmp_path / "irssi"
-    home.mkdir()
-    (home / "config").write_text('settings = { core = { real_name = "Irssi User"; user_name = "irssi"; }; };\n')
     ours = server.connect("ours")
     ours.join("#history")
     ours.send("PRIVMSG #history :said before irssi came")
     ours.send("PRIVMSG #history :Второе сообщение")
     ours.sync()
-    session = TmuxSession(f"classchat-irssi-late-{os.getpid()}",
-                          f"irssi --home={home} -n lateuser -c 127.0.0.1 -p {server.address[1]}",
-                          {"TERM": "screen", "LANG": "C.UTF-8"})
+    session = start_irssi(server, tmp_path, "lateuser")
     try:
         session.wait_for(r"Welcome to the classchat IRC Network")
         session.send("/join #history")
