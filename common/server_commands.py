@@ -144,16 +144,15 @@ def send_isupport(req: Request) -> None:
 
 def send_lusers(req: Request) -> None:
     state = req.state
-    registered = state.registered_clients()
-    invisible = sum(1 for client in registered if client.is_invisible)
-    opers = sum(1 for client in registered if client.is_oper)
-    unknown = len(state.clients) - len(registered)
-    count, peak = str(len(registered)), str(state.max_registered)
-    req.reply(rpl.RPL_LUSERCLIENT, f"There are {len(registered) - invisible} users and {invisible} invisible on 1 servers")
-    req.reply(rpl.RPL_LUSEROP, str(opers), "operator(s) online")
+    registered = len(state.registered)
+    invisible = len(state.with_user_mode["i"])
+    unknown = len(state.clients) - registered
+    count, peak = str(registered), str(state.max_registered)
+    req.reply(rpl.RPL_LUSERCLIENT, f"There are {registered - invisible} users and {invisible} invisible on 1 servers")
+    req.reply(rpl.RPL_LUSEROP, str(len(state.with_user_mode["o"])), "operator(s) online")
     req.reply(rpl.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     req.reply(rpl.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
-    req.reply(rpl.RPL_LUSERME, f"I have {len(registered)} clients and 0 servers")
+    req.reply(rpl.RPL_LUSERME, f"I have {registered} clients and 0 servers")
     req.reply(rpl.RPL_LOCALUSERS, count, peak, f"Current local users {count}, max {peak}")
     req.reply(rpl.RPL_GLOBALUSERS, count, peak, f"Current global users {count}, max {peak}")
 
@@ -256,8 +255,7 @@ def try_register(req: Request) -> None:
         req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
         req.server.disconnect_later(client, "Bad password")
         return
-    client.registered = True
-    req.state.max_registered = max(req.state.max_registered, len(req.state.registered_clients()))
+    req.state.register(client)
     server = req.server
     req.reply(rpl.RPL_WELCOME, f"Welcome to the {config.network} IRC Network {client.prefix}")
     req.reply(rpl.RPL_YOURHOST, f"Your host is {config.name}, running version {server.version}")
@@ -648,7 +646,7 @@ def handle_oper(req: Request, msg: Message) -> None:
         req.server.log_event(f"failed OPER as {msg.params[0]}", client)
         return
     if not client.is_oper:
-        client.modes.add("o")
+        req.state.set_user_mode(client, "o", True)
         req.out.send(client, user_message(client, "MODE", client.nick, "+o"))
     req.reply(rpl.RPL_YOUREOPER, "You are now an IRC operator")
     req.server.log_event(f"OPER as {msg.params[0]}", client)
@@ -686,11 +684,11 @@ def user_mode(req: Request, nick: str, args: list[str]) -> None:
             adding = letter == "+"
         elif letter == "i":
             if adding != ("i" in client.modes):
-                (client.modes.add if adding else client.modes.discard)("i")
+                req.state.set_user_mode(client, "i", adding)
                 applied.append(("+" if adding else "-") + "i")
         elif letter == "o":
             if not adding and client.is_oper:  # +o only through OPER
-                client.modes.discard("o")
+                req.state.set_user_mode(client, "o", False)
                 applied.append("-o")
         else:
             unknown = True

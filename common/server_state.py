@@ -135,6 +135,9 @@ class ServerState:
         self.clients: set[Client] = set()
         self.nicks: dict[str, Client] = {}
         self.channels: dict[str, Channel] = {}
+        self.registered: set[Client] = set()
+        # Clients by user mode, so LUSERS counts without scanning everyone at every registration.
+        self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set()}
         self.max_registered = 0
 
     def find_client(self, nick: str) -> Client | None:
@@ -144,7 +147,17 @@ class ServerState:
         return self.channels.get(casefold(name))
 
     def registered_clients(self) -> list[Client]:
-        return [client for client in self.clients if client.registered]
+        return list(self.registered)
+
+    def register(self, client: Client) -> None:
+        client.registered = True
+        self.registered.add(client)
+        self.max_registered = max(self.max_registered, len(self.registered))
+
+    def set_user_mode(self, client: Client, letter: str, on: bool) -> None:
+        (client.modes.add if on else client.modes.discard)(letter)
+        if letter in self.with_user_mode:
+            (self.with_user_mode[letter].add if on else self.with_user_mode[letter].discard)(client)
 
     def peers_of(self, client: Client) -> set[Client]:
         """Everyone who shares a channel with ``client``, not counting ``client``."""
@@ -181,6 +194,9 @@ class ServerState:
         for channel in list(client.channels.values()):
             self.part(client, channel)
         self.clients.discard(client)
+        self.registered.discard(client)
+        for holders in self.with_user_mode.values():
+            holders.discard(client)
         if client.nick != "*" and self.nicks.get(casefold(client.nick)) is client:
             del self.nicks[casefold(client.nick)]
         return peers
