@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Idle scale: how fast the server registers many clients, and how much memory each idle one costs.
+
+    python bench/idle_scale.py [--clients 2000 5000] [--json FILE]
+
+For each count it starts chat_server.py (history off, flood control off), connects and registers that many
+clients as fast as one process can, waits for every welcome to end (376), and reads the server's RSS from
+/proc. Memory per client = (RSS with the clients − RSS before) / clients.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+
+def measure(count: int) -> dict:
+    server = subprocess.Popen([sys.executable, str(ROOT / "chat_server.py"), "--port", "0", "--no-history",
+                               "--log-level", "WARNING", "--max-clients", str(count + 100), "--flood-rate", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline().rsplit(":", 1)[1])
+    try:
+        before = rss_kib(server.pid)
+        socks = []
+        started = time.perf_counter()
+        for index in range(count):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(f"NICK idle{index}\r\nUSER idle 0 * :idle\r\n".encode())
+            socks.append(sock)
+        for sock in socks:
+            seen = b""
+            while b" 376 " not in seen:
+                data = sock.recv(65536)
+                if not data:
+                    raise SystemExit("the server closed an idle client")
+                seen = seen[-300:] + data
+        elapsed = time.perf_counter() - started
+        after = rss_kib(server.pid)
+        threads = len(os.listdir(f"/proc/{server.pid}/task"))
+        for sock in socks:
+            sock.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+    return {"clients": count, "registrations_per_second": count / elapsed, "rss_before_kib": before,
+            "rss_after_kib": after, "kib_per_client": (after - before) / count, "server_threads": threads}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[2000, 5000])
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    results = [measure(count) for count in args.clients]
+    print(f"{'clients':>8} {'registrations/s':>16} {'KiB per idle client':>20} {'server threads':>15}")
+    for result in results:
+        print(f"{result['clients']:>8} {result['registrations_per_second']:>16,.0f} {result['kib_per_client']:>20.1f} "
+              f"{result['server_threads']:>15}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
