@@ -6,7 +6,6 @@ are joined, so each connection gets one ``send()`` per command.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from common.message import Message
@@ -18,15 +17,11 @@ if TYPE_CHECKING:
 
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
 TAG_CAPABILITIES = {"time": "server-time", "batch": "batch"}
+TAG_GATES = ("server-time", "batch", "message-tags")  # every capability that decides a tag variant
 
 
-def tag_allowed(tag: str, caps: set[str]) -> bool:
+def tag_allowed(tag: str, caps: set[str] | frozenset[str]) -> bool:
     return TAG_CAPABILITIES.get(tag, "message-tags") in caps
-
-
-def tags_for(client: "Client", tags: dict[str, str]) -> dict[str, str]:
-    """The subset of ``tags`` that ``client`` negotiated a capability for."""
-    return {key: value for key, value in tags.items() if tag_allowed(key, client.caps)}
 
 
 class Outbox:
@@ -48,24 +43,34 @@ class Outbox:
 
     def send(self, client: "Client", message: Message) -> None:
         """One message to one client, tags filtered by what it negotiated."""
-        if message.tags:
-            message = replace(message, tags=tags_for(client, message.tags))
-        self._lines.setdefault(client.conn, []).append(message.to_bytes())
+        self.relay((client,), message)
 
     def numeric(self, client: "Client", code: str, *params: str) -> None:
         """A numeric reply from the server, addressed to the client's nick (``*`` before it has one)."""
         self.send(client, Message(code, [client.nick, *params], source=self.server_name))
 
     def relay(self, recipients: Iterable["Client"], message: Message) -> None:
-        """The same message to many clients: one encoding per tag variant, shared by its recipients."""
-        encoded: dict[frozenset[str], bytes] = {}
+        """The same message to many clients: one encoding per tag variant, shared by its recipients.
+
+        A recipient's variant depends only on which of ``TAG_GATES`` it negotiated, so that is the key; a
+        message without tags has a single variant.
+        """
+        lines = self._lines
+        if not message.tags:
+            data = message.to_bytes()
+            for client in recipients:
+                lines.setdefault(client.conn, []).append(data)
+            return
+        encoded: dict[tuple[bool, ...], bytes] = {}
         for client in recipients:
-            allowed = frozenset(key for key in message.tags if tag_allowed(key, client.caps))
-            data = encoded.get(allowed)
+            caps = client.caps
+            gates = tuple(cap in caps for cap in TAG_GATES)
+            data = encoded.get(gates)
             if data is None:
-                variant = replace(message, tags={key: message.tags[key] for key in message.tags if key in allowed})
-                data = encoded[allowed] = variant.to_bytes()
-            self._lines.setdefault(client.conn, []).append(data)
+                allowed = {cap for cap, present in zip(TAG_GATES, gates) if present}
+                tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
+                data = encoded[gates] = Message(message.command, message.params, message.source, tags).to_bytes()
+            lines.setdefault(client.conn, []).append(data)
 
     def commit(self) -> None:
         """Move the lines into the connections' buffers (the sequencer does, in the server's order)."""

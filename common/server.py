@@ -333,10 +333,9 @@ class ChatServer:
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]:
         """Tags for a new message and its time in milliseconds: server tags first (message-tags asks for
-        that), then the client-only tags to relay. Every message gets its own msgid."""
+        that), then the client-only (+) tags to relay. Every message gets its own msgid."""
         time_ms = time.time_ns() // 1_000_000
-        tags = {"time": format_time(time_ms), "msgid": f"{self._msgid_prefix}-{next(self._msgids)}"}
-        tags.update((key, value) for key, value in client_tags.items() if key.startswith("+"))
+        tags = {"time": format_time(time_ms), "msgid": f"{self._msgid_prefix}-{next(self._msgids)}", **client_tags}
         return tags, time_ms
 
     @property

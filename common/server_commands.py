@@ -477,31 +477,32 @@ def handle_privmsg(req: Request, msg: Message) -> None:
     client = req.client
     client.last_spoke = time.monotonic()
     params = [text] if not is_tagmsg else []
+    client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
     targets = msg.params[0].split(",")
     for target_name in targets[MAX_TARGETS:]:
         if not is_notice:
             req.reply(rpl.ERR_TOOMANYTARGETS, target_name, f"Too many targets. The maximum is {MAX_TARGETS}")
     for target_name in filter(None, targets[:MAX_TARGETS]):
-        recipients = message_recipients(req, target_name, is_notice)
-        if recipients is None:
+        found = message_recipients(req, target_name, is_notice)
+        if found is None:
             continue
+        target, recipients = found
         if "echo-message" in client.caps:
             recipients.append(client)
         if is_tagmsg:
             recipients = [r for r in recipients if "message-tags" in r.caps]
-        tags, time_ms = req.server.message_tags(msg.tags)
-        target = req.state.find_channel(target_name) or req.state.find_client(target_name)
-        target_name = target.name if isinstance(target, Channel) else target.nick
-        req.out.relay(recipients, user_message(client, command, target_name, *params, tags=tags))
+        tags, time_ms = req.server.message_tags(client_tags)
+        name = target.name if isinstance(target, Channel) else target.nick
+        req.out.relay(recipients, user_message(client, command, name, *params, tags=tags))
         if req.server.history_enabled and not is_tagmsg:
             store_message(req, target, StoredMessage(
-                tags["msgid"], time_ms, target_name, client.prefix, command, text,
-                recipient_host="" if isinstance(target, Channel) else target.host,
-                client_tags={key: value for key, value in tags.items() if key.startswith("+")}))
+                tags["msgid"], time_ms, name, client.prefix, command, text,
+                recipient_host="" if isinstance(target, Channel) else target.host, client_tags=client_tags))
 
 
-def message_recipients(req: Request, target_name: str, is_notice: bool) -> list[Client] | None:
-    """Who receives a message to one target (without the sender), or None after an error reply."""
+def message_recipients(req: Request, target_name: str,
+                       is_notice: bool) -> tuple[Channel | Client, list[Client]] | None:
+    """The target of a message and who receives it (without the sender), or None after an error reply."""
     client = req.client
     if is_channel_name(target_name):
         channel = req.state.find_channel(target_name)
@@ -513,7 +514,7 @@ def message_recipients(req: Request, target_name: str, is_notice: bool) -> list[
             if not is_notice:
                 req.reply(rpl.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
             return None
-        return [member for member in channel.members if member is not client]
+        return channel, [member for member in channel.members if member is not client]
     target = req.state.find_client(target_name)
     if target is None or not target.registered:
         if not is_notice:
@@ -522,7 +523,7 @@ def message_recipients(req: Request, target_name: str, is_notice: bool) -> list[
     if target.away is not None and not is_notice:
         req.reply(rpl.RPL_AWAY, target.nick, target.away)
     # A message to oneself is delivered once: directly, or as the echo when echo-message is on.
-    return [target] if target is not client or "echo-message" not in client.caps else []
+    return target, [target] if target is not client or "echo-message" not in client.caps else []
 
 
 # ---------------------------------------------------------------- queries
@@ -530,11 +531,11 @@ def message_recipients(req: Request, target_name: str, is_notice: bool) -> list[
 def handle_who(req: Request, msg: Message) -> None:
     mask = msg.param(0, "*") or "*"
     state, viewer = req.state, req.client
-    rows: list[tuple[str, Client]] = []
+    rows: list[tuple[Channel | None, Client]] = []
     channel = state.find_channel(mask) if is_channel_name(mask) else None
     if channel is not None:
         in_channel = viewer in channel.members
-        rows = [(channel.name, member) for member in channel.members if in_channel or not member.is_invisible]
+        rows = [(channel, member) for member in channel.members if in_channel or not member.is_invisible]
     elif not is_channel_name(mask):
         shares = state.peers_of(viewer) | {viewer}
         for client in state.registered_clients():
@@ -542,17 +543,15 @@ def handle_who(req: Request, msg: Message) -> None:
                 continue
             if mask in ("*", "0") or mask_matches(mask, client.nick) or mask_matches(mask, client.host) \
                     or mask_matches(mask, client.realname) or mask_matches(mask, client.prefix):
-                common = next((c.name for c in client.channels.values() if viewer in c.members), "*")
-                rows.append((common, client))
+                rows.append((next((c for c in client.channels.values() if viewer in c.members), None), client))
     multi_prefix = "multi-prefix" in viewer.caps
-    for channel_name, client in rows:
+    for shared, client in rows:
         flags = "G" if client.away is not None else "H"
         if client.is_oper:
             flags += "*"
-        shared = state.find_channel(channel_name) if channel_name != "*" else None
         if shared is not None:
             flags += shared.member_prefix(client, multi_prefix)
-        req.reply(rpl.RPL_WHOREPLY, channel_name, client.username, client.host, req.server.config.name,
+        req.reply(rpl.RPL_WHOREPLY, shared.name if shared else "*", client.username, client.host, req.server.config.name,
                   client.nick, flags, f"0 {client.realname}")
     req.reply(rpl.RPL_ENDOFWHO, mask, "End of WHO list")
 
