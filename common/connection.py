@@ -15,6 +15,13 @@ import socket
 import threading
 import time
 
+from common.message import Message
+
+
+def closing_link(host: str, reason: str) -> Message:
+    """The ERROR a server sends before it closes a connection (RFC 2812 §3.7.4)."""
+    return Message("ERROR", [f"Closing Link: {host} ({reason})"])
+
 
 class Connection:
     """One client socket. The reader thread owns receiving; any thread may enqueue and flush."""
@@ -35,16 +42,14 @@ class Connection:
         self.ping_sent_at: float | None = None
 
     @property
-    def ip(self) -> str:
-        return self.address[0]
+    def host(self) -> str:
+        """The peer's address as an IRC host: "::1" cannot start a word of an IRC line, "0::1" can."""
+        address = self.address[0]
+        return "0" + address if address.startswith(":") else address
 
     @property
     def pending_bytes(self) -> int:
         return len(self._pending)
-
-    @property
-    def is_closing(self) -> bool:
-        return self.close_reason is not None
 
     def enqueue(self, data: bytes) -> None:
         """Append bytes to send. Only memory work: safe under the state lock."""
@@ -61,7 +66,8 @@ class Connection:
         """Send what the kernel takes now and hand the rest to the flusher. Never call under the state lock."""
         with self._lock:
             if self._overflowed and self.close_reason is None:
-                self._close_locked("SendQ exceeded", b"\r\nERROR :Closing Link: SendQ exceeded\r\n")
+                # The buffer may end inside a line: CRLF first, so the ERROR stands on a line of its own.
+                self._close_locked("SendQ exceeded", b"\r\n" + closing_link(self.host, "SendQ exceeded").to_bytes())
                 return
             self._send_locked()
             start_watching = bool(self._pending) and not self._watched
@@ -81,14 +87,15 @@ class Connection:
             if self.close_reason is None:
                 self.close_reason = reason
 
-    def close(self, reason: str, final_line: bytes = b"") -> None:
-        """Stop this connection: send ``final_line`` if the kernel takes it, then shut the socket down.
+    def close(self, reason: str, tell_client: bool = False) -> None:
+        """Stop this connection, first sending the closing ERROR if ``tell_client`` and the kernel takes it;
+        then shut the socket down.
 
         The reader thread wakes from ``recv()`` and does the cleanup; ``reason`` (the first one given)
         becomes the QUIT reason that others see.
         """
         with self._lock:
-            self._close_locked(reason, final_line)
+            self._close_locked(reason, closing_link(self.host, reason).to_bytes() if tell_client else b"")
 
     def release(self) -> None:
         """Close the file descriptor; called once, by the reader thread, after its cleanup."""
@@ -122,15 +129,13 @@ class Connection:
             return
         del self._pending[:sent]
 
-    def _flush_when_writable(self) -> bool:
-        """Called by the flusher when the socket is writable; returns whether it still needs watching."""
+    def _flush_when_writable(self) -> None:
+        """Called by the flusher when the socket is writable; stops the watch once nothing is left."""
         with self._lock:
             self._send_locked()
-            if self._pending and not self._closed:
-                return True
-            self._watched = False
-            self._flusher.forget(self)
-            return False
+            if not self._pending or self._closed:
+                self._watched = False
+                self._flusher.forget(self)
 
     def fileno(self) -> int:
         return self.sock.fileno()

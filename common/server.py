@@ -26,7 +26,7 @@ from typing import Iterator
 
 from common import numerics as rpl
 from common.casemap import CASEMAPPING, CHANNEL_PREFIXES
-from common.connection import Connection, Flusher
+from common.connection import Connection, Flusher, closing_link
 from common.framing import LineFramer, RawLine
 from common.history import HistoryStore, format_time
 from common.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
@@ -122,7 +122,8 @@ class ChatServer:
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
         self._stop_requested = False
         self._stopping = threading.Event()
-        self._served = threading.Event()
+        self._served = threading.Event()  # set while serve_forever() is not running
+        self._served.set()
         self._closed = False
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_writer.setblocking(False)
@@ -191,8 +192,7 @@ class ChatServer:
         with self.state.lock:
             clients = list(self.state.clients)
         for client in clients:
-            reason = "Server shutting down"
-            client.conn.close(reason, f"ERROR :Closing Link: {client.host} ({reason})\r\n".encode())
+            client.conn.close("Server shutting down", tell_client=True)
         deadline = time.monotonic() + 2.0
         with self._threads_lock:
             threads = list(self._threads)
@@ -228,17 +228,15 @@ class ChatServer:
         sock.setblocking(True)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Connection(sock, address, self.config.sendq_bytes, self.flusher)
-        host = address[0]
-        if host.startswith(":"):
-            host = "0" + host  # "::1" cannot start a word of an IRC line
-        client = Client(conn=conn, host=host)
+        host = conn.host
+        client = Client(conn=conn)
         with self.state.lock:
             full = len(self.state.clients) >= self.config.max_clients
             if not full:
                 self.state.clients.add(client)
         if full:
             log.warning("refused %s: server is full (%d clients)", host, self.config.max_clients)
-            conn.close("Server is full", f"ERROR :Closing Link: {host} (Server is full)\r\n".encode())
+            conn.close("Server is full", tell_client=True)
             conn.release()
             return
         thread = threading.Thread(target=self._serve_connection, args=(client,), name=f"client-{host}", daemon=True)
@@ -307,7 +305,7 @@ class ChatServer:
             peers = self.state.remove(client)
             if client.registered and not self._stopping.is_set():
                 out.relay(peers, Message("QUIT", [reason], source=client.prefix))
-            out.send(client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"]))
+            out.send(client, closing_link(client.host, reason))
             # Close only once the lines above (and any reply before them) have been handed to the socket.
             out.after_delivery.append(lambda: (conn.close(reason), conn.release()))
         log.info("%s disconnected (%s)", escape_for_log(client.prefix), escape_for_log(reason))
@@ -350,13 +348,9 @@ class ChatServer:
     def _load_channels(self, store: HistoryStore) -> None:
         """Channels with stored settings or messages come back after a restart, empty, as they were."""
         for snapshot in store.load_channels():
-            channel = Channel.from_snapshot(snapshot)
-            self.state.channels[channel.folded_name] = channel
+            self.state.add_channel(Channel.from_snapshot(snapshot))
         for name in store.channels_with_messages():
-            channel = self.state.find_channel(name)
-            if channel is None:
-                channel = Channel(name=name)
-                self.state.channels[channel.folded_name] = channel
+            channel = self.state.find_channel(name) or self.state.add_channel(Channel(name=name))
             channel.persistent = True
 
     def isupport_tokens(self) -> list[str]:
@@ -419,4 +413,4 @@ class ChatServer:
             for conn in to_ping:
                 conn.send_now(ping)
             for client, reason in to_close:
-                client.conn.close(reason, f"ERROR :Closing Link: {client.host} ({reason})\r\n".encode())
+                client.conn.close(reason, tell_client=True)

@@ -26,7 +26,6 @@ class Client:
     """One connection's IRC identity. ``registered`` turns true after NICK, USER, PASS and CAP END."""
 
     conn: "Connection"
-    host: str
     nick: str = "*"
     username: str = ""
     realname: str = ""
@@ -40,6 +39,10 @@ class Client:
     channels: dict[str, "Channel"] = field(default_factory=dict)
     signon: float = field(default_factory=time.time)
     last_spoke: float = field(default_factory=time.monotonic)
+
+    @property
+    def host(self) -> str:
+        return self.conn.host
 
     @property
     def prefix(self) -> str:
@@ -173,20 +176,22 @@ class ServerState:
         client.nick = new_nick
         self.nicks[casefold(new_nick)] = client
 
+    def add_channel(self, channel: Channel) -> Channel:
+        self.channels[channel.folded_name] = channel
+        return channel
+
     def join(self, client: Client, channel: Channel) -> None:
-        folded = casefold(channel.name)
-        self.channels[folded] = channel
+        self.add_channel(channel)
         channel.members[client] = {"o"} if not channel.members else set()
         channel.invited.discard(casefold(client.nick))
-        client.channels[folded] = channel
+        client.channels[channel.folded_name] = channel
 
     def part(self, client: Client, channel: Channel) -> None:
-        folded = casefold(channel.name)
         channel.members.pop(client, None)
-        client.channels.pop(folded, None)
+        client.channels.pop(channel.folded_name, None)
         if not channel.members and not channel.persistent:
             # An empty channel goes away (RFC 2812 §1.3), unless it has history or settings to keep.
-            self.channels.pop(folded, None)
+            self.channels.pop(channel.folded_name, None)
 
     def remove(self, client: Client) -> set[Client]:
         """Forget a client entirely; returns the peers that must see its QUIT."""
