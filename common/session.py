@@ -177,9 +177,39 @@ class Notice(Event):
 
 @dataclass
 class ChannelState:
+    """A joined channel as the session knows it. Members are keyed by casefolded nick, so every lookup
+    (part, quit, nick change, mode) is one dictionary access under the server's case rules."""
+
     name: str
     topic: str = ""
-    members: dict[str, str] = field(default_factory=dict)  # nick → prefix symbols, highest first
+    _members: dict[str, tuple[str, str]] = field(default_factory=dict)  # folded nick → (nick, prefixes)
+
+    def members(self) -> dict[str, str]:
+        """Nick → prefix symbols, highest first."""
+        return dict(self._members.values())
+
+    def add(self, nick: str, prefixes: str = "") -> None:
+        self._members.setdefault(casefold(nick), (nick, prefixes))
+
+    def replace(self, members: dict[str, str]) -> None:
+        self._members = {casefold(nick): (nick, prefixes) for nick, prefixes in members.items()}
+
+    def remove(self, nick: str) -> bool:
+        return self._members.pop(casefold(nick), None) is not None
+
+    def rename(self, old: str, new: str) -> bool:
+        entry = self._members.pop(casefold(old), None)
+        if entry is not None:
+            self._members[casefold(new)] = (new, entry[1])
+        return entry is not None
+
+    def set_prefix(self, nick: str, symbol: str, on: bool, order: str) -> None:
+        """Give or take one prefix symbol; ``order`` is the server's PREFIX order, highest first."""
+        entry = self._members.get(casefold(nick))
+        if entry is not None:
+            symbols = set(entry[1])
+            (symbols.add if on else symbols.discard)(symbol)
+            self._members[casefold(nick)] = (entry[0], "".join(s for s in order if s in symbols))
 
 
 def split_text(text: str, max_bytes: int) -> list[str]:
@@ -322,7 +352,7 @@ class Session:
         """A copy of a channel's members: nick → prefix symbols (``"@"``, ``"+"``, ``""``)."""
         with self._lock:
             state = self._channels.get(casefold(channel))
-            return dict(state.members) if state else {}
+            return state.members() if state else {}
 
     def topic(self, channel: str) -> str:
         with self._lock:
@@ -743,7 +773,7 @@ class Session:
                 self._wanted_channels[folded] = channel
             state = self._channels.get(folded)
             if state is not None:
-                state.members.setdefault(nick, "")
+                state.add(nick)
         self._emit(Joined(channel, nick, own, parse_server_time(msg.tags)))
         self._emit(MembersChanged(channel))
         if own and self.has_chathistory and self.config.history_on_join > 0:
@@ -766,19 +796,14 @@ class Session:
                 if kicked_by is None:
                     self._wanted_channels.pop(folded, None)
             elif state is not None:
-                state.members = {n: p for n, p in state.members.items() if casefold(n) != casefold(nick)}
+                state.remove(nick)
         self._emit(Parted(channel, nick, reason, own, parse_server_time(tags), kicked_by=kicked_by))
         self._emit(MembersChanged(channel))
 
     def _on_quit(self, msg: Message) -> None:
         nick = msg.source_nick
-        folded_nick = casefold(nick)
         with self._lock:
-            left: list[str] = []
-            for state in self._channels.values():
-                if any(casefold(member) == folded_nick for member in state.members):
-                    state.members = {n: p for n, p in state.members.items() if casefold(n) != folded_nick}
-                    left.append(state.name)
+            left = [state.name for state in self._channels.values() if state.remove(nick)]
         self._emit(Quit(nick, msg.param(0), tuple(left), parse_server_time(msg.tags)))
         for channel in left:
             self._emit(MembersChanged(channel))
@@ -790,13 +815,7 @@ class Session:
             if own:
                 self._prefix_bytes += len(new.encode()) - len(self._nick.encode())
                 self._nick = self._preferred_nick = new
-            channels: list[str] = []
-            for state in self._channels.values():
-                for member, prefix in list(state.members.items()):
-                    if casefold(member) == casefold(old):
-                        del state.members[member]
-                        state.members[new] = prefix
-                        channels.append(state.name)
+            channels = [state.name for state in self._channels.values() if state.rename(old, new)]
         self._emit(NickChanged(old, new, own, tuple(channels), parse_server_time(msg.tags)))
         for channel in channels:
             self._emit(MembersChanged(channel))
@@ -833,7 +852,7 @@ class Session:
             names = self._pending_names.pop(casefold(channel), None)
             state = self._channels.get(casefold(channel))
             if state is not None and names is not None:
-                state.members = names
+                state.replace(names)
         if state is not None:
             self._emit(MembersChanged(state.name))
 
@@ -862,12 +881,7 @@ class Session:
                 takes = letter in always_param or (adding and letter in set_param)
                 arg = args.pop(0) if takes and args else None
                 if letter in mode_to_symbol and arg and state is not None:
-                    for member in list(state.members):
-                        if casefold(member) == casefold(arg):
-                            symbols = set(state.members[member])
-                            (symbols.add if adding else symbols.discard)(mode_to_symbol[letter])
-                            order = "".join(mode_to_symbol.values())
-                            state.members[member] = "".join(s for s in order if s in symbols)
+                    state.set_prefix(arg, mode_to_symbol[letter], adding, "".join(mode_to_symbol.values()))
 
     def _prefix_modes(self) -> dict[str, str]:
         prefix = self._isupport.get("PREFIX", "(ov)@+")
