@@ -116,8 +116,10 @@ class ConversationBook:
         return sum(conversation.unread for conversation in self)
 
 
-def route(event: ev.Event, lang: str, current: str) -> list[tuple[str, DisplayLine]]:
-    """Which conversations an event adds a line to, and the line."""
+def route(event: ev.Event, lang: str, book: ConversationBook) -> list[tuple[str, DisplayLine]]:
+    """Which conversations an event adds a line to, and the line. A quit or a nick change also goes to
+    the private chat with that person, when one is open."""
+    current = book.current
     if isinstance(event, ev.ChatMessage):
         return [(event.conversation, chat_line(event))]
     if isinstance(event, ev.HistoryBatch):
@@ -133,8 +135,10 @@ def route(event: ev.Event, lang: str, current: str) -> list[tuple[str, DisplayLi
     if isinstance(event, (ev.Joined, ev.Parted, ev.TopicChanged)):
         return [(event.channel, DisplayLine("system", text, time=when))]
     if isinstance(event, (ev.Quit, ev.NickChanged)):
-        nick = event.nick if isinstance(event, ev.Quit) else event.old
-        return [(name, DisplayLine("system", text, time=when)) for name in (*event.channels, nick)]
+        nicks = (event.nick,) if isinstance(event, ev.Quit) else (event.new, event.old)
+        private = next((book.find(nick).name for nick in nicks if book.find(nick)), None)
+        names = (*event.channels, private) if private else event.channels
+        return [(name, DisplayLine("system", text, time=when)) for name in names]
     if isinstance(event, ev.ModeChanged):
         target = event.target if is_channel_name(event.target) else SERVER_TAB
         return [(target, DisplayLine("system", text, time=when))]

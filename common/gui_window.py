@@ -128,6 +128,7 @@ class ChatWindow:
         if self.banner.shown:
             self.banner.configure(background=palette.banner, foreground=palette.banner_text)
         self._list_dirty = True
+        self._refresh()
         self._persist()
 
     def change_font_size(self, step: int) -> None:
@@ -159,18 +160,21 @@ class ChatWindow:
     def _poll(self) -> None:
         """Drain a bounded batch of session events, then draw once."""
         self._after_id = None
+        handled = False
         for _ in range(MAX_EVENTS_PER_TICK):
             try:
                 event = self.session.events.get_nowait()
             except queue.Empty:
                 break
+            handled = True
             try:
                 self._apply(event)
             except Exception:  # one bad event must not stop the window; it is logged and shown nowhere
                 log.exception("could not show %r", event)
-        self.view.append(self._pending_lines)
-        self._pending_lines = []
-        self._refresh()
+        if handled:  # an idle tick draws nothing
+            self.view.append(self._pending_lines)
+            self._pending_lines = []
+            self._refresh()
         if not self.closing:
             self._after_id = self.top.after(POLL_MS, self._poll)
 
@@ -196,19 +200,15 @@ class ChatWindow:
             if added and casefold(event.conversation) == casefold(current):
                 self._select(current)
                 self.view.keep_position_after_prepend(added)
-        for name, line in route(event, self.lang, current):
-            if isinstance(event, ev.Quit) and name == event.nick and not self.book.find(name):
-                continue  # no private chat with this person was open
-            if isinstance(event, ev.NickChanged) and name == event.old:
-                name = event.new
-                if not self.book.find(name):
-                    continue
-            conversation = self.book.add(name, line)
-            if conversation.name == self.book.current:
-                self._pending_lines.append(line)
-            self._list_dirty = True
-        if isinstance(event, ev.ChatMessage) and not event.own and not is_channel_name(event.conversation):
-            self._list_dirty = True
+        for name, line in route(event, self.lang, self.book):
+            self._add_line(name, line)
+
+    def _add_line(self, name: str, line: DisplayLine) -> None:
+        """Add a line to a conversation; draw it this tick if that conversation is shown."""
+        conversation = self.book.add(name, line)
+        if conversation.name == self.book.current:
+            self._pending_lines.append(line)
+        self._list_dirty = True
 
     def _on_connection_state(self, event: ev.ConnectionState) -> None:
         keys = {"connecting": "state_connecting", "registered": "state_registered",
@@ -279,8 +279,7 @@ class ChatWindow:
         current = None if self.book.current == SERVER_TAB else self.book.current
         result = run_input(text, self.session, current, self.lang)
         for line in result.output:
-            self.book.add(self.book.current, DisplayLine("system", line))
-            self._pending_lines.append(DisplayLine("system", line))
+            self._add_line(self.book.current, DisplayLine("system", line))
         if result.sent or (text.startswith("/") and not result.output):
             self.input.sent()  # what was not sent stays in the line, to send again
         if result.switch_to:
