@@ -112,15 +112,11 @@ def export_transcript(args: argparse.Namespace) -> int:
         writer.writerow(["time", "nick", "kind", "text", "msgid"])
     for message in messages:
         moment = datetime.fromtimestamp(message.time_ms / 1000)
-        nick, text = message.sender_nick, message.text
-        kind = "notice" if message.command == "NOTICE" else "message"
-        if text.startswith("\x01ACTION ") and text.endswith("\x01"):
-            kind, text = "action", text[8:-1]
         if writer:
-            writer.writerow([moment.isoformat(timespec="seconds"), nick, kind, text, message.msgid])
+            kind, text = message.kind_and_text
+            writer.writerow([moment.isoformat(timespec="seconds"), message.sender_nick, kind, text, message.msgid])
         else:
-            body = {"action": f"* {nick} {text}", "notice": f"-{nick}- {text}"}.get(kind, f"<{nick}> {text}")
-            print(f"[{moment:%Y-%m-%d %H:%M:%S}] {body}")
+            print(f"[{moment:%Y-%m-%d %H:%M:%S}] {message.transcript_line()}")
     return 0
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from common.casemap import casefold, is_channel_name
+from common.message import action_text
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -112,6 +113,20 @@ class StoredMessage:
     @property
     def key(self) -> str:
         return target_key(self.target, self.sender_nick)
+
+    @property
+    def kind_and_text(self) -> tuple[str, str]:
+        """("action", text without the CTCP wrapping), ("notice", text) or ("message", text)."""
+        action = action_text(self.text)
+        if action is not None:
+            return "action", action
+        return ("notice" if self.command == "NOTICE" else "message"), self.text
+
+    def transcript_line(self) -> str:
+        """How the message reads in a plain transcript: ``<alice> hi``, ``* alice waves``, ``-alice- note``."""
+        kind, text = self.kind_and_text
+        nick = self.sender_nick
+        return {"action": f"* {nick} {text}", "notice": f"-{nick}- {text}"}.get(kind, f"<{nick}> {text}")
 
 
 @dataclass(frozen=True)

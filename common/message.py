@@ -80,6 +80,20 @@ def format_tags(tags: dict[str, str]) -> str:
     return ";".join(f"{key}={escape_tag_value(value)}" if value else key for key, value in tags.items())
 
 
+ACTION_PREFIX = "\x01ACTION "  # CTCP ACTION, what /me sends: "\x01ACTION waves\x01"
+
+
+def make_action(text: str) -> str:
+    return f"{ACTION_PREFIX}{text}\x01"
+
+
+def action_text(text: str) -> str | None:
+    """The text of a CTCP ACTION (``/me``), or None when ``text`` is not one."""
+    if text.startswith(ACTION_PREFIX):
+        return text[len(ACTION_PREFIX):].removesuffix("\x01")
+    return None
+
+
 def split_source(source: str) -> tuple[str, str | None, str | None]:
     """Split ``nick!user@host`` into its parts; a server name comes back as ``(name, None, None)``."""
     nick, _, rest = source.partition("!")

@@ -879,14 +879,8 @@ def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit
         return
     for message in messages:
         stamp = datetime.fromtimestamp(message.time_ms / 1000).strftime("%Y-%m-%d %H:%M")
-        nick, text = message.sender.split("!", 1)[0], message.text
-        if text.startswith("\x01ACTION ") and text.endswith("\x01"):
-            body = f"* {nick} {text[8:-1]}"
-        elif message.command == "NOTICE":
-            body = f"-{nick}- {text}"
-        else:
-            body = f"<{nick}> {text}"
-        out.send(client, Message("NOTICE", [channel, f"[{stamp}] {body}"], source=out.server_name))
+        out.send(client, Message("NOTICE", [channel, f"[{stamp}] {message.transcript_line()}"],
+                                 source=out.server_name))
 
 
 def fail_chathistory(req: Request, code: str, *context: str) -> None:

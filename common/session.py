@@ -27,13 +27,12 @@ from typing import Callable
 from common import numerics as rpl
 from common.casemap import casefold, is_channel_name
 from common.framing import LineFramer
-from common.message import Message, ProtocolError, parse, split_source
+from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse, split_source
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
                "cap-notify", "draft/chathistory", "chathistory")
 CLIENT_VERSION = "classchat 1.0"
-ACTION_PREFIX = "\x01ACTION "
 
 
 # ------------------------------------------------------------------------------------------ events
@@ -397,7 +396,7 @@ class Session:
             prefix_bytes = self._prefix_bytes
         budget = 512 - 1 - prefix_bytes - len(f" {command} {target} :\r\n".encode()) - wrapper
         for piece in split_text(text, max(budget, 64)):
-            body = f"{ACTION_PREFIX}{piece}\x01" if kind == "action" else piece
+            body = make_action(piece) if kind == "action" else piece
             if not self._send(Message(command, [target, body]), paced=True):
                 return False
             if "echo-message" not in self.caps:
