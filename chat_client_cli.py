@@ -19,8 +19,7 @@ import threading
 import time
 
 from common import session as ev
-from common.casemap import NICK_SPECIALS
-from common.cli import OneLineErrorParser
+from common.cli import OneLineErrorParser, default_nick
 from common.commands import run_input
 from common.session import Session, SessionConfig
 from common.text import describe, detect_language, tr
@@ -29,16 +28,6 @@ PROG = "chat_client_cli.py"
 ASK = object()  # --password given without a value: ask for it
 EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION = 0, 1, 2
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
-
-
-def default_nick() -> str:
-    """The login name, made into a valid nick."""
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = "guest"
-    nick = "".join(char for char in name if char.isalnum() or char in NICK_SPECIALS)[:30]
-    return nick if nick and not nick[0].isdigit() and nick[0] != "-" else f"u{nick}"[:30] or "guest"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

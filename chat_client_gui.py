@@ -11,11 +11,11 @@ import argparse
 import subprocess
 import sys
 import tkinter as tk
-from pathlib import Path
 
-from common.cli import OneLineErrorParser, fail
+from common.cli import OneLineErrorParser, default_nick, fail
 from common.gui_settings import Settings, load_settings
 from common.gui_window import ChatWindow, ConnectDialog
+from common.server_process import ServerStartError, start_server_process
 from common.session import SessionConfig
 from common.text import detect_language
 
@@ -49,7 +49,6 @@ def merged_settings(args: argparse.Namespace) -> Settings:
     if args.lang:
         settings.lang = args.lang
     if not settings.nick:
-        from chat_client_cli import default_nick
         settings.nick = default_nick()
     return settings
 
@@ -90,16 +89,11 @@ class Application:
 
 
 def start_demo_server() -> tuple[subprocess.Popen, int]:
-    """``chat_server.py`` on a free local port; returns the process and the port it printed."""
-    server_script = Path(__file__).resolve().with_name("chat_server.py")
-    process = subprocess.Popen([sys.executable, str(server_script), "--port", "0", "--log-level", "WARNING"],
-                               stdout=subprocess.PIPE, text=True, encoding="utf-8")
-    first_line = process.stdout.readline()
+    """A throwaway server on a free local port (its history stays in memory); the process and its port."""
     try:
-        port = int(first_line.rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        process.kill()
-        fail(PROG, f"the demo server did not start: {first_line.strip() or 'no output'}")
+        process, (_host, port), _ = start_server_process(["--port", "0", "--db", ":memory:", "--log-level", "WARNING"])
+    except ServerStartError as error:
+        fail(PROG, f"the demo server did not start: {error}")
     return process, port
 
 

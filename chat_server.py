@@ -24,6 +24,7 @@ from pathlib import Path
 from common.cli import OneLineErrorParser, fail
 from common.history import HistoryStore
 from common.server import ChatServer, ServerConfig
+from common.server_process import listening_line
 
 PROG = "chat_server.py"
 
@@ -163,7 +164,7 @@ def lan_addresses() -> list[str]:
 
 def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
     host, port = server.address
-    print(f"classchat server {server.config.name} listening on {host}:{port}", flush=True)
+    print(listening_line(server.config.name, host, port), flush=True)
     hosts = [host]
     if host in ("0.0.0.0", "::"):
         hosts = lan_addresses() or ["127.0.0.1"]

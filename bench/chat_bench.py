@@ -27,10 +27,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from common.server_process import start_server_process  # noqa: E402
 MARKER = b"bench|"  # starts every bench message's text; appears nowhere else in a line
 SAMPLE_EVERY = 16
 
@@ -144,14 +148,16 @@ def run_worker(config: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------ main
 
-def start_our_server(history: bool) -> tuple[subprocess.Popen, int]:
-    args = [sys.executable, str(ROOT / "chat_server.py"), "--port", "0", "--flood-rate", "0", "--log-level",
-            "WARNING", "--max-clients", "20000", "--sendq", str(8 * 1024 * 1024)]
-    args += ["--db", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}.sqlite3")] if history \
-        else ["--no-history"]
-    server = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    port = int(server.stdout.readline().rsplit(":", 1)[1])
-    return server, port
+def start_our_server(history_folder: str | None) -> tuple[subprocess.Popen, int]:
+    """Our server, flood control off; with a fresh SQLite history file in ``history_folder``, or none."""
+    args = ["--port", "0", "--flood-rate", "0", "--log-level", "WARNING", "--max-clients", "20000",
+            "--sendq", str(8 * 1024 * 1024)]
+    if history_folder is not None:
+        args += ["--db", tempfile.mktemp(suffix=".sqlite3", dir=history_folder)]
+    else:
+        args += ["--no-history"]
+    process, (_host, port), _ = start_server_process(args)
+    return process, port
 
 
 def start_seed(path: str) -> tuple[subprocess.Popen, int]:
@@ -226,9 +232,10 @@ def main() -> int:
         return 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    series = [run_series("classchat (history on)", lambda: start_our_server(True), "irc", args)]
+    with tempfile.TemporaryDirectory(prefix="classchat-bench-") as history_folder:
+        series = [run_series("classchat (history on)", lambda: start_our_server(history_folder), "irc", args)]
     if args.history_cost:
-        series.append(run_series("classchat (history off)", lambda: start_our_server(False), "irc", args))
+        series.append(run_series("classchat (history off)", lambda: start_our_server(None), "irc", args))
     if args.seed:
         series.append(run_series("seed server.py", lambda: start_seed(args.seed), "raw", args))
     for address in args.against:

@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from common.server_process import start_server_process  # noqa: E402
+from helpers import start_virtual_display  # noqa: E402  (the tests' Xvfb start-up)
 
 
 def flood(port: int, rate: float, seconds: float) -> None:
@@ -57,17 +60,9 @@ def main() -> int:
         flood(args.flooder, args.rate, args.seconds)
         return 0
 
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        read_end, write_end = os.pipe()
-        xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten",
-                                 "tcp"], pass_fds=(write_end,), stderr=subprocess.DEVNULL)
-        os.close(write_end)
-        with os.fdopen(read_end) as reader:
-            os.environ["DISPLAY"] = f":{reader.readline().strip()}"
-    server = subprocess.Popen([sys.executable, str(ROOT / "chat_server.py"), "--port", "0", "--flood-rate", "0",
-                               "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
-    port = int(server.stdout.readline().rsplit(":", 1)[1])
+    xvfb = None if os.environ.get("DISPLAY") else start_virtual_display("1280x800")
+    server, (_host, port), _ = start_server_process(["--port", "0", "--flood-rate", "0", "--no-history",
+                                                      "--log-level", "WARNING"])
     try:
         figures = measure(port, args)
     finally:

@@ -14,12 +14,14 @@ import json
 import os
 import resource
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from common.server_process import start_server_process  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:
@@ -28,10 +30,8 @@ def rss_kib(pid: int) -> int:
 
 
 def measure(count: int) -> dict:
-    server = subprocess.Popen([sys.executable, str(ROOT / "chat_server.py"), "--port", "0", "--no-history",
-                               "--log-level", "WARNING", "--max-clients", str(count + 100), "--flood-rate", "0"],
-                              stdout=subprocess.PIPE, text=True)
-    port = int(server.stdout.readline().rsplit(":", 1)[1])
+    server, (_host, port), _ = start_server_process(["--port", "0", "--no-history", "--log-level", "WARNING",
+                                                      "--max-clients", str(count + 100), "--flood-rate", "0"])
     try:
         before = rss_kib(server.pid)
         socks = []

@@ -27,7 +27,7 @@ from typing import Callable
 from common import numerics as rpl
 from common.casemap import casefold, is_channel_name
 from common.framing import LineFramer
-from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse, split_source
+from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from helpers import start_virtual_display  # noqa: E402  (the tests' Xvfb start-up)
 
 LESSON = [
     (0, "/topic Урок 4: многопользовательский чат на сокетах"),
@@ -26,20 +28,8 @@ LESSON = [
 ]
 
 
-def start_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-                            pass_fds=(write_end,), stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        os.environ["DISPLAY"] = f":{reader.readline().strip()}"
-    return xvfb
-
-
 def main() -> int:
-    xvfb = start_display()
+    xvfb = None if os.environ.get("DISPLAY") else start_virtual_display()
     import chat_client_gui
     from common.gui_settings import Settings
 

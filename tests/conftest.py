@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.server import ChatServer, ServerConfig  # noqa: E402
-from helpers import IRCTestClient, ServerProcess  # noqa: E402
+from helpers import IRCTestClient, ServerProcess, start_virtual_display  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -100,26 +100,18 @@ def server_process():
 def display():
     """An X display for Tk: the one in DISPLAY, else a private Xvfb for the whole test run."""
     import os
-    import shutil
-    import subprocess
 
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]
         return
-    if shutil.which("Xvfb") is None:
+    try:
+        xvfb = start_virtual_display()
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    if xvfb is None:
         if os.environ.get("CI"):
             pytest.fail("Xvfb is not installed, and CI needs it for the GUI tests")
         pytest.skip("no display and no Xvfb")
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-                            pass_fds=(write_end,), stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        number = reader.readline().strip()
-    if not number:
-        xvfb.kill()
-        pytest.fail("Xvfb did not start")
-    os.environ["DISPLAY"] = f":{number}"
     yield os.environ["DISPLAY"]
     del os.environ["DISPLAY"]
     xvfb.terminate()

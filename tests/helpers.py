@@ -9,19 +9,40 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from common.framing import LineFramer
+from common.server_process import ServerStartError, start_server_process
 from common.message import Message, parse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 5.0
 _sync_tokens = itertools.count(1)
+
+
+def start_virtual_display(size: str = "1920x1080") -> subprocess.Popen | None:
+    """A private Xvfb, with DISPLAY set to it; None (and nothing started) when Xvfb is not installed.
+
+    ``-displayfd`` makes Xvfb pick a free display number and say which, so runs never collide.
+    """
+    if shutil.which("Xvfb") is None:
+        return None
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                            pass_fds=(write_end,), stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        number = reader.readline().strip()
+    if not number:
+        xvfb.kill()
+        raise RuntimeError("Xvfb did not start")
+    os.environ["DISPLAY"] = f":{number}"
+    return xvfb
 
 
 class IRCTestClient:
@@ -153,18 +174,11 @@ class ServerProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None):
         defaults = ["--port", "0", "--log-level", "WARNING"] + ([] if "--db" in args else ["--db", ":memory:"])
         self.args = [*defaults, *args]
-        self.proc = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "chat_server.py"), *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-            env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT,
-        )
-        self.first_line = self.proc.stdout.readline()
-        match = re.search(r"listening on (\S+):(\d+)", self.first_line)
-        if not match:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=5)
-            raise AssertionError(f"server did not start: {self.first_line!r} {err!r}")
-        self.address = (match.group(1), int(match.group(2)))
+        try:
+            self.proc, self.address, self.first_line = start_server_process(self.args, stderr=subprocess.PIPE,
+                                                           env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT)
+        except ServerStartError as error:
+            raise AssertionError(f"server did not start: {error}") from None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
         if self.proc.poll() is None:

@@ -7,7 +7,6 @@ import tkinter as tk
 
 import pytest
 
-from common.gui_model import SERVER_TAB
 from common.gui_settings import Settings, load_settings
 from common.gui_theme import THEMES
 from common.gui_window import ChatWindow, ConnectDialog

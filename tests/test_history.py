@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys

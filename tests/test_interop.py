@@ -14,7 +14,6 @@ import time
 import irc.client
 import pytest
 
-from helpers import IRCTestClient
 
 
 def require_tool(name: str) -> None:

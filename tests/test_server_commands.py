@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 
 def test_registration_burst_advertises_isupport_and_motd(server):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import PROJECT_ROOT, IRCTestClient, ServerProcess
+from helpers import PROJECT_ROOT, IRCTestClient
 
 
 def run_server(*args: str, timeout: float = 10) -> subprocess.CompletedProcess:

@@ -1,14 +1,13 @@
 """The shared client session against the real server process: registration, events, reconnects, splitting."""
 from __future__ import annotations
 
-import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from common import session as ev
 from common.session import Session, SessionConfig, mentions_nick, split_text
-from helpers import EventLog, IRCTestClient, ServerProcess
+from helpers import EventLog, IRCTestClient
 
 
 def start_session(address, nick: str, **overrides) -> tuple[Session, EventLog]:
