@@ -52,18 +52,23 @@ def connect_clients(host: str, port: int, count: int, worker: int, protocol: str
         socks.append(sock)
     if protocol == "irc":
         for sock in socks:
-            seen = b""
-            while b" 366 " not in seen:
-                data = sock.recv(65536)
-                if not data:
-                    raise SystemExit("server closed a bench connection during registration")
-                seen = seen[-600:] + data
-                if b"PING" in data:
-                    token = data.split(b"PING", 1)[1].split(b"\r\n", 1)[0].strip()
-                    sock.sendall(b"PONG " + token + b"\r\n")
+            wait_for_numeric(sock, b"366")
     for sock in socks:
         sock.setblocking(False)
     return socks
+
+
+def wait_for_numeric(sock: socket.socket, code: bytes) -> None:
+    """Read a blocking socket until the server sends numeric ``code`` (answering PINGs meanwhile)."""
+    seen = b""
+    while f" {code.decode()} ".encode() not in seen:
+        data = sock.recv(65536)
+        if not data:
+            raise SystemExit("the server closed a bench connection during registration")
+        seen = seen[-600:] + data
+        if b"PING" in data:
+            token = data.split(b"PING", 1)[1].split(b"\r\n", 1)[0].strip()
+            sock.sendall(b"PONG " + token + b"\r\n")
 
 
 def run_worker(config: dict) -> dict:

@@ -85,7 +85,7 @@ def test_typed_message_appears_in_another_window(server_process, open_window, tk
     assert bob.view.text.get(link_ranges[0], link_ranges[1]) == "https://python.org"
     pump_until(tk_root, lambda: bob.member_list.nicks == ["alice", "bob"], what="bob's member list")
     assert bob.member_list.listbox.get(0).strip() == "@alice"
-    assert "alice" in bob.status.cget("text") or "bob" in bob.status.cget("text")
+    assert bob.status.cget("text") == f"127.0.0.1:{process.address[1]} · bob · connected"
 
 
 def test_unread_counts_mentions_and_title(server_process, open_window, tk_root):
