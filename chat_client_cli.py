@@ -19,7 +19,7 @@ import threading
 import time
 
 from common import session as ev
-from common.cli import OneLineErrorParser, default_nick
+from common.cli import OneLineErrorParser, add_tls_pin_argument, default_nick
 from common.commands import run_input
 from common.session import Session, SessionConfig
 from common.text import describe, detect_language, tr
@@ -39,11 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--password", nargs="?", const=ASK, help="server password; without a value, ask for it")
     parser.add_argument("--tls", action="store_true", help="connect with TLS")
     parser.add_argument("--insecure", action="store_true", help="with --tls: do not verify the certificate")
+    add_tls_pin_argument(parser)
     parser.add_argument("--once", metavar="TEXT", help="send one message to the channel and exit")
     parser.add_argument("--lang", choices=["en", "ru"], help="language (default: from the locale)")
     args = parser.parse_args(argv)
     if args.port is None:
-        args.port = 6697 if args.tls else 6667
+        args.port = 6697 if args.tls or args.tls_pin else 6667
     if not 0 < args.port < 65536:
         parser.error(f"port {args.port} is out of range 1-65535")
     if args.password is ASK:
@@ -257,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     config = SessionConfig(
         host=args.host, port=args.port, nick=args.nick, password=args.password,
         channels=(args.channel,) if args.channel else (), tls=args.tls, tls_verify=not args.insecure,
+        tls_pin=args.tls_pin,
         reconnect=interactive,
     )
     session = Session(config)

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tkinter as tk
 
-from common.cli import OneLineErrorParser, default_nick, fail
-from common.gui_settings import Settings, load_settings
+from common.cli import OneLineErrorParser, add_tls_pin_argument, default_nick, fail
+from common.gui_settings import Settings, load_settings, session_config
 from common.gui_window import ChatWindow, ConnectDialog
 from common.server_process import ServerStartError, start_server_process
 from common.session import SessionConfig
@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--channel", help="channel to join (default: #general)")
     parser.add_argument("--password", help="server password")
     parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    add_tls_pin_argument(parser)
     parser.add_argument("--lang", choices=["en", "ru"], help="interface language (default: from the locale)")
     parser.add_argument("--connect", action="store_true", help="connect at once, without the dialog")
     parser.add_argument("--demo", action="store_true",
@@ -45,17 +46,14 @@ def merged_settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name)
         if value is not None:
             setattr(settings, name, value)
-    settings.tls = settings.tls or args.tls
+    settings.tls = settings.tls or args.tls or bool(args.tls_pin)
+    if args.tls_pin:
+        settings.tls_pin = args.tls_pin
     if args.lang:
         settings.lang = args.lang
     if not settings.nick:
         settings.nick = default_nick()
     return settings
-
-
-def session_config(settings: Settings, nick: str, password: str | None) -> SessionConfig:
-    return SessionConfig(host=settings.host, port=settings.port, nick=nick, password=password, tls=settings.tls,
-                         channels=(settings.channel,) if settings.channel else ())
 
 
 class Application:

@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from common.casemap import NICK_SPECIALS
+from common.tls import normalize_fingerprint
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -14,6 +15,20 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_tls_pin_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tls-pin``, shared by both clients: trust a self-signed server certificate by its fingerprint."""
+    parser.add_argument("--tls-pin", type=pin_argument, metavar="SHA256",
+                        help="connect with TLS and trust exactly the certificate with this SHA-256 fingerprint "
+                             "(the server prints it at start); for a self-signed certificate")
+
+
+def pin_argument(text: str) -> str:
+    try:
+        return normalize_fingerprint(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a certificate fingerprint: {error}") from None
 
 
 def default_nick() -> str:

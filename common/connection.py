@@ -13,9 +13,11 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import ssl
 import time
 
 from common.message import Message
+from common.tls import TLSChannel
 
 
 def closing_link(host: str, reason: str) -> Message:
@@ -24,15 +26,22 @@ def closing_link(host: str, reason: str) -> Message:
 
 
 class Connection:
-    """One client socket. The reader thread owns receiving; any thread may enqueue and flush."""
+    """One client socket. The reader thread owns receiving; any thread may enqueue and flush.
 
-    def __init__(self, sock: socket.socket, address: tuple, sendq_limit: int, flusher: "Flusher") -> None:
+    With ``tls``, ``_pending`` holds plaintext and ``_wire`` the encrypted bytes not yet sent: plaintext is
+    encrypted at send time, under the same lock, so records leave in the order their lines were queued.
+    """
+
+    def __init__(self, sock: socket.socket, address: tuple, sendq_limit: int, flusher: "Flusher",
+                 tls: TLSChannel | None = None) -> None:
         self.sock = sock
         self.address = address
         self.sendq_limit = sendq_limit
+        self.tls = tls
         self._flusher = flusher
         self._lock = threading.Lock()
         self._pending = bytearray()
+        self._wire = bytearray()
         self._watched = False
         self._overflowed = False
         self._closed = False
@@ -49,14 +58,26 @@ class Connection:
 
     @property
     def pending_bytes(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._wire)
+
+    def receive(self, data: bytes) -> bytes:
+        """The plaintext in bytes just received (the reader thread's only call for TLS). Raises
+        ``TLSClosed`` when the peer ends the TLS session or breaks it."""
+        if self.tls is None:
+            return data
+        with self._lock:
+            plaintext = self.tls.decrypt(data)
+            answer_needed = self.tls.has_output
+        if answer_needed:
+            self.flush()
+        return plaintext
 
     def enqueue(self, data: bytes) -> None:
         """Append bytes to send. Only memory work: safe under the state lock."""
         with self._lock:
             if self._closed or self._overflowed:
                 return
-            if len(self._pending) + len(data) > self.sendq_limit:
+            if self.pending_bytes + len(data) > self.sendq_limit:
                 self._overflowed = True
                 self._pending.clear()
                 return
@@ -70,7 +91,7 @@ class Connection:
                 self._close_locked("SendQ exceeded", b"\r\n" + closing_link(self.host, "SendQ exceeded").to_bytes())
                 return
             self._send_locked()
-            start_watching = bool(self._pending) and not self._watched
+            start_watching = self.pending_bytes > 0 and not self._watched
             if start_watching:
                 self._watched = True
         if start_watching:
@@ -102,6 +123,7 @@ class Connection:
         with self._lock:
             self._closed = True
             self._pending.clear()
+            self._wire.clear()
         self._flusher.forget(self)
         self.sock.close()
 
@@ -110,6 +132,9 @@ class Connection:
             self.close_reason = reason
         if final_line and not self._closed:
             self._pending += final_line
+            if self.tls is not None:
+                self._wire += self.tls.encrypt(self._pending) + self.tls.close_notify()
+                self._pending.clear()
             self._send_locked()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -117,23 +142,32 @@ class Connection:
             pass  # already shut down or reset by the peer: nothing left to stop
 
     def _send_locked(self) -> None:
-        if not self._pending or self._closed:
+        if self._closed:
             return
+        outgoing = self._pending
         try:
-            sent = self.sock.send(self._pending, socket.MSG_DONTWAIT)
+            if self.tls is not None:
+                if self._pending or self.tls.has_output:
+                    self._wire += self.tls.encrypt(self._pending)
+                    self._pending.clear()
+                outgoing = self._wire
+            if not outgoing:
+                return
+            sent = self.sock.send(outgoing, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            # The peer is gone; the reader thread sees it too and cleans up.
+        except (OSError, ssl.SSLError):
+            # The peer is gone (or the TLS session is over); the reader thread sees it too and cleans up.
             self._pending.clear()
+            self._wire.clear()
             return
-        del self._pending[:sent]
+        del outgoing[:sent]
 
     def _flush_when_writable(self) -> None:
         """Called by the flusher when the socket is writable; stops the watch once nothing is left."""
         with self._lock:
             self._send_locked()
-            if not self._pending or self._closed:
+            if not self.pending_bytes or self._closed:
                 self._watched = False
                 self._flusher.forget(self)
 

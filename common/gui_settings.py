@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from common.casemap import is_valid_channel, is_valid_nick
+from common.session import SessionConfig
 from common.text import tr
+from common.tls import normalize_fingerprint
 
 MIN_FONT, MAX_FONT = 8, 24
 
@@ -20,9 +22,18 @@ class Settings:
     nick: str = ""
     channel: str = "#general"
     tls: bool = False
+    tls_pin: str = ""  # SHA-256 fingerprint of a self-signed server certificate to trust
     theme: str = "light"
     font_size: int = 11
     lang: str = ""
+
+
+def session_config(settings: Settings, nick: str, password: str | None) -> SessionConfig:
+    """What a window connects with: the settings, a nick (the demo gives each window its own) and the
+    password, which is never saved."""
+    return SessionConfig(host=settings.host, port=settings.port, nick=nick, password=password,
+                         tls=settings.tls or bool(settings.tls_pin), tls_pin=settings.tls_pin or None,
+                         channels=(settings.channel,) if settings.channel else ())
 
 
 def settings_path() -> Path:
@@ -60,7 +71,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
         pass
 
 
-def validate_connect_form(host: str, port: str, nick: str, channel: str, lang: str) -> list[str]:
+def validate_connect_form(host: str, port: str, nick: str, channel: str, lang: str, tls_pin: str = "") -> list[str]:
     """Problems with what the user typed into the connect dialog, as messages to show; empty if fine."""
     problems = []
     if not host.strip():
@@ -71,4 +82,9 @@ def validate_connect_form(host: str, port: str, nick: str, channel: str, lang: s
         problems.append(tr("form_nick", lang))
     if channel.strip() and not is_valid_channel(channel.strip(), 50):
         problems.append(tr("form_channel", lang))
+    if tls_pin.strip():
+        try:
+            normalize_fingerprint(tls_pin)
+        except ValueError:
+            problems.append(tr("form_tls_pin", lang))
     return problems

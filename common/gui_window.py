@@ -17,11 +17,13 @@ from common import session as ev
 from common.casemap import casefold, is_channel_name
 from common.commands import run_input
 from common.gui_model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
-from common.gui_settings import MAX_FONT, MIN_FONT, Settings, save_settings, validate_connect_form
+from common.gui_settings import (MAX_FONT, MIN_FONT, Settings, save_settings, session_config,
+                                 validate_connect_form)
 from common.gui_theme import THEMES
 from common.gui_widgets import Banner, ConversationList, InputLine, MemberList, MessageView, NamedFont
 from common.session import Session, SessionConfig
 from common.text import LANGUAGES, tr
+from common.tls import normalize_fingerprint
 
 log = logging.getLogger("classchat.gui")
 POLL_MS = 30
@@ -353,10 +355,10 @@ class ConnectDialog:
         frame.pack(fill="both", expand=True)
         # Plain entries read with get(): no tkinter Variable, whose __del__ would call Tcl from any thread.
         initial = {"host": settings.host, "port": str(settings.port), "nick": settings.nick, "password": "",
-                   "channel": settings.channel}
+                   "channel": settings.channel, "tls_pin": settings.tls_pin}
         self.entries: dict[str, ttk.Entry] = {}
         labels = [("host", "connect_server"), ("port", "connect_port"), ("nick", "connect_nick"),
-                  ("password", "connect_password"), ("channel", "connect_channel")]
+                  ("password", "connect_password"), ("channel", "connect_channel"), ("tls_pin", "connect_tls_pin")]
         for row, (name, key) in enumerate(labels):
             ttk.Label(frame, text=tr(key, lang)).grid(row=row, column=0, sticky="w", pady=3, padx=(0, 10))
             entry = ttk.Entry(frame, width=28, show="•" if name == "password" else "")
@@ -387,7 +389,8 @@ class ConnectDialog:
 
     def submit(self) -> None:
         values = self.values()
-        problems = validate_connect_form(values["host"], values["port"], values["nick"], values["channel"], self.lang)
+        problems = validate_connect_form(values["host"], values["port"], values["nick"], values["channel"], self.lang,
+                                         values["tls_pin"])
         if problems:
             self.problems.configure(text="\n".join(problems))
             return
@@ -395,10 +398,9 @@ class ConnectDialog:
         settings.host, settings.port = values["host"].strip(), int(values["port"])
         settings.nick, settings.channel = values["nick"].strip(), values["channel"].strip()
         settings.tls = self.tls.instate(["selected"])
+        settings.tls_pin = normalize_fingerprint(values["tls_pin"]) if values["tls_pin"].strip() else ""
         save_settings(settings)
-        config = SessionConfig(host=settings.host, port=settings.port, nick=settings.nick,
-                               password=values["password"] or None, tls=settings.tls,
-                               channels=(settings.channel,) if settings.channel else ())
+        config = session_config(settings, settings.nick, values["password"] or None)
         self.top.destroy()
         self.on_connect(config)
 

@@ -18,12 +18,12 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from common.casemap import casefold, is_channel_name
 from common.message import action_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient_host TEXT NOT NULL DEFAULT '',
     command TEXT NOT NULL,
     text TEXT NOT NULL,
-    client_tags TEXT NOT NULL DEFAULT '{}'
+    client_tags TEXT NOT NULL DEFAULT '{}',
+    ops_only INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_target ON messages (target_key, time_ms, id);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time_ms);
@@ -51,14 +52,29 @@ CREATE TABLE IF NOT EXISTS channels (
     modes TEXT NOT NULL DEFAULT 'nt',
     key TEXT,
     member_limit INTEGER,
-    bans TEXT NOT NULL DEFAULT '[]'
+    bans TEXT NOT NULL DEFAULT '[]',
+    quiets TEXT NOT NULL DEFAULT '[]'
 );
 """
+# What version 2 added to a version 1 database: questions (+U) kept for operators, and the mute (+q) list.
+UPGRADE_FROM_1 = (
+    "ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'",
+)
 
 
 # A private message is visible to its sender (same nick, same host) and to its recipient (the other nick of
 # the key, at the host it was delivered to). Parameters: viewer key, viewer host, viewer key, viewer host.
 PRIVATE_SIDE = "((sender_key = ? AND sender_host = ?) OR (sender_key <> ? AND recipient_host = ?))"
+
+
+class Viewer(NamedTuple):
+    """Who asks for history: a private chat needs their nick and host to match one side; ``privileged``
+    (a channel operator or the teacher) also sees the questions sent under +U."""
+
+    nick: str = ""
+    host: str = ""
+    privileged: bool = False
 
 
 def dm_key(nick_a: str, nick_b: str) -> str:
@@ -100,6 +116,7 @@ class StoredMessage:
     text: str
     recipient_host: str = ""
     client_tags: dict[str, str] = field(default_factory=dict)
+    ops_only: bool = False  # a question under +U: only the channel's operators saw it
     row_id: int = 0
 
     @property
@@ -142,6 +159,7 @@ class ChannelSnapshot:
     key: str | None
     limit: int | None
     bans: tuple[tuple[str, str, int], ...]
+    quiets: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,11 @@ class HistoryStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         with self.db:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            existed = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
+            if existed and version == 1:
+                for statement in UPGRADE_FROM_1:
+                    self.db.execute(statement)
             self.db.executescript(SCHEMA)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -173,7 +196,8 @@ class HistoryStore:
         """Store a batch in one transaction: after this returns, it survives the process being killed."""
         message_rows = [self._row(m) for m in messages]
         channel_rows = [(casefold(c.name), c.name, c.created, c.topic, c.topic_set_by, c.topic_set_at, c.modes, c.key,
-                         c.limit, json.dumps(c.bans, ensure_ascii=False)) for c in channels]
+                         c.limit, json.dumps(c.bans, ensure_ascii=False), json.dumps(c.quiets, ensure_ascii=False))
+                        for c in channels]
         forget = [(casefold(name),) for name in forget_channels]
         if not (message_rows or channel_rows or forget):
             return
@@ -181,10 +205,11 @@ class HistoryStore:
         try:
             self.db.executemany(
                 "INSERT OR IGNORE INTO messages (msgid, time_ms, target_key, target, sender, sender_key, sender_host,"
-                " recipient_host, command, text, client_tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", message_rows)
+                " recipient_host, command, text, client_tags, ops_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                message_rows)
             self.db.executemany(
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
-                " key, member_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
+                " key, member_limit, bans, quiets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
             self.db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -202,7 +227,7 @@ class HistoryStore:
         key, sender_key, sender_host = self._keys(m.target, m.sender)
         tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
         return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
-                m.text, tags)
+                m.text, tags, int(m.ops_only))
 
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
@@ -213,10 +238,11 @@ class HistoryStore:
 
     def load_channels(self) -> list[ChannelSnapshot]:
         rows = self.db.execute("SELECT name, created, topic, topic_set_by, topic_set_at, modes, key, member_limit,"
-                               " bans FROM channels").fetchall()
+                               " bans, quiets FROM channels").fetchall()
         return [ChannelSnapshot(name, created, topic, set_by, set_at, modes, key, limit,
-                                tuple(tuple(ban) for ban in json.loads(bans)))
-                for name, created, topic, set_by, set_at, modes, key, limit, bans in rows]
+                                tuple(tuple(ban) for ban in json.loads(bans)),
+                                tuple(tuple(quiet) for quiet in json.loads(quiets)))
+                for name, created, topic, set_by, set_at, modes, key, limit, bans, quiets in rows]
 
     def channels_with_messages(self) -> set[str]:
         rows = self.db.execute("SELECT DISTINCT target FROM messages WHERE target_key NOT LIKE 'dm:%'").fetchall()
@@ -227,7 +253,7 @@ class HistoryStore:
                               (msgid, key)).fetchone()
         return Cursor(row[0], row[1]) if row else None
 
-    def before(self, key: str, cursor: Cursor | None, limit: int, viewer: tuple[str, str] = ("", ""),
+    def before(self, key: str, cursor: Cursor | None, limit: int, viewer: Viewer = Viewer(),
                since: Cursor | None = None) -> list[StoredMessage]:
         """The ``limit`` messages just before ``cursor`` (or the latest ones), after ``since``; oldest first."""
         bound = cursor or Cursor(2 ** 62, 2 ** 62)
@@ -239,7 +265,7 @@ class HistoryStore:
         rows = self._select(key, viewer, condition, params, "DESC", limit)
         return rows[::-1]
 
-    def after(self, key: str, cursor: Cursor, limit: int, viewer: tuple[str, str] = ("", ""),
+    def after(self, key: str, cursor: Cursor, limit: int, viewer: Viewer = Viewer(),
               until: Cursor | None = None) -> list[StoredMessage]:
         """The ``limit`` messages just after ``cursor`` (and before ``until``), oldest first."""
         condition = "(time_ms > ? OR (time_ms = ? AND id > ?))"
@@ -249,7 +275,7 @@ class HistoryStore:
             params += (until.time_ms, until.time_ms, until.row_id)
         return self._select(key, viewer, condition, params, "ASC", limit)
 
-    def latest_after(self, key: str, cursor: Cursor | None, limit: int, viewer: tuple[str, str] = ("", "")) -> list[StoredMessage]:
+    def latest_after(self, key: str, cursor: Cursor | None, limit: int, viewer: Viewer = Viewer()) -> list[StoredMessage]:
         """The newest ``limit`` messages, all after ``cursor`` when one is given; oldest first."""
         if cursor is None:
             return self.before(key, None, limit, viewer)
@@ -258,7 +284,7 @@ class HistoryStore:
                             "DESC", limit)
         return rows[::-1]
 
-    def targets(self, viewer: tuple[str, str], channels: Iterable[str], start_ms: int, end_ms: int,
+    def targets(self, viewer: Viewer, channels: Iterable[str], start_ms: int, end_ms: int,
                 limit: int) -> list[tuple[str, int]]:
         """Conversations of the viewer with messages between two times: (target as the viewer names it,
         time of its latest message), oldest activity first (IRCv3 CHATHISTORY TARGETS)."""
@@ -284,7 +310,7 @@ class HistoryStore:
 
     def export(self, channel: str, since_ms: int = 0) -> list[StoredMessage]:
         """Every message of a channel since a time, oldest first: the teacher's transcript."""
-        return self._select(casefold(channel), "", "time_ms >= ?", (since_ms,), "ASC", -1)
+        return self._select(casefold(channel), Viewer(privileged=True), "time_ms >= ?", (since_ms,), "ASC", -1)
 
     def _display_nick(self, key: str, folded_nick: str) -> str:
         """How a nick in a private conversation was last written (its case), for TARGETS."""
@@ -292,16 +318,18 @@ class HistoryStore:
                               " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick)).fetchone()
         return row[0].split("!", 1)[0] if row else folded_nick
 
-    def _select(self, key: str, viewer: tuple[str, str], condition: str, params: tuple, order: str,
+    def _select(self, key: str, viewer: Viewer, condition: str, params: tuple, order: str,
                 limit: int) -> list[StoredMessage]:
-        privacy = ""
         if key.startswith("dm:"):
             privacy = f" AND {PRIVATE_SIDE}"
-            me = casefold(viewer[0])
-            params = (*params, me, viewer[1], me, viewer[1])
+            me = casefold(viewer.nick)
+            params = (*params, me, viewer.host, me, viewer.host)
+        else:
+            privacy = "" if viewer.privileged else " AND ops_only = 0"
         rows = self.db.execute(
-            f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags FROM messages"
-            f" WHERE target_key = ? AND {condition}{privacy} ORDER BY time_ms {order}, id {order} LIMIT ?",
-            (key, *params, limit)).fetchall()
-        return [StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host, json.loads(tags), row_id)
-                for row_id, msgid, time_ms, target, sender, command, text, recipient_host, tags in rows]
+            f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags, ops_only"
+            f" FROM messages WHERE target_key = ? AND {condition}{privacy} ORDER BY time_ms {order}, id {order}"
+            f" LIMIT ?", (key, *params, limit)).fetchall()
+        return [StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host, json.loads(tags),
+                              bool(ops_only), row_id)
+                for row_id, msgid, time_ms, target, sender, command, text, recipient_host, tags, ops_only in rows]

@@ -32,11 +32,13 @@ from common.history import HistoryStore, format_time
 from common.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
 from common.outbox import Outbox
 from common import server_commands as commands
+from common import tls
 from common.sequencer import Sequencer
 from common.server_state import Channel, Client, ServerState
 
 VERSION = "classchat-1.0"
 log = logging.getLogger("classchat.server")
+audit_log = logging.getLogger("classchat.audit")
 
 
 @dataclass
@@ -53,8 +55,17 @@ class ServerConfig:
         "Welcome to classchat, the classroom chat.",
         "Be kind, stay on topic, and ask when something is unclear.",
     ])
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_port: int = 6697
     max_clients: int = 1000
+    max_per_address: int = 16  # connections at once from one address; 0: no limit
+    connects_per_minute: int = 30  # new connections per address per minute (a burst of as many); 0: no limit
+    limit_exempt: tuple[str, ...] = ("127.0.0.1", "::1")  # the teacher's own machine (ergo exempts it too)
     max_channels_per_user: int = 20
+    nick_length: int = 30
+    channel_length: int = 50
+    topic_length: int = 390
     sendq_bytes: int = 512 * 1024
     ping_interval: float = 120.0
     ping_timeout: float = 60.0
@@ -72,6 +83,14 @@ class ServerConfig:
 def escape_for_log(text: str) -> str:
     """Control characters (CR, LF, ESC, …) become visible escapes, so a client cannot forge log lines."""
     return "".join(f"\\x{ord(char):02x}" if unicodedata.category(char) == "Cc" else char for char in text)
+
+
+class EscapingFormatter(logging.Formatter):
+    """Formats a record as usual, then escapes control characters in the line: whatever a nick, a reason
+    or a message holds, one record is one line of the log. (A traceback, added after, keeps its lines.)"""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_for_log(super().formatMessage(record))
 
 
 class FloodGate:
@@ -108,6 +127,36 @@ class FloodGate:
         return wait
 
 
+class ArrivalThrottle:
+    """New connections per address: a bucket of ``per_minute`` connections that refills over a minute.
+
+    Only the accepting thread uses it. Addresses whose bucket has refilled are forgotten now and then, so
+    the table stays as small as the set of recent, busy addresses.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when counted)
+
+    def admit(self, address: str) -> bool:
+        if self.per_minute <= 0:
+            return True
+        now = time.monotonic()
+        tokens, counted_at = self._buckets.get(address, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - counted_at) * self.per_minute / 60.0)
+        if len(self._buckets) >= 4096:
+            self._forget_refilled(now)
+        if tokens < 1:
+            self._buckets[address] = (tokens, now)
+            return False
+        self._buckets[address] = (tokens - 1, now)
+        return True
+
+    def _forget_refilled(self, now: float) -> None:
+        self._buckets = {address: (tokens, at) for address, (tokens, at) in self._buckets.items()
+                         if tokens + (now - at) * self.per_minute / 60.0 < self.per_minute}
+
+
 class ChatServer:
     """A threaded IRC server. Use as a context manager, or call ``server_close()`` when done."""
 
@@ -116,10 +165,19 @@ class ChatServer:
         self.state = ServerState()
         self.version = VERSION
         self.created_text = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        self.listener = socket.create_server((config.host, config.port), family=family, backlog=1024)
-        self.listener.setblocking(False)
+        self.tls_context = tls.server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+        self.listener = self._listen(config.port)
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self.tls_listener: socket.socket | None = None
+        self.tls_address: tuple[str, int] | None = None
+        if self.tls_context is not None:
+            try:
+                self.tls_listener = self._listen(config.tls_port)
+            except OSError:
+                self.listener.close()
+                raise
+            self.tls_address = self.tls_listener.getsockname()[:2]
+        self._arrivals = ArrivalThrottle(config.connects_per_minute)
         self._stop_requested = False
         self._stopping = threading.Event()
         self._served = threading.Event()  # set while serve_forever() is not running
@@ -137,7 +195,7 @@ class ChatServer:
                 self.store = HistoryStore(config.db_path)
                 self._load_channels(self.store)
             except Exception:
-                self.listener.close()
+                self._close_listeners()
                 raise
         self.sequencer = Sequencer(self.store, config.history_days or None)
         self.sequencer.start()
@@ -147,6 +205,17 @@ class ChatServer:
         self._housekeeper.start()
 
     # ------------------------------------------------------------ life cycle
+
+    def _listen(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        listener = socket.create_server((self.config.host, port), family=family, backlog=1024)
+        listener.setblocking(False)
+        return listener
+
+    def _close_listeners(self) -> None:
+        self.listener.close()
+        if self.tls_listener is not None:
+            self.tls_listener.close()
 
     def __enter__(self) -> "ChatServer":
         return self
@@ -160,11 +229,13 @@ class ChatServer:
         try:
             with selectors.DefaultSelector() as selector:
                 selector.register(self.listener, selectors.EVENT_READ)
+                if self.tls_listener is not None:
+                    selector.register(self.tls_listener, selectors.EVENT_READ)
                 selector.register(self._wake_reader, selectors.EVENT_READ)
                 while not self._stop_requested:
                     for key, _ in selector.select():
-                        if key.fileobj is self.listener and not self._stop_requested:
-                            self._accept_pending()
+                        if key.fileobj is not self._wake_reader and not self._stop_requested:
+                            self._accept_pending(key.fileobj)
         finally:
             self._served.set()
 
@@ -188,7 +259,7 @@ class ChatServer:
         self._closed = True
         self.request_stop()
         self._stopping.set()
-        self.listener.close()
+        self._close_listeners()
         with self.state.lock:
             clients = list(self.state.clients)
         for client in clients:
@@ -209,12 +280,12 @@ class ChatServer:
 
     # ------------------------------------------------------------ connections
 
-    def _accept_pending(self) -> None:
+    def _accept_pending(self, listener: socket.socket) -> None:
         """Accept every connection waiting, not just one: this thread may wait up to the interpreter's
         switch interval for the GIL after each wake-up, so one accept per wake caps arrivals near 200/s."""
         for _ in range(256):
             try:
-                sock, address = self.listener.accept()
+                sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:
@@ -222,21 +293,28 @@ class ChatServer:
                 log.warning("accept failed: %s", error)
                 self._stopping.wait(0.1)
                 return
-            self._start_connection(sock, address)
+            self._start_connection(sock, address, listener is self.tls_listener)
 
-    def _start_connection(self, sock: socket.socket, address: tuple) -> None:
+    def _start_connection(self, sock: socket.socket, address: tuple, use_tls: bool) -> None:
         sock.setblocking(True)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(sock, address, self.config.sendq_bytes, self.flusher)
+        channel = tls.TLSChannel(self.tls_context) if use_tls and self.tls_context is not None else None
+        conn = Connection(sock, address, self.config.sendq_bytes, self.flusher, channel)
         host = conn.host
         client = Client(conn=conn)
-        with self.state.lock:
-            full = len(self.state.clients) >= self.config.max_clients
-            if not full:
-                self.state.clients.add(client)
-        if full:
-            log.warning("refused %s: server is full (%d clients)", host, self.config.max_clients)
-            conn.close("Server is full", tell_client=True)
+        limited = address[0] not in self.config.limit_exempt
+        refusal = None
+        if limited and not self._arrivals.admit(address[0]):
+            refusal = "Connecting too often from your address; wait a minute"
+        else:
+            with self.state.lock:
+                refusal = self._admission_refusal(address[0], limited)
+                if refusal is None:
+                    self.state.add_client(client)
+        if refusal is not None:
+            log.warning("refused %s: %s", host, refusal)
+            if channel is None:  # a TLS client would not understand plain text before its handshake
+                conn.close(refusal, tell_client=True)
             conn.release()
             return
         thread = threading.Thread(target=self._serve_connection, args=(client,), name=f"client-{host}", daemon=True)
@@ -245,19 +323,34 @@ class ChatServer:
         log.info("connection from %s", host)
         thread.start()
 
+    def _admission_refusal(self, address: str, limited: bool) -> str | None:
+        """Why a new connection from ``address`` may not stay, or None. Called with the state lock held."""
+        if len(self.state.clients) >= self.config.max_clients:
+            return "Server is full"
+        per_address = self.config.max_per_address
+        if limited and per_address and self.state.connections_from(address) >= per_address:
+            return f"Too many connections from your address (at most {per_address})"
+        return None
+
     def _serve_connection(self, client: Client) -> None:
         """The reader thread of one connection: frame, parse, throttle, dispatch; then clean up."""
         conn = client.conn
         framer = LineFramer()
         gate = FloodGate(self.config.flood_burst, self.config.flood_rate, self.config.flood_max_excess)
         try:
+            if conn.tls is not None and not self._tls_handshake(conn):
+                return
             while conn.close_reason is None:
                 try:
-                    data = conn.sock.recv(16384)
+                    received = conn.sock.recv(16384)
+                    data = conn.receive(received)
                 except OSError as error:
                     conn.request_close(error.strerror or "Connection error")
                     break
-                if not data:
+                except tls.TLSClosed as error:
+                    conn.request_close(str(error))
+                    break
+                if not received:
                     conn.request_close("Remote host closed the connection")
                     break
                 conn.last_received = time.monotonic()
@@ -272,6 +365,16 @@ class ChatServer:
             self._disconnect(client)
             with self._threads_lock:
                 self._threads.discard(threading.current_thread())
+
+    def _tls_handshake(self, conn: Connection) -> bool:
+        try:
+            conn.tls.handshake(conn.sock, self.config.registration_timeout)
+        except (OSError, tls.TLSClosed) as error:
+            reason = f"TLS handshake failed: {error}"
+            conn.request_close(reason)
+            log.info("%s: %s", conn.host, reason)
+            return False
+        return True
 
     def _throttle(self, conn: Connection, gate: FloodGate) -> bool:
         delay = gate.delay_for_line()
@@ -295,8 +398,10 @@ class ChatServer:
         except ProtocolError as error:
             self.reply(client, rpl.ERR_UNKNOWNERROR, error.command, f"Malformed line: {error.reason}")
         else:
+            spec = commands.COMMANDS.get(message.command)
+            prepared = spec.prepare(self, client, message) if spec is not None else None
             with self.transaction() as out:
-                commands.dispatch(commands.Request(self, client, out), message)
+                commands.dispatch(commands.Request(self, client, out, prepared), message)
 
     def _disconnect(self, client: Client) -> None:
         conn = client.conn
@@ -308,7 +413,7 @@ class ChatServer:
             out.send(client, closing_link(client.host, reason))
             # Close only once the lines above (and any reply before them) have been handed to the socket.
             out.after_delivery.append(lambda: (conn.close(reason), conn.release()))
-        log.info("%s disconnected (%s)", escape_for_log(client.prefix), escape_for_log(reason))
+        log.info("%s disconnected (%s)", client.prefix, reason)
 
     def disconnect_later(self, client: Client, reason: str) -> None:
         """End ``client``'s connection once its current line is handled (it is the calling reader)."""
@@ -359,18 +464,18 @@ class ChatServer:
             f"CASEMAPPING={CASEMAPPING}",
             f"CHANLIMIT={CHANNEL_PREFIXES}:{self.config.max_channels_per_user}",
             "CHANMODES=" + ",".join(commands.CHANMODES),
-            f"CHANNELLEN={commands.CHANNELLEN}",
+            f"CHANNELLEN={self.config.channel_length}",
             f"CHANTYPES={CHANNEL_PREFIXES}",
             f"KICKLEN={commands.KICKLEN}",
-            f"MAXLIST=b:{commands.MAX_BANS}",
+            f"MAXLIST=b:{commands.MAX_BANS},q:{commands.MAX_BANS}",
             f"MAXTARGETS={commands.MAX_TARGETS}",
             f"MODES={commands.MAX_MODES}",
             f"NETWORK={self.config.network}",
-            f"NICKLEN={commands.NICKLEN}",
+            f"NICKLEN={self.config.nick_length}",
             "PREFIX=(ov)@+",
             f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
             f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1",
-            f"TOPICLEN={commands.TOPICLEN}",
+            f"TOPICLEN={self.config.topic_length}",
             f"USERLEN={commands.USERLEN}",
             "UTF8ONLY",
             *([f"CHATHISTORY={commands.CHATHISTORY_LIMIT}", "MSGREFTYPES=timestamp,msgid"]
@@ -387,7 +492,13 @@ class ChatServer:
         return "This chat is logged: messages are kept until the teacher deletes them."
 
     def log_event(self, what: str, client: Client) -> None:
-        log.info("%s: %s", escape_for_log(client.prefix), escape_for_log(what))
+        log.info("%s: %s", client.prefix, what)
+
+    def audit(self, client: Client, action: str, target: str, detail: str = "") -> None:
+        """Record an operator's action (the teacher's or a channel operator's): who, what, to whom. The
+        log line's time comes from the formatter; ``--audit-log`` keeps these lines in a file as well."""
+        role = "oper" if client.is_oper else "chanop"
+        audit_log.info("%s %s %s %s%s", role, client.prefix, action, target, f" ({detail})" if detail else "")
 
     # ------------------------------------------------------------ housekeeping
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Callable
 
 from common import numerics as rpl
 from common.casemap import casefold, is_channel_name, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
-from common.history import Cursor, HistoryStore, StoredMessage, dm_key, format_time, parse_time
+from common.history import Cursor, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
 from common.message import Message
 from common.outbox import Outbox
+from common.passwords import verify_password
 from common.server_state import Ban, Channel, Client
 
 if TYPE_CHECKING:
@@ -30,9 +31,6 @@ CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps hist
 CHATHISTORY_LIMIT = 100
 _batch_ids = itertools.count(1)
 
-NICKLEN = 30
-CHANNELLEN = 50
-TOPICLEN = 390
 KICKLEN = 390
 AWAYLEN = 390
 USERLEN = 16
@@ -40,7 +38,9 @@ MAX_TARGETS = 4
 MAX_MODES = 4
 MAX_BANS = 100
 # CHANMODES groups: A (list), B (always a parameter), C (a parameter when set), D (flags).
-CHANMODES = ("b", "k", "l", "imnt")
+# U is "questions to the teacher" (InspIRCd's opmoderated, ergo's op-moderated): what an ordinary member
+# says reaches only the channel operators. q is the mute list of solanum/charybdis.
+CHANMODES = ("bq", "k", "l", "imntU")
 USER_MODES = "io"
 
 
@@ -51,6 +51,7 @@ class Request:
     server: "ChatServer"
     client: Client
     out: Outbox
+    prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
 
     @property
     def state(self):
@@ -80,6 +81,12 @@ def err_not_on_channel(req: Request, channel_name: str) -> None:
 
 def err_chanop_needed(req: Request, channel_name: str) -> None:
     req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel_name, "You're not channel operator")
+    req.server.log_event(f"refused: not a channel operator in {channel_name}", req.client)
+
+
+def err_no_privileges(req: Request) -> None:
+    req.reply(rpl.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+    req.server.log_event("refused: an operator command from a non-operator", req.client)
 
 
 def server_message(req: Request, command: str, *params: str) -> Message:
@@ -181,14 +188,21 @@ def handle_nick(req: Request, msg: Message) -> None:
     if not nick:
         req.reply(rpl.ERR_NONICKNAMEGIVEN, "No nickname given")
         return
-    if not is_valid_nick(nick, NICKLEN):
+    if not is_valid_nick(nick, req.server.config.nick_length):
         req.reply(rpl.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        req.server.log_event(f"refused: nick {nick!r}", client)
         return
     holder = req.state.find_client(nick)
     if holder is not None and holder is not client:
         req.reply(rpl.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
     if nick == client.nick:
+        return
+    silenced_in = next((channel for channel in client.channels.values() if not channel.is_privileged(client)
+                        and (channel.is_banned(client) or channel.is_quieted(client))), None)
+    if client.registered and silenced_in is not None and casefold(nick) != casefold(client.nick):
+        req.reply(rpl.ERR_BANNICKCHANGE, silenced_in.name,
+                  "Cannot change nickname while banned or muted on channel")
         return
     if client.registered:
         change = user_message(client, "NICK", nick)
@@ -253,6 +267,7 @@ def try_register(req: Request) -> None:
         (client.password or "").encode(), config.password.encode()
     ):
         req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
+        req.server.log_event("refused: wrong server password", client)
         req.server.disconnect_later(client, "Bad password")
         return
     req.state.register(client)
@@ -261,7 +276,7 @@ def try_register(req: Request) -> None:
     req.reply(rpl.RPL_YOURHOST, f"Your host is {config.name}, running version {server.version}")
     req.reply(rpl.RPL_CREATED, f"This server was created {server.created_text}")
     req.reply(rpl.RPL_MYINFO, config.name, server.version, USER_MODES, "".join(sorted("".join(CHANMODES) + "ov")),
-              "bklov")
+              "bkloqv")
     send_isupport(req)
     send_lusers(req)
     send_motd(req)
@@ -302,14 +317,16 @@ def handle_join(req: Request, msg: Message) -> None:
 
 def join_one(req: Request, name: str, key: str) -> None:
     client, state, config = req.client, req.state, req.server.config
-    if not is_valid_channel(name, CHANNELLEN):
+    if not is_valid_channel(name, config.channel_length):
         req.reply(rpl.ERR_NOSUCHCHANNEL, name, "Invalid channel name")
+        req.server.log_event(f"refused: channel name {name!r}", client)
         return
     channel = state.find_channel(name)
     if channel is not None and client in channel.members:
         return
     if len(client.channels) >= config.max_channels_per_user:
         req.reply(rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        req.server.log_event(f"refused: JOIN {name}, already in {len(client.channels)} channels", client)
         return
     if channel is None:
         channel = Channel(name=name)
@@ -324,8 +341,8 @@ def join_one(req: Request, name: str, key: str) -> None:
         send_topic(req, channel)
     send_names(req, channel)
     if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
-        limit, name = req.server.config.replay, channel.name
-        req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit))
+        limit, name, privileged = req.server.config.replay, channel.name, channel.is_operator(client)
+        req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit, privileged))
 
 
 def may_enter(req: Request, channel: Channel, key: str) -> bool:
@@ -377,11 +394,13 @@ def handle_topic(req: Request, msg: Message) -> None:
     if "t" in channel.modes and not channel.is_operator(client):
         err_chanop_needed(req, channel.name)
         return
-    channel.topic = msg.params[1][:TOPICLEN]
+    channel.topic = msg.params[1][:req.server.config.topic_length]
     channel.topic_set_by = client.nick
     channel.topic_set_at = int(time.time())
     relay_to_channel(req, channel, user_message(client, "TOPIC", channel.name, channel.topic))
     remember_channel(req, channel)
+    if channel.is_operator(client):
+        req.server.audit(client, "topic", channel.name, channel.topic)
 
 
 def handle_names(req: Request, msg: Message) -> None:
@@ -455,7 +474,7 @@ def handle_kick(req: Request, msg: Message) -> None:
             continue
         relay_to_channel(req, channel, user_message(client, "KICK", channel.name, target.nick, reason))
         req.state.part(target, channel)
-        req.server.log_event(f"kick {channel.name} {target.nick} ({reason})", client)
+        req.server.audit(client, "kick", f"{channel.name} {target.nick}", reason)
 
 
 # ---------------------------------------------------------------- messages
@@ -492,29 +511,38 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         if is_tagmsg:
             recipients = [r for r in recipients if "message-tags" in r.caps]
         tags, time_ms = req.server.message_tags(client_tags)
-        name = target.name if isinstance(target, Channel) else target.nick
+        name = target if isinstance(target, str) else target.name if isinstance(target, Channel) else target.nick
         req.out.relay(recipients, user_message(client, command, name, *params, tags=tags))
-        if req.server.history_enabled and not is_tagmsg:
+        if isinstance(target, str):
+            req.server.audit(client, "announce", target, text)
+        elif req.server.history_enabled and not is_tagmsg:
+            is_channel = isinstance(target, Channel)
             store_message(req, target, StoredMessage(
                 tags["msgid"], time_ms, name, client.prefix, command, text,
-                recipient_host="" if isinstance(target, Channel) else target.host, client_tags=client_tags))
+                recipient_host="" if is_channel else target.host, client_tags=client_tags,
+                ops_only=is_channel and target.only_operators_hear(client)))
 
 
 def message_recipients(req: Request, target_name: str,
-                       is_notice: bool) -> tuple[Channel | Client, list[Client]] | None:
-    """The target of a message and who receives it (without the sender), or None after an error reply."""
+                       is_notice: bool) -> tuple[Channel | Client | str, list[Client]] | None:
+    """The target of a message and who receives it (without the sender), or None after an error reply.
+    The target is a channel, a user, or a ``$server`` mask (an announcement to everyone)."""
     client = req.client
+    if target_name.startswith("$"):
+        return announcement_recipients(req, target_name)
     if is_channel_name(target_name):
         channel = req.state.find_channel(target_name)
         if channel is None:
             if not is_notice:
                 err_no_such_channel(req, target_name)
             return None
-        if not channel.can_speak(client):
+        silenced = channel.why_silenced(client)
+        if silenced is not None:
             if not is_notice:
-                req.reply(rpl.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+                req.reply(rpl.ERR_CANNOTSENDTOCHAN, channel.name, f"Cannot send to channel: {silenced}")
             return None
-        return channel, [member for member in channel.members if member is not client]
+        hearers = channel.operators() if channel.only_operators_hear(client) else channel.members
+        return channel, [member for member in hearers if member is not client]
     target = req.state.find_client(target_name)
     if target is None or not target.registered:
         if not is_notice:
@@ -524,6 +552,55 @@ def message_recipients(req: Request, target_name: str,
         req.reply(rpl.RPL_AWAY, target.nick, target.away)
     # A message to oneself is delivered once: directly, or as the echo when echo-message is on.
     return target, [target] if target is not client or "echo-message" not in client.caps else []
+
+
+def announcement_recipients(req: Request, mask: str) -> tuple[str, list[Client]] | None:
+    """``$mask`` (RFC 2812 §3.3.1): everyone on a server whose name matches; operators only. A student
+    gets 481 even for a NOTICE: being refused is worth knowing."""
+    if not req.client.is_oper:
+        err_no_privileges(req)
+        return None
+    if not mask_matches(mask[1:], req.server.config.name):
+        err_no_such_nick(req, mask)
+        return None
+    return mask, [client for client in req.state.registered if client is not req.client]
+
+
+def disconnect_user(req: Request, target: Client, reason: str) -> None:
+    """End another user's connection with ``reason`` once this command's replies are out; its reader
+    thread then tells its channels (QUIT) as for any disconnect."""
+    req.out.after_delivery.append(lambda: target.conn.close(reason, tell_client=True))
+
+
+def handle_kill(req: Request, msg: Message) -> None:
+    """KILL (RFC 2812 §3.7.1): an operator disconnects one user."""
+    client = req.client
+    if not client.is_oper:
+        err_no_privileges(req)
+        return
+    target = req.state.find_client(msg.params[0])
+    if target is None or not target.registered:
+        err_no_such_nick(req, msg.params[0])
+        return
+    reason = msg.param(1) or "No reason given"
+    disconnect_user(req, target, f"Killed ({client.nick} ({reason}))")
+    req.server.audit(client, "kill", target.nick, reason)
+
+
+def handle_endlesson(req: Request, msg: Message) -> None:
+    """ENDLESSON [:message] (classchat): the teacher ends the lesson. Everyone but the operators is told
+    why and disconnected; the server keeps running for the next lesson."""
+    client = req.client
+    if not client.is_oper:
+        err_no_privileges(req)
+        return
+    reason = f"The lesson has ended: {msg.param(0)}" if msg.param(0) else "The lesson has ended"
+    students = [other for other in req.state.clients if not other.is_oper]
+    for student in students:
+        disconnect_user(req, student, reason)
+    req.out.send(client, server_message(req, "NOTICE", client.nick,
+                                        f"Lesson ended: {len(students)} user(s) disconnected"))
+    req.server.audit(client, "endlesson", f"{len(students)} users", msg.param(0))
 
 
 # ---------------------------------------------------------------- queries
@@ -633,22 +710,27 @@ def handle_time(req: Request, msg: Message) -> None:
     req.reply(rpl.RPL_TIME, req.server.config.name, time.strftime("%A %B %d %Y -- %H:%M:%S %z"))
 
 
+def check_oper_login(server: "ChatServer", msg: Message) -> bool:
+    """OPER's password check, run before the state lock is taken: a hashed password costs tens of
+    milliseconds on purpose, and nobody else's messages should wait for it."""
+    stored = server.config.opers.get(msg.params[0])
+    return stored is not None and verify_password(stored, msg.params[1])
+
+
 def handle_oper(req: Request, msg: Message) -> None:
     client = req.client
-    opers = req.server.config.opers
-    if not opers:
+    if not req.server.config.opers:
         req.reply(rpl.ERR_NOOPERHOST, "No O-lines for your host")
         return
-    expected = opers.get(msg.params[0])
-    if expected is None or not hmac.compare_digest(expected.encode(), msg.params[1].encode()):
+    if not req.prepared:
         req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
-        req.server.log_event(f"failed OPER as {msg.params[0]}", client)
+        req.server.log_event(f"refused: OPER as {msg.params[0]} with a wrong password", client)
         return
     if not client.is_oper:
         req.state.set_user_mode(client, "o", True)
         req.out.send(client, user_message(client, "MODE", client.nick, "+o"))
     req.reply(rpl.RPL_YOUREOPER, "You are now an IRC operator")
-    req.server.log_event(f"OPER as {msg.params[0]}", client)
+    req.server.audit(client, "oper", msg.params[0])
 
 
 # ---------------------------------------------------------------- modes
@@ -715,8 +797,8 @@ def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
         req.reply(rpl.RPL_CREATIONTIME, channel.name, str(channel.created))
         return
     modestring, mode_args = args[0], list(args[1:])
-    if modestring.lstrip("+") in ("b", "") and not mode_args:
-        send_ban_list(req, channel)
+    if modestring.lstrip("+") in ("b", "q", "") and not mode_args:
+        send_mask_list(req, channel, modestring.lstrip("+") or "b")
         return
     if not channel.is_operator(client):
         err_chanop_needed(req, channel.name)
@@ -729,10 +811,10 @@ def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
         if letter in "+-":
             adding = letter == "+"
             continue
-        takes_param = letter in "ovbk" or (letter == "l" and adding)
+        takes_param = letter in "ovbqk" or (letter == "l" and adding)
         if takes_param:
-            if letter == "b" and not mode_args:
-                send_ban_list(req, channel)
+            if letter in CHANMODES[0] and not mode_args:
+                send_mask_list(req, channel, letter)
                 continue
             if not mode_args:
                 if letter == "k" and not adding:
@@ -755,7 +837,7 @@ def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
         relay_to_channel(req, channel, change)
         if any(item[1] not in "ov" for item in applied):
             remember_channel(req, channel)
-        req.server.log_event(f"mode {channel.name} {compact_modes(applied)} {' '.join(applied_args)}", client)
+        req.server.audit(client, "mode", channel.name, " ".join([compact_modes(applied), *applied_args]))
 
 
 def apply_channel_mode(req: Request, channel: Channel, adding: bool, letter: str, arg: str) -> str | None:
@@ -770,8 +852,8 @@ def apply_channel_mode(req: Request, channel: Channel, adding: bool, letter: str
             return None
         (member_modes.add if adding else member_modes.discard)(letter)
         return target.nick
-    if letter == "b":
-        return change_ban(req, channel, adding, arg)
+    if letter in CHANMODES[0]:
+        return change_mask_list(req, channel, letter, adding, arg)
     if letter == "k":
         if not adding:
             if channel.key is None:
@@ -806,27 +888,34 @@ def apply_channel_mode(req: Request, channel: Channel, adding: bool, letter: str
     return None
 
 
-def change_ban(req: Request, channel: Channel, adding: bool, arg: str) -> str | None:
+def change_mask_list(req: Request, channel: Channel, letter: str, adding: bool, arg: str) -> str | None:
+    """Add a mask to, or take it from, the ban (+b) or mute (+q) list."""
+    masks = channel.mask_list(letter)
     mask = normalize_ban_mask(arg)
-    existing = next((ban for ban in channel.bans if casefold(ban.mask) == casefold(mask)), None)
+    existing = next((entry for entry in masks if casefold(entry.mask) == casefold(mask)), None)
     if adding:
         if existing is not None:
             return None
-        if len(channel.bans) >= MAX_BANS:
-            req.reply(rpl.ERR_BANLISTFULL, channel.name, mask, "Channel ban list is full")
+        if len(masks) >= MAX_BANS:
+            req.reply(rpl.ERR_BANLISTFULL, channel.name, mask, "Channel list is full")
             return None
-        channel.bans.append(Ban(mask, req.client.prefix, int(time.time())))
+        masks.append(Ban(mask, req.client.prefix, int(time.time())))
         return mask
     if existing is None:
         return None
-    channel.bans.remove(existing)
+    masks.remove(existing)
     return existing.mask
 
 
-def send_ban_list(req: Request, channel: Channel) -> None:
-    for ban in channel.bans:
-        req.reply(rpl.RPL_BANLIST, channel.name, ban.mask, ban.set_by, str(ban.set_at))
-    req.reply(rpl.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+def send_mask_list(req: Request, channel: Channel, letter: str) -> None:
+    if letter == "b":
+        for ban in channel.bans:
+            req.reply(rpl.RPL_BANLIST, channel.name, ban.mask, ban.set_by, str(ban.set_at))
+        req.reply(rpl.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+    else:
+        for quiet in channel.quiets:
+            req.reply(rpl.RPL_QUIETLIST, channel.name, "q", quiet.mask, quiet.set_by, str(quiet.set_at))
+        req.reply(rpl.RPL_ENDOFQUIETLIST, channel.name, "q", "End of channel mute list")
 
 
 # ---------------------------------------------------------------- history
@@ -865,13 +954,13 @@ def send_history_batch(out: Outbox, client: Client, batch_type: str, params: lis
     out.send(client, Message("BATCH", [f"-{reference}"], source=out.server_name))
 
 
-def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit: int) -> None:
+def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit: int, privileged: bool) -> None:
     """The last messages of a channel for a client that just joined it (run by the sequencer).
 
     With server-time the client gets the messages themselves with their original times (in a chathistory
     batch when it also has batch); a plain client gets notices that carry the time in their text.
     """
-    messages = store.before(casefold(channel), None, limit)
+    messages = store.before(casefold(channel), None, limit, Viewer(privileged=privileged))
     if not messages:
         return
     if "server-time" in client.caps:
@@ -921,7 +1010,7 @@ def handle_chathistory(req: Request, msg: Message) -> None:
         return
     limit = min(int(limit_text), CHATHISTORY_LIMIT)
     client = req.client
-    viewer = (client.nick, client.host)
+    viewer = Viewer(client.nick, client.host)
     if subcommand == "TARGETS":
         bounds = [parse_msgref(ref) for ref in msg.params[1:3]]
         if any(bound is None or bound[0] != "timestamp" for bound in bounds):
@@ -939,8 +1028,9 @@ def handle_chathistory(req: Request, msg: Message) -> None:
             fail_chathistory(req, "INVALID_TARGET", subcommand, target_name)
             return
         key, shown_target = casefold(channel.name), channel.name
+        viewer = viewer._replace(privileged=channel.is_operator(client))
     else:
-        if not is_valid_nick(target_name, NICKLEN):
+        if not is_valid_nick(target_name, req.server.config.nick_length):
             fail_chathistory(req, "INVALID_TARGET", subcommand, target_name)
             return
         key, shown_target = dm_key(client.nick, target_name), target_name
@@ -964,7 +1054,7 @@ class HistoryRequest:
     target: str
     refs: list[tuple[str, str | int]]
     limit: int
-    viewer: tuple[str, str]
+    viewer: Viewer
 
     def cursor(self, store: HistoryStore, ref: tuple[str, str | int], after: bool) -> Cursor | None:
         """Where a reference points. A timestamp excludes messages at that exact time on the side asked."""
@@ -1015,7 +1105,7 @@ class HistoryRequest:
         return store.before(self.key, end, self.limit, self.viewer, since=start)
 
 
-def send_targets(store: HistoryStore, out: Outbox, client: Client, viewer: tuple[str, str], channels: list[str],
+def send_targets(store: HistoryStore, out: Outbox, client: Client, viewer: Viewer, channels: list[str],
                  start: int, end: int, limit: int) -> None:
     rows = store.targets(viewer, channels, start, end, limit)
     lines = [Message("CHATHISTORY", ["TARGETS", target, f"timestamp={format_time(latest)}"],
@@ -1030,6 +1120,13 @@ class CommandSpec:
     handler: Callable[[Request, Message], None]
     min_params: int = 0
     before_registration: bool = False
+    # Slow work done before the state lock is taken; its result reaches the handler as ``req.prepared``.
+    outside_lock: Callable[["ChatServer", Message], object] | None = None
+
+    def prepare(self, server: "ChatServer", client: Client, msg: Message) -> object:
+        runs = self.outside_lock is not None and len(msg.params) >= self.min_params \
+            and (client.registered or self.before_registration)
+        return self.outside_lock(server, msg) if runs else None
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -1059,7 +1156,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "LUSERS": CommandSpec(handle_lusers),
     "VERSION": CommandSpec(handle_version),
     "TIME": CommandSpec(handle_time),
-    "OPER": CommandSpec(handle_oper, 2),
+    "OPER": CommandSpec(handle_oper, 2, outside_lock=check_oper_login),
+    "KILL": CommandSpec(handle_kill, 1),
+    "ENDLESSON": CommandSpec(handle_endlesson),
     "MODE": CommandSpec(handle_mode, 1),
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
 }

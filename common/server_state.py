@@ -77,6 +77,7 @@ class Channel:
     key: str | None = None
     limit: int | None = None
     bans: list[Ban] = field(default_factory=list)
+    quiets: list[Ban] = field(default_factory=list)  # +q: these masks may stay but not speak (muted)
     invited: set[str] = field(default_factory=set)
     members: dict[Client, set[str]] = field(default_factory=dict)
     persistent: bool = False  # has stored history or settings: kept when empty, and across restarts
@@ -88,29 +89,55 @@ class Channel:
     def snapshot(self) -> ChannelSnapshot:
         return ChannelSnapshot(self.name, self.created, self.topic, self.topic_set_by, self.topic_set_at,
                                "".join(sorted(self.modes)), self.key, self.limit,
-                               tuple((ban.mask, ban.set_by, ban.set_at) for ban in self.bans))
+                               tuple((ban.mask, ban.set_by, ban.set_at) for ban in self.bans),
+                               tuple((quiet.mask, quiet.set_by, quiet.set_at) for quiet in self.quiets))
 
     @classmethod
     def from_snapshot(cls, snapshot: ChannelSnapshot) -> "Channel":
         return cls(name=snapshot.name, created=snapshot.created, topic=snapshot.topic,
                    topic_set_by=snapshot.topic_set_by, topic_set_at=snapshot.topic_set_at, modes=set(snapshot.modes),
-                   key=snapshot.key, limit=snapshot.limit, bans=[Ban(*ban) for ban in snapshot.bans], persistent=True)
+                   key=snapshot.key, limit=snapshot.limit, bans=[Ban(*ban) for ban in snapshot.bans],
+                   quiets=[Ban(*quiet) for quiet in snapshot.quiets], persistent=True)
 
     def is_banned(self, client: Client) -> bool:
         return any(mask_matches(ban.mask, client.prefix) for ban in self.bans)
+
+    def is_quieted(self, client: Client) -> bool:
+        return any(mask_matches(quiet.mask, client.prefix) for quiet in self.quiets)
+
+    def mask_list(self, letter: str) -> list[Ban]:
+        """The list behind a list mode: +b bans, +q mutes."""
+        return self.bans if letter == "b" else self.quiets
+
+    def is_privileged(self, client: Client) -> bool:
+        """Voiced, operator, or the teacher: speaks whatever the channel's restrictions."""
+        return bool(self.members.get(client)) or client.is_oper
 
     def is_operator(self, client: Client) -> bool:
         """Channel operator, or a server operator (the teacher acts as operator in every channel)."""
         return "o" in self.members.get(client, ()) or client.is_oper
 
-    def can_speak(self, client: Client) -> bool:
-        """RFC 2812 §3.3.1 with +n (no outside messages), +m (moderated) and bans."""
-        member_modes = self.members.get(client)
-        if member_modes is None:
-            return "n" not in self.modes and "m" not in self.modes and not self.is_banned(client)
-        if member_modes or client.is_oper:
-            return True
-        return "m" not in self.modes and not self.is_banned(client)
+    def why_silenced(self, client: Client) -> str | None:
+        """Why ``client`` may not speak here, in words for the 404 reply, or None if it may: RFC 2812 §3.3.1
+        with +n (no outside messages), +m (moderated), bans and mutes (+q)."""
+        if self.is_privileged(client):
+            return None
+        if client not in self.members and "n" in self.modes:
+            return "you are not in the channel (+n)"
+        if "m" in self.modes:
+            return "only voiced members may speak now (+m)"
+        if self.is_quieted(client):
+            return "you are muted (+q)"
+        if self.is_banned(client):
+            return "you are banned (+b)"
+        return None
+
+    def only_operators_hear(self, client: Client) -> bool:
+        """Under +U ("questions to the teacher"), what an ordinary member says reaches the operators only."""
+        return "U" in self.modes and not self.is_privileged(client)
+
+    def operators(self) -> list[Client]:
+        return [member for member in self.members if self.is_operator(member)]
 
     def member_prefix(self, client: Client, multi_prefix: bool) -> str:
         member_modes = self.members.get(client, ())
@@ -136,12 +163,21 @@ class ServerState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.clients: set[Client] = set()
+        self.per_address: dict[str, int] = {}  # open connections from each peer address
         self.nicks: dict[str, Client] = {}
         self.channels: dict[str, Channel] = {}
         self.registered: set[Client] = set()
         # Clients by user mode, so LUSERS counts without scanning everyone at every registration.
         self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set()}
         self.max_registered = 0
+
+    def add_client(self, client: Client) -> None:
+        self.clients.add(client)
+        address = client.conn.address[0]
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+
+    def connections_from(self, address: str) -> int:
+        return self.per_address.get(address, 0)
 
     def find_client(self, nick: str) -> Client | None:
         return self.nicks.get(casefold(nick))
@@ -198,7 +234,14 @@ class ServerState:
         peers = self.peers_of(client)
         for channel in list(client.channels.values()):
             self.part(client, channel)
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.discard(client)
+            address = client.conn.address[0]
+            remaining = self.per_address.get(address, 1) - 1
+            if remaining > 0:
+                self.per_address[address] = remaining
+            else:
+                self.per_address.pop(address, None)
         self.registered.discard(client)
         for holders in self.with_user_mode.values():
             holders.discard(client)

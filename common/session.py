@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from common import numerics as rpl
+from common import tls
 from common.casemap import casefold, is_channel_name
 from common.framing import LineFramer
 from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
@@ -272,6 +273,7 @@ class SessionConfig:
     channels: tuple[str, ...] = ()
     tls: bool = False
     tls_verify: bool = True
+    tls_pin: str | None = None  # trust exactly the certificate with this SHA-256 fingerprint (self-signed)
     reconnect: bool = True
     connect_timeout: float = 10.0
     idle_ping_after: float = 60.0
@@ -536,16 +538,8 @@ class Session:
 
     def _connect(self) -> None:
         sock = socket.create_connection((self.config.host, self.config.port), timeout=self.config.connect_timeout)
-        if self.config.tls:
-            context = ssl.create_default_context()
-            if not self.config.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            try:
-                sock = context.wrap_socket(sock, server_hostname=self.config.host)
-            except (OSError, ssl.SSLError):
-                sock.close()
-                raise
+        if self.config.tls or self.config.tls_pin:
+            sock = self._start_tls(sock)
         sock.settimeout(self.config.idle_ping_after)
         with self._lock:
             self._generation += 1
@@ -555,6 +549,26 @@ class Session:
             self._channels.clear()
             self._caps.clear()
             self._cap_offered.clear()
+
+    def _start_tls(self, sock: socket.socket) -> socket.socket:
+        """Wrap the socket in TLS: the certificate is verified as usual, or, with a pin, must be exactly
+        the pinned one (a classroom server's self-signed certificate)."""
+        pin = self.config.tls_pin
+        context = ssl.create_default_context()
+        if pin or not self.config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            wrapped = context.wrap_socket(sock, server_hostname=self.config.host)
+        except (OSError, ssl.SSLError):
+            sock.close()
+            raise
+        if pin and not tls.matches_pin(wrapped.getpeercert(binary_form=True), pin):
+            presented = tls.fingerprint(wrapped.getpeercert(binary_form=True) or b"")
+            wrapped.close()
+            raise ssl.SSLCertVerificationError(
+                f"the server's certificate (SHA-256 {presented}) is not the pinned one")
+        return wrapped
 
     def _register(self) -> None:
         config = self.config

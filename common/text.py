@@ -112,6 +112,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "connect_password": {"en": "Password (if any)", "ru": "Пароль (если есть)"},
     "connect_channel": {"en": "Channel", "ru": "Канал"},
     "connect_tls": {"en": "Use TLS", "ru": "Использовать TLS"},
+    "connect_tls_pin": {"en": "Certificate fingerprint\n(self-signed, optional)",
+                        "ru": "Отпечаток сертификата\n(самоподписанного, необяз.)"},
     "connect_button": {"en": "Connect", "ru": "Подключиться"},
     "cancel_button": {"en": "Cancel", "ru": "Отмена"},
     "form_host": {"en": "Enter the server address.", "ru": "Введите адрес сервера."},
@@ -120,6 +122,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
                   "ru": "Ник — буквы, цифры и []\\`_^{{|}}-, до 30 знаков, не с цифры."},
     "form_channel": {"en": "A channel name starts with # and has no spaces or commas.",
                      "ru": "Имя канала начинается с # и не содержит пробелов и запятых."},
+    "form_tls_pin": {"en": "A certificate fingerprint is 64 hex digits (colons allowed), as the server prints it.",
+                     "ru": "Отпечаток сертификата — 64 шестнадцатеричные цифры (можно с двоеточиями), как его "
+                           "печатает сервер."},
     # CLI
     "cli_prompt": {"en": "[{target}] ", "ru": "[{target}] "},
     "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
