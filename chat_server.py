@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import csv
 import fcntl
+import getpass
 import logging
 import os
 import signal
 import socket
 import sqlite3
+import ssl
 import struct
 import sys
 from datetime import datetime
@@ -23,8 +25,10 @@ from pathlib import Path
 
 from common.cli import OneLineErrorParser, fail
 from common.history import HistoryStore
-from common.server import ChatServer, ServerConfig
+from common.passwords import OperFileError, hash_password, read_oper_file
+from common.server import ChatServer, EscapingFormatter, ServerConfig
 from common.server_process import listening_line
+from common.tls import certificate_fingerprint
 
 PROG = "chat_server.py"
 
@@ -39,8 +43,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--password", help="server password that clients must send with PASS")
     parser.add_argument("--oper", action="append", default=[], metavar="NAME:PASSWORD",
                         help="an operator login for the teacher (OPER NAME PASSWORD); repeatable")
+    parser.add_argument("--oper-file", metavar="FILE",
+                        help="operator logins as 'NAME HASH' lines, made by --hash-password (keeps the password "
+                             "off the command line)")
+    parser.add_argument("--hash-password", metavar="NAME",
+                        help="ask for a password, print an --oper-file line for NAME, and exit")
+    parser.add_argument("--audit-log", metavar="FILE", help="also append every operator action to this file")
+    parser.add_argument("--tls-cert", metavar="FILE", help="certificate (PEM) for TLS; with --tls-key")
+    parser.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
+    parser.add_argument("--tls-port", type=int, default=6697,
+                        help="TLS port beside the plain one; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--motd", metavar="FILE", help="file with the message of the day (UTF-8)")
     parser.add_argument("--max-clients", type=int, default=1000, help="most connections at once (default: %(default)s)")
+    parser.add_argument("--max-per-address", type=int, default=16, metavar="N",
+                        help="most connections at once from one address, 0 for no limit; this computer's own "
+                             "(127.0.0.1, ::1) are not limited (default: %(default)s)")
+    parser.add_argument("--connects-per-minute", type=int, default=30, metavar="N",
+                        help="new connections one address may open per minute, 0 for no limit (default: %(default)s)")
+    parser.add_argument("--max-channels", type=int, default=20, metavar="N",
+                        help="channels one user may be in (default: %(default)s)")
+    parser.add_argument("--nick-length", type=int, default=30, metavar="N", help="longest nick (default: %(default)s)")
+    parser.add_argument("--channel-length", type=int, default=50, metavar="N",
+                        help="longest channel name (default: %(default)s)")
+    parser.add_argument("--topic-length", type=int, default=390, metavar="N",
+                        help="longest topic (default: %(default)s)")
     parser.add_argument("--sendq", type=int, default=512 * 1024, metavar="BYTES",
                         help="outbound buffer per client before it is dropped as not reading (default: %(default)s)")
     parser.add_argument("--ping-interval", type=float, default=120.0, metavar="SECONDS",
@@ -73,8 +99,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         name, colon, password = login.partition(":")
         if not colon or not name or not password:
             parser.error(f"--oper wants NAME:PASSWORD, got {login!r}")
-    if args.max_clients < 1:
-        parser.error("--max-clients must be at least 1")
+    if not 0 <= args.tls_port <= 65535:
+        parser.error(f"TLS port {args.tls_port} is out of range 0-65535")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    for flag in ("max_clients", "max_channels", "nick_length", "channel_length", "topic_length"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1")
+    for flag in ("max_per_address", "connects_per_minute"):
+        if getattr(args, flag) < 0:
+            parser.error(f"--{flag.replace('_', '-')} cannot be negative")
+    if not 2 <= args.channel_length <= 200 or not 1 <= args.nick_length <= 100 or args.topic_length > 400:
+        parser.error("lengths must fit an IRC line: nick 1-100, channel 2-200, topic up to 400")
     if args.since is not None:
         try:
             args.since = datetime.fromisoformat(args.since)
@@ -121,6 +157,32 @@ def export_transcript(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_password_hash(name: str) -> int:
+    """``--hash-password NAME``: ask twice (or read one line from a pipe) and print an --oper-file line."""
+    if any(char.isspace() for char in name) or not name:
+        fail(PROG, f"an operator name has no spaces, got {name!r}")
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {name}: ")
+        if password != getpass.getpass("Again: "):
+            fail(PROG, "the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail(PROG, "an empty password is no password")
+    print(f"{name} {hash_password(password)}")
+    return 0
+
+
+def read_opers(args: argparse.Namespace) -> dict[str, str]:
+    opers = dict(login.split(":", 1) for login in args.oper)
+    if args.oper_file:
+        try:
+            opers.update(read_oper_file(args.oper_file))
+        except (OSError, UnicodeDecodeError, OperFileError) as error:
+            fail(PROG, f"cannot use the operator file: {getattr(error, 'strerror', None) or error}")
+    return opers
+
+
 def read_motd(path: str) -> list[str]:
     try:
         with open(path, encoding="utf-8") as motd_file:
@@ -132,7 +194,10 @@ def read_motd(path: str) -> list[str]:
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     config = ServerConfig(
         host=args.host, port=args.port, name=args.name, network=args.network, password=args.password,
-        opers=dict(login.split(":", 1) for login in args.oper), max_clients=args.max_clients,
+        opers=read_opers(args), max_clients=args.max_clients, max_per_address=args.max_per_address,
+        connects_per_minute=args.connects_per_minute, max_channels_per_user=args.max_channels,
+        nick_length=args.nick_length, channel_length=args.channel_length, topic_length=args.topic_length,
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
         sendq_bytes=args.sendq, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
         registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
         flood_rate=args.flood_rate, history=not args.no_history, db_path=args.db, replay=args.replay,
@@ -174,15 +239,37 @@ def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
     print(f"  python chat_client_gui.py --host {target} --port {port}")
     print(f"  python chat_client_cli.py --host {target} --port {port}")
     print(f"  irssi -c {target} -p {port}")
+    if server.tls_address is not None:
+        tls_port = server.tls_address[1]
+        pin = certificate_fingerprint(args.tls_cert)
+        print(f"TLS on port {tls_port}; certificate SHA-256 fingerprint:\n  {pin}")
+        print(f"  python chat_client_gui.py --host {target} --port {tls_port} --tls-pin {pin.replace(':', '')}")
     if server.history_enabled:
         days = f"{args.history_days:g} days" if args.history_days else "until deleted"
         print(f"History: {args.db} (kept {days}; export with --export '#channel')")
     print("Press Ctrl+C to stop.", flush=True)
 
 
+def configure_logging(args: argparse.Namespace) -> None:
+    """Log lines on stderr (and operator actions in --audit-log), one record a line whatever clients send."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=args.log_level, handlers=[handler])
+    if args.audit_log:
+        try:
+            audit_file = logging.FileHandler(args.audit_log, encoding="utf-8")
+        except OSError as error:
+            fail(PROG, f"cannot open the audit log {args.audit_log}: {error.strerror or error}")
+        audit_file.setFormatter(EscapingFormatter("%(asctime)s %(message)s"))
+        audit_file.setLevel(logging.INFO)
+        logging.getLogger("classchat.audit").addHandler(audit_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(args)
+    if args.hash_password is not None:
+        return print_password_hash(args.hash_password)
     if args.export:
         return export_transcript(args)
     config = config_from_args(args)
@@ -190,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         open_history(config.db_path).close()  # a clear error now, instead of a traceback later
     try:
         server = ChatServer(config)
+    except ssl.SSLError as error:
+        fail(PROG, f"cannot use the TLS certificate {args.tls_cert} and key {args.tls_key}: {error.reason or error}")
     except OSError as error:
-        fail(PROG, f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+        where = f"{args.host}:{args.port}" + (f" and TLS port {args.tls_port}" if args.tls_cert else "")
+        fail(PROG, f"cannot listen on {where} (or read the TLS files): {error.strerror or error}")
     with server:
         signal.signal(signal.SIGINT, lambda *_: server.request_stop())
         signal.signal(signal.SIGTERM, lambda *_: server.request_stop())

@@ -158,16 +158,38 @@ def cmd_mode(inv: Invocation) -> CommandResult:
 
 
 def member_mode(sign_letter: str) -> Callable[[Invocation], CommandResult]:
-    """/op, /deop, /voice: one MODE line for all the nicks given, in the current channel."""
+    """/op, /deop, /voice, /mute, /ban …: one MODE line for all the nicks given, in the current channel.
+    For the list modes (+q mute, +b ban) a nick becomes the mask ``nick!*@*``."""
 
     def run(inv: Invocation) -> CommandResult:
         channel, nicks = inv.channel_or_current()
         if channel is None or not nicks:
             return CommandResult(output=[tr("no_target", inv.lang)])
         sign, letter = sign_letter
+        if letter in "bq":
+            nicks = [nick if "!" in nick or "@" in nick else f"{nick}!*@*" for nick in nicks]
         return sent(inv.session.command("MODE", channel, sign + letter * len(nicks), *nicks), inv)
 
     return run
+
+
+def cmd_oper(inv: Invocation) -> CommandResult:
+    return sent(inv.session.command("OPER", inv.args[0], inv.text_after(1)), inv)
+
+
+def cmd_announce(inv: Invocation) -> CommandResult:
+    """A notice to everyone on the server ($* matches any server name); for the teacher (an operator)."""
+    return sent(inv.session.command("NOTICE", "$*", inv.rest.strip()), inv)
+
+
+def cmd_endlesson(inv: Invocation) -> CommandResult:
+    message = inv.rest.strip()
+    return sent(inv.session.command("ENDLESSON", *([message] if message else [])), inv)
+
+
+def cmd_kill(inv: Invocation) -> CommandResult:
+    reason = inv.text_after(1)
+    return sent(inv.session.command("KILL", inv.args[0], *([reason] if reason else [])), inv)
 
 
 def cmd_quote(inv: Invocation) -> CommandResult:
@@ -200,6 +222,15 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "op": SlashCommand("nick [nick…]", 1, member_mode("+o")),
     "deop": SlashCommand("nick [nick…]", 1, member_mode("-o")),
     "voice": SlashCommand("nick [nick…]", 1, member_mode("+v")),
+    "devoice": SlashCommand("nick [nick…]", 1, member_mode("-v")),
+    "mute": SlashCommand("nick [nick…]", 1, member_mode("+q")),
+    "unmute": SlashCommand("nick [nick…]", 1, member_mode("-q")),
+    "ban": SlashCommand("nick|mask [nick…]", 1, member_mode("+b")),
+    "unban": SlashCommand("nick|mask [nick…]", 1, member_mode("-b")),
+    "oper": SlashCommand("name password", 2, cmd_oper),
+    "announce": SlashCommand("text", 1, cmd_announce),
+    "endlesson": SlashCommand("[message]", 0, cmd_endlesson),
+    "kill": SlashCommand("nick [reason]", 1, cmd_kill),
     "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
     "quit": SlashCommand("[message]", 0, cmd_quit),
     "help": SlashCommand("", 0, cmd_help),

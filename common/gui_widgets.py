@@ -308,18 +308,27 @@ class InputLine(ttk.Frame):
 
 
 class Banner(tk.Label):
-    """A coloured strip for what the user must notice (a lost connection); hidden when empty."""
+    """A coloured strip for what the user must notice (a lost connection, the teacher's announcement);
+    hidden when empty. ``kind`` names its colours in the palette ("banner" or "announce")."""
 
-    def __init__(self, master: tk.Misc, before: tk.Misc) -> None:
-        super().__init__(master, anchor="w", padx=10, pady=6)
+    def __init__(self, master: tk.Misc, before: tk.Misc, kind: str = "banner") -> None:
+        super().__init__(master, anchor="w", justify="left", padx=10, pady=6)
         self._before = before
+        self._kind = kind
         self.shown = False
 
     def show(self, text: str, palette: Palette) -> None:
-        self.configure(text=text, background=palette.banner, foreground=palette.banner_text)
+        self.configure(text=text)
+        self.recolour(palette)
         if not self.shown:
             self.pack(fill="x", before=self._before)
             self.shown = True
+
+    def recolour(self, palette: Palette) -> None:
+        self.configure(background=getattr(palette, self._kind), foreground=getattr(palette, f"{self._kind}_text"))
+
+    def fit(self, width: int) -> None:
+        self.configure(wraplength=max(200, width - 24))
 
     def hide(self) -> None:
         if self.shown:

@@ -82,6 +82,9 @@ class ChatWindow:
         self.view = MessageView(centre, self.font.name, self.bold_font.name)
         self.view.pack(fill="both", expand=True)
         self.banner = Banner(centre, before=self.view)
+        self.announcement = Banner(centre, before=self.view, kind="announce")
+        self.announcement.bind("<Button-1>", lambda _e: self.announcement.hide())
+        centre.bind("<Configure>", lambda event: self.announcement.fit(event.width))
         self.member_menu = tk.Menu(self.top, tearoff=False)
         self.conversation_list.bind("<<ConversationSelected>>", self._on_conversation_selected)
         self.member_list.bind("<<MemberOpen>>", lambda _e: self.open_conversation(self.member_list.clicked))
@@ -105,7 +108,9 @@ class ChatWindow:
         language = tk.Menu(menubar, tearoff=False)
         language.add_command(label="English", command=lambda: self.set_language("en"))
         language.add_command(label="Русский", command=lambda: self.set_language("ru"))
+        self.channel_menu = tk.Menu(menubar, tearoff=False, postcommand=self.fill_channel_menu)
         menubar.add_cascade(label=tr("menu_chat", self.lang), menu=chat)
+        menubar.add_cascade(label=tr("menu_channel", self.lang), menu=self.channel_menu)
         menubar.add_cascade(label=tr("menu_view", self.lang), menu=view)
         menubar.add_cascade(label=tr("menu_language", self.lang), menu=language)
         self.top.configure(menu=menubar)
@@ -127,8 +132,8 @@ class ChatWindow:
         self.top.configure(background=palette.panel)
         for widget in (self.view, self.conversation_list, self.member_list, self.input):
             widget.apply_palette(palette)
-        if self.banner.shown:
-            self.banner.configure(background=palette.banner, foreground=palette.banner_text)
+        for banner in (self.banner, self.announcement):
+            banner.recolour(palette)
         self._list_dirty = True
         self._refresh()
         self._persist()
@@ -196,6 +201,10 @@ class ChatWindow:
         elif isinstance(event, ev.MembersChanged):
             self._members_dirty |= casefold(event.channel) == casefold(current)
         elif isinstance(event, ev.ChatMessage) and event.mentions_me and self.top.focus_displayof() is None:
+            self.top.bell()
+        elif isinstance(event, ev.Announcement):
+            self.announcement.show(tr("announcement_banner", self.lang, nick=event.sender, text=event.text),
+                                   self.palette)
             self.top.bell()
         elif isinstance(event, ev.HistoryBatch) and event.older:
             added = self.book.prepend(event.conversation, [chat_line(m) for m in event.messages])
@@ -303,25 +312,65 @@ class ChatWindow:
         return names
 
     def _on_member_menu(self, _event: tk.Event) -> None:
-        nick = self.member_list.clicked
+        self.fill_member_menu(self.member_list.clicked)
+        x, y = self.member_list.click_position
+        self.member_menu.tk_popup(x, y)
+        self.member_menu.grab_release()
+
+    def fill_member_menu(self, nick: str) -> None:
+        """What can be done to a member: a private chat and WHOIS for everyone; for an operator of the
+        channel (or the teacher) also operator status, voice, mute, kick and ban."""
         channel = self.book.current
         menu = self.member_menu
         menu.delete(0, "end")
         menu.add_command(label=tr("member_query", self.lang), command=lambda: self.open_conversation(nick))
         menu.add_command(label=tr("member_whois", self.lang), command=lambda: self.session.command("WHOIS", nick))
-        if self.session.is_operator(channel):
-            prefix = self.session.members(channel).get(nick, "")
-            menu.add_separator()
-            op = ("member_deop", "-o") if "@" in prefix else ("member_op", "+o")
-            voice = ("member_devoice", "-v") if "+" in prefix else ("member_voice", "+v")
-            for key, mode in (op, voice):
+        if not self.session.is_operator(channel) and not self.session.is_oper:
+            return
+        prefix = self.session.members(channel).get(nick, "")
+        mask = f"{nick}!*@*"
+        actions = [
+            ("member_deop", ("-o", nick)) if "@" in prefix else ("member_op", ("+o", nick)),
+            ("member_devoice", ("-v", nick)) if "+" in prefix else ("member_voice", ("+v", nick)),
+            ("member_unmute", ("-q", mask)) if self.session.is_muted(channel, nick) else ("member_mute", ("+q", mask)),
+        ]
+        menu.add_separator()
+        for key, mode in actions:
+            menu.add_command(label=tr(key, self.lang),
+                             command=lambda mode=mode: self.session.command("MODE", channel, *mode))
+        menu.add_command(label=tr("member_kick", self.lang),
+                         command=lambda: self.session.command("KICK", channel, nick))
+        menu.add_command(label=tr("member_ban", self.lang), command=lambda: (
+            self.session.command("MODE", channel, "+b", mask), self.session.command("KICK", channel, nick)))
+
+    def fill_channel_menu(self) -> None:
+        """The Channel menu, rebuilt each time it opens: switches for the current channel's modes when this
+        user may change them, and the teacher's announcement and end of lesson when an operator."""
+        menu = self.channel_menu
+        menu.delete(0, "end")
+        channel = self.book.current
+        may_change = is_channel_name(channel) and (self.session.is_operator(channel) or self.session.is_oper)
+        if may_change:
+            modes = self.session.channel_modes(channel)
+            for letter in ("m", "U", "t"):
+                on = letter in modes
+                key = f"channel_{letter}_{'off' if on else 'on'}"
                 menu.add_command(label=tr(key, self.lang),
-                                 command=lambda mode=mode: self.session.command("MODE", channel, mode, nick))
-            menu.add_command(label=tr("member_kick", self.lang),
-                             command=lambda: self.session.command("KICK", channel, nick))
-        x, y = self.member_list.click_position
-        menu.tk_popup(x, y)
-        menu.grab_release()
+                                 command=lambda sign="-" if on else "+", letter=letter:
+                                 self.session.command("MODE", channel, sign + letter))
+        else:
+            menu.add_command(label=tr("channel_not_operator", self.lang), state="disabled")
+        if self.session.is_oper:
+            menu.add_separator()
+            menu.add_command(label=tr("channel_announce", self.lang), command=lambda: self.prefill("/announce "))
+            menu.add_command(label=tr("channel_end_lesson", self.lang), command=lambda: self.prefill("/endlesson "))
+
+    def prefill(self, text: str) -> None:
+        """Put a command into the input line for the user to finish and send with Enter."""
+        self.input.entry.delete(0, "end")
+        self.input.entry.insert(0, text)
+        self.input.entry.icursor("end")
+        self.input.entry.focus_set()
 
     def close(self) -> None:
         """Quit the session, stop polling, and destroy the window."""

@@ -26,7 +26,7 @@ from typing import Callable
 
 from common import numerics as rpl
 from common import tls
-from common.casemap import casefold, is_channel_name
+from common.casemap import casefold, is_channel_name, mask_matches
 from common.framing import LineFramer
 from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
@@ -130,9 +130,24 @@ class MembersChanged(Event):
 
 @dataclass(frozen=True)
 class ModeChanged(Event):
+    """``changes`` splits ``modes`` into ("+m", ""), ("+q", "alice!*@*"), … for a channel; ``affects_me``
+    says whether one of them names this user (their nick, or a mute or ban mask that matches them)."""
+
     target: str
     set_by: str
     modes: str
+    time: datetime
+    changes: tuple[tuple[str, str], ...] = ()
+    affects_me: bool = False
+
+
+@dataclass(frozen=True)
+class Announcement(Event):
+    """A message from an operator to everyone on the server (sent to ``$server``): the teacher speaking
+    to the whole class, shown where nobody can miss it."""
+
+    sender: str
+    text: str
     time: datetime
 
 
@@ -182,6 +197,8 @@ class ChannelState:
 
     name: str
     topic: str = ""
+    modes: set[str] = field(default_factory=set)  # flag modes (m, t, U, …) as far as the session has seen
+    mutes: set[str] = field(default_factory=set)  # +q masks
     _members: dict[str, tuple[str, str]] = field(default_factory=dict)  # folded nick → (nick, prefixes)
 
     def members(self) -> dict[str, str]:
@@ -307,6 +324,9 @@ class Session:
         self._isupport: dict[str, str] = {}
         self._pending_names: dict[str, dict[str, str]] = {}
         self._away: str | None = None
+        self._own_prefix = ""  # nick!user@host, as our own JOIN shows it
+        self._is_oper = False
+        self._mode_queries: set[str] = set()  # channels whose 324 reply we asked for ourselves
         self._nick_attempt = 0
         self._refused = False
         self._stopping = threading.Event()
@@ -348,6 +368,25 @@ class Session:
     def is_joined(self, channel: str) -> bool:
         with self._lock:
             return casefold(channel) in self._channels
+
+    @property
+    def is_oper(self) -> bool:
+        """Whether the server made us an IRC operator (the teacher)."""
+        with self._lock:
+            return self._is_oper
+
+    def channel_modes(self, channel: str) -> frozenset[str]:
+        """The flag modes of a joined channel (``m``, ``t``, ``U``, …)."""
+        with self._lock:
+            state = self._channels.get(casefold(channel))
+            return frozenset(state.modes) if state else frozenset()
+
+    def is_muted(self, channel: str, nick: str) -> bool:
+        """Whether a +q mask of the channel matches ``nick`` (by nick: the masks clients set look so)."""
+        with self._lock:
+            state = self._channels.get(casefold(channel))
+            return state is not None and any(mask_matches(mask, f"{nick}!*@*") or
+                                             mask_matches(mask.split("!")[0], nick) for mask in state.mutes)
 
     def members(self, channel: str) -> dict[str, str]:
         """A copy of a channel's members: nick → prefix symbols (``"@"``, ``"+"``, ``""``)."""
@@ -546,6 +585,8 @@ class Session:
             self._sock = sock
             self._nick = self._preferred_nick
             self._nick_attempt = 0
+            self._is_oper = False
+            self._mode_queries.clear()
             self._channels.clear()
             self._caps.clear()
             self._cap_offered.clear()
@@ -567,7 +608,7 @@ class Session:
             presented = tls.fingerprint(wrapped.getpeercert(binary_form=True) or b"")
             wrapped.close()
             raise ssl.SSLCertVerificationError(
-                f"the server's certificate (SHA-256 {presented}) is not the pinned one")
+                ssl.SSL_ERROR_SSL, f"the server's certificate (SHA-256 {presented}) is not the pinned one")
         return wrapped
 
     def _register(self) -> None:
@@ -729,6 +770,9 @@ class Session:
             return
         target, text = msg.params[0], msg.param(1)
         own = self._is_me(sender)
+        if target.startswith("$") and msg.command != "TAGMSG":
+            self._emit(Announcement(sender, text, parse_server_time(msg.tags)))
+            return
         from_server = not msg.source or "!" not in msg.source
         if from_server and not is_channel_name(target):
             self._emit(ServerReply(msg.command, text))
@@ -784,11 +828,15 @@ class Session:
             if own:
                 self._channels[folded] = ChannelState(channel)
                 self._wanted_channels[folded] = channel
+                self._own_prefix = msg.source or self._own_prefix
+                self._mode_queries.add(folded)
             state = self._channels.get(folded)
             if state is not None:
                 state.add(nick)
         self._emit(Joined(channel, nick, own, parse_server_time(msg.tags)))
         self._emit(MembersChanged(channel))
+        if own:
+            self._send(Message("MODE", [channel]), paced=False)  # what is set: moderated, questions, …
         if own and self.has_chathistory and self.config.history_on_join > 0:
             self._send(Message("CHATHISTORY", ["LATEST", channel, "*", str(self.config.history_on_join)]),
                        paced=False)
@@ -872,29 +920,84 @@ class Session:
     def _on_mode(self, msg: Message) -> None:
         target = msg.param(0)
         modes = " ".join(msg.params[1:])
+        changes: list[tuple[str, str]] = []
+        affects_me = False
         if is_channel_name(target):
-            self._apply_member_modes(target, msg.params[1:])
+            changes, affects_me = self._apply_channel_modes(target, msg.params[1:])
             self._emit(MembersChanged(target))
-        self._emit(ModeChanged(target, msg.source_nick, modes, parse_server_time(msg.tags)))
+        elif self._is_me(target):
+            affects_me = True
+            adding = True
+            with self._lock:
+                for letter in msg.param(1):
+                    if letter in "+-":
+                        adding = letter == "+"
+                    elif letter == "o":
+                        self._is_oper = adding
+        self._emit(ModeChanged(target, msg.source_nick, modes, parse_server_time(msg.tags), tuple(changes),
+                               affects_me))
 
-    def _apply_member_modes(self, channel: str, params: list[str]) -> None:
-        """Track +o/+v (and any PREFIX mode the server has) in the member list."""
+    def _on_channel_mode_is(self, msg: Message) -> None:
+        """RPL_CHANNELMODEIS: the modes of a channel; shown unless it answers our own query after a join."""
+        channel = msg.param(1)
+        self._apply_channel_modes(channel, msg.params[2:], replace=True)
+        with self._lock:
+            asked_by_us = casefold(channel) in self._mode_queries
+            self._mode_queries.discard(casefold(channel))
+        if asked_by_us:
+            self._emit(MembersChanged(channel))
+        else:
+            self._emit(ServerReply(msg.command, format_numeric(msg)))
+
+    def _apply_channel_modes(self, channel: str, params: list[str],
+                             replace: bool = False) -> tuple[list[tuple[str, str]], bool]:
+        """Track a channel's modes: +o/+v (and any PREFIX mode) in the member list, flag modes and the
+        mute list in its state. Returns the single changes and whether one concerns this user."""
         mode_to_symbol = self._prefix_modes()
         chanmodes = self._isupport.get("CHANMODES", "b,k,l,imnt").split(",")
         always_param = set("".join(chanmodes[:2])) | set(mode_to_symbol)
         set_param = set(chanmodes[2]) if len(chanmodes) > 2 else set()
+        flags = set(chanmodes[3]) if len(chanmodes) > 3 else set()
         args = list(params[1:])
         adding = True
+        changes: list[tuple[str, str]] = []
+        affects_me = False
         with self._lock:
             state = self._channels.get(casefold(channel))
+            if state is not None and replace:
+                state.modes.clear()
             for letter in params[0] if params else "":
                 if letter in "+-":
                     adding = letter == "+"
                     continue
                 takes = letter in always_param or (adding and letter in set_param)
-                arg = args.pop(0) if takes and args else None
-                if letter in mode_to_symbol and arg and state is not None:
+                arg = (args.pop(0) if args else "") if takes else ""
+                changes.append((("+" if adding else "-") + letter, arg))
+                if letter in mode_to_symbol or letter in "bq":
+                    affects_me = affects_me or self._names_me(arg)
+                if state is None:
+                    continue
+                if letter in mode_to_symbol and arg:
                     state.set_prefix(arg, mode_to_symbol[letter], adding, "".join(mode_to_symbol.values()))
+                elif letter == "q" and arg:
+                    (state.mutes.add if adding else state.mutes.discard)(arg)
+                elif letter in flags:
+                    (state.modes.add if adding else state.modes.discard)(letter)
+        return changes, affects_me
+
+    def _names_me(self, nick_or_mask: str) -> bool:
+        """Whether a mode argument is our nick or a mask that matches us. Called with the lock held."""
+        if not nick_or_mask:
+            return False
+        if casefold(nick_or_mask) == casefold(self._nick):
+            return True
+        prefix = self._own_prefix if self._own_prefix.startswith(self._nick + "!") else f"{self._nick}!*@*"
+        return "!" in nick_or_mask and mask_matches(nick_or_mask, prefix)
+
+    def _on_youreoper(self, msg: Message) -> None:
+        with self._lock:
+            self._is_oper = True
+        self._on_numeric(msg)
 
     def _prefix_modes(self) -> dict[str, str]:
         prefix = self._isupport.get("PREFIX", "(ov)@+")
@@ -1000,6 +1103,8 @@ _HANDLERS: dict[str, Callable[[Session, Message], str | None]] = {
     "BATCH": Session._on_batch,
     "FAIL": Session._on_fail,
     rpl.RPL_WELCOME: Session._on_welcome,
+    rpl.RPL_CHANNELMODEIS: Session._on_channel_mode_is,
+    rpl.RPL_YOUREOPER: Session._on_youreoper,
     rpl.RPL_ISUPPORT: Session._on_isupport,
     rpl.ERR_NICKNAMEINUSE: Session._on_nick_in_use,
     rpl.RPL_TOPIC: Session._on_topic_reply,

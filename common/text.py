@@ -42,6 +42,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "topic_changed": {"en": "{nick} set the topic of {channel}: {topic}",
                       "ru": "{nick} сменил(а) тему {channel}: {topic}"},
     "mode": {"en": "{nick} sets mode {modes} on {target}", "ru": "{nick} ставит режим {modes} на {target}"},
+    # Channel modes a teacher uses, told in words ({nick} did it, {who} is the member or mask concerned).
+    "mode+m": {"en": "{nick} turned on moderation: only voiced members may speak",
+               "ru": "{nick} включает модерацию: говорить могут только участники с голосом"},
+    "mode-m": {"en": "{nick} turned off moderation: everyone may speak",
+               "ru": "{nick} выключает модерацию: говорить могут все"},
+    "mode+U": {"en": "{nick} turned on questions mode: messages from students reach only the teacher",
+               "ru": "{nick} включает режим вопросов: сообщения учеников видит только учитель"},
+    "mode-U": {"en": "{nick} turned off questions mode: everyone sees every message",
+               "ru": "{nick} выключает режим вопросов: все видят все сообщения"},
+    "mode+t": {"en": "{nick} locked the topic", "ru": "{nick} запрещает менять тему"},
+    "mode-t": {"en": "{nick} unlocked the topic", "ru": "{nick} разрешает менять тему"},
+    "mode+q": {"en": "{who} was muted by {nick}", "ru": "{nick} лишает слова: {who}"},
+    "mode-q": {"en": "{who} was unmuted by {nick}", "ru": "{nick} возвращает слово: {who}"},
+    "mode+v": {"en": "{nick} gave voice to {who}", "ru": "{nick} даёт голос: {who}"},
+    "mode-v": {"en": "{nick} took voice from {who}", "ru": "{nick} забирает голос: {who}"},
+    "mode+o": {"en": "{nick} made {who} an operator", "ru": "{nick} делает оператором: {who}"},
+    "mode-o": {"en": "{nick} removed operator from {who}", "ru": "{nick} снимает оператора: {who}"},
+    "mode+b": {"en": "{who} was banned by {nick}", "ru": "{nick} банит: {who}"},
+    "mode-b": {"en": "{who} was unbanned by {nick}", "ru": "{nick} снимает бан: {who}"},
+    "announcement": {"en": "Announcement from {nick}: {text}", "ru": "Объявление от {nick}: {text}"},
     "away_on": {"en": "{nick} is away: {message}", "ru": "{nick} отошёл(ла): {message}"},
     "away_off": {"en": "{nick} is back", "ru": "{nick} вернулся(ась)"},
     "invited": {"en": "{by} invites you to {channel} (/join {channel})",
@@ -71,6 +91,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "help_op": {"en": "make someone a channel operator", "ru": "сделать оператором канала"},
     "help_deop": {"en": "take operator status away", "ru": "снять статус оператора"},
     "help_voice": {"en": "let someone speak in a moderated channel", "ru": "дать слово в модерируемом канале"},
+    "help_devoice": {"en": "take that right away again", "ru": "забрать слово"},
+    "help_mute": {"en": "mute someone in this channel (+q)", "ru": "лишить слова в этом канале (+q)"},
+    "help_unmute": {"en": "let a muted member speak again", "ru": "вернуть слово"},
+    "help_ban": {"en": "keep someone out of the channel (+b)", "ru": "запретить вход в канал (+b)"},
+    "help_unban": {"en": "lift a ban", "ru": "снять запрет"},
+    "help_oper": {"en": "log in as the teacher (server operator)", "ru": "войти как учитель (оператор сервера)"},
+    "help_announce": {"en": "teacher: a message to everyone on the server",
+                      "ru": "учитель: сообщение всем на сервере"},
+    "help_endlesson": {"en": "teacher: end the lesson, disconnecting the students",
+                       "ru": "учитель: закончить урок и отключить учеников"},
+    "help_kill": {"en": "teacher: disconnect one user", "ru": "учитель: отключить пользователя"},
     "help_quote": {"en": "send a raw IRC line", "ru": "отправить строку IRC как есть"},
     "help_quit": {"en": "leave the chat", "ru": "выйти из чата"},
     "help_help": {"en": "this list", "ru": "этот список"},
@@ -105,6 +136,23 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "member_voice": {"en": "Give voice", "ru": "Дать слово"},
     "member_devoice": {"en": "Take voice", "ru": "Забрать слово"},
     "member_kick": {"en": "Kick", "ru": "Выгнать"},
+    "member_mute": {"en": "Mute", "ru": "Лишить слова"},
+    "member_unmute": {"en": "Unmute", "ru": "Вернуть слово"},
+    "member_ban": {"en": "Kick and ban", "ru": "Выгнать и запретить вход"},
+    "menu_channel": {"en": "Channel", "ru": "Канал"},
+    "channel_m_on": {"en": "Mute everyone (only voiced members speak)",
+                     "ru": "Тишина (говорят только участники с голосом)"},
+    "channel_m_off": {"en": "Let everyone speak again", "ru": "Снова разрешить говорить всем"},
+    "channel_U_on": {"en": "Questions to the teacher only", "ru": "Вопросы только учителю"},
+    "channel_U_off": {"en": "Show every message to everyone", "ru": "Показывать все сообщения всем"},
+    "channel_t_on": {"en": "Lock the topic", "ru": "Запретить менять тему"},
+    "channel_t_off": {"en": "Unlock the topic", "ru": "Разрешить менять тему"},
+    "channel_not_operator": {"en": "Only the channel's operators can change it",
+                             "ru": "Менять канал могут только его операторы"},
+    "channel_announce": {"en": "Announcement to everyone…", "ru": "Объявление для всех…"},
+    "channel_end_lesson": {"en": "End the lesson…", "ru": "Закончить урок…"},
+    "announcement_banner": {"en": "Announcement from {nick}: {text}    (click to hide)",
+                            "ru": "Объявление от {nick}: {text}    (нажмите, чтобы скрыть)"},
     "connect_title": {"en": "Connect to a chat server", "ru": "Подключение к серверу"},
     "connect_server": {"en": "Server", "ru": "Сервер"},
     "connect_port": {"en": "Port", "ru": "Порт"},
@@ -153,6 +201,17 @@ def _reason(text: str) -> str:
     return f" ({text})" if text else ""
 
 
+def describe_modes(event: ev.ModeChanged, lang: str) -> str:
+    """Mode changes in words where a classroom knows them ("alice was muted by teacher"), else as modes."""
+    if not event.changes or not all(f"mode{change}" in CATALOGUE for change, _ in event.changes):
+        return tr("mode", lang, nick=event.set_by, modes=event.modes, target=event.target)
+    parts = []
+    for change, argument in event.changes:
+        who = argument[:-len("!*@*")] if argument.endswith("!*@*") else argument
+        parts.append(tr(f"mode{change}", lang, nick=event.set_by, who=who))
+    return "; ".join(parts)
+
+
 def describe(event: ev.Event, lang: str) -> str | None:
     """The text line for an event that is not a chat message; None for events with no text of their own."""
     if isinstance(event, ev.ConnectionState):
@@ -185,7 +244,9 @@ def describe(event: ev.Event, lang: str) -> str | None:
             return tr("no_topic", lang, channel=event.channel)
         return tr("topic_changed", lang, nick=event.set_by, channel=event.channel, topic=event.topic)
     if isinstance(event, ev.ModeChanged):
-        return tr("mode", lang, nick=event.set_by, modes=event.modes, target=event.target)
+        return describe_modes(event, lang)
+    if isinstance(event, ev.Announcement):
+        return tr("announcement", lang, nick=event.sender, text=event.text)
     if isinstance(event, ev.AwayChanged):
         if event.message:
             return tr("away_on", lang, nick=event.nick, message=event.message)

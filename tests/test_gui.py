@@ -168,9 +168,78 @@ def test_operator_menu_only_for_operators(server_process, open_window, tk_root):
     menu = alice.member_menu
     labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
     menu.unpost()
-    assert labels == ["Private chat", "Who is this?", "Make operator", "Give voice", "Kick"]
+    assert labels == ["Private chat", "Who is this?", "Make operator", "Give voice", "Mute", "Kick", "Kick and ban"]
     menu.invoke(labels.index("Make operator") + 1)  # the separator is entry 2
     bob.expect(r" MODE #general \+o bob")
+    pump_until(tk_root, lambda: alice.session.members("#general").get("bob") == "@")
+    carol = open_window(process.address, "carol")
+    pump_until(tk_root, lambda: "bob" in carol.member_list.nicks)
+    carol.fill_member_menu("bob")
+    assert menu_labels(carol.member_menu) == ["Private chat", "Who is this?"], "a student gets no operator actions"
+    carol.fill_channel_menu()
+    assert carol.channel_menu.entrycget(0, "label") == "Only the channel's operators can change it"
+    assert carol.channel_menu.entrycget(0, "state") == "disabled"
+
+
+def menu_labels(menu: tk.Menu) -> list[str]:
+    return [menu.entrycget(i, "label") for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
+
+
+def invoke_by_label(menu: tk.Menu, label: str) -> None:
+    index = next(i for i in range(menu.index("end") + 1) if menu.type(i) == "command"
+                 and menu.entrycget(i, "label") == label)
+    menu.invoke(index)
+
+
+def test_teacher_runs_a_lesson_from_the_gui(server_process, open_window, tk_root):
+    """Mute, questions mode, an announcement and the end of the lesson, all through the teacher's menus,
+    as the student's window shows them."""
+    process = server_process("--oper", "teacher:secret")
+    teacher = open_window(process.address, "teacher")
+    alice = open_window(process.address, "alice")
+    type_and_send(teacher, "/oper teacher secret")
+    pump_until(tk_root, lambda: teacher.session.is_oper, what="the teacher to become an operator")
+    bob = IRCTestClient(process.address).register("bob")
+    bob.join("#general")
+    pump_until(tk_root, lambda: {"alice", "bob"} <= set(teacher.member_list.nicks))
+
+    teacher.fill_member_menu("alice")
+    invoke_by_label(teacher.member_menu, "Mute")
+    pump_until(tk_root, lambda: "alice was muted by teacher" in view_text(alice), what="alice to see she is muted")
+    type_and_send(alice, "can I still talk?")
+    pump_until(tk_root, lambda: "you are muted (+q)" in view_text(alice), what="the reason alice cannot speak")
+    pump_until(tk_root, lambda: alice.session.is_muted("#general", "alice"))
+    teacher.fill_member_menu("alice")
+    assert "Unmute" in menu_labels(teacher.member_menu)
+
+    teacher.fill_channel_menu()
+    assert menu_labels(teacher.channel_menu) == [
+        "Mute everyone (only voiced members speak)", "Questions to the teacher only", "Unlock the topic",
+        "Announcement to everyone…", "End the lesson…"]
+    invoke_by_label(teacher.channel_menu, "Questions to the teacher only")
+    pump_until(tk_root, lambda: "questions mode" in view_text(alice), what="alice to hear of questions mode")
+    pump_until(tk_root, lambda: "U" in teacher.session.channel_modes("#general"))
+    teacher.fill_channel_menu()
+    assert "Show every message to everyone" in menu_labels(teacher.channel_menu)
+    bob.send("PRIVMSG #general :is the test on Friday?")
+    pump_until(tk_root, lambda: "is the test on Friday?" in view_text(teacher), what="the question to reach the teacher")
+    type_and_send(teacher, "yes, on Friday")
+    pump_until(tk_root, lambda: "yes, on Friday" in view_text(alice), what="the public answer")
+    assert "is the test on Friday?" not in view_text(alice), "a question under +U reached another student"
+
+    invoke_by_label(teacher.channel_menu, "Announcement to everyone…")
+    assert teacher.input.value == "/announce "
+    teacher.input.entry.insert("end", "Тест через 5 минут")
+    type_and_send(teacher, teacher.input.value)
+    pump_until(tk_root, lambda: alice.announcement.shown, what="the announcement banner")
+    assert alice.announcement.cget("text").startswith("Announcement from teacher: Тест через 5 минут")
+    bob.expect(r"NOTICE \$\* :Тест через 5 минут")
+
+    type_and_send(teacher, "/endlesson see you tomorrow")
+    pump_until(tk_root, lambda: alice.banner.shown, what="alice's window to show the lesson ended")
+    assert "The lesson has ended: see you tomorrow" in alice.banner.cget("text")
+    bob.expect_closed()
+    assert teacher.session.is_registered, "the teacher stays connected"
 
 
 def test_theme_font_and_language_switch(server_process, open_window, tk_root):
