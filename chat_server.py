@@ -262,7 +262,9 @@ def configure_logging(args: argparse.Namespace) -> None:
             fail(PROG, f"cannot open the audit log {args.audit_log}: {error.strerror or error}")
         audit_file.setFormatter(EscapingFormatter("%(asctime)s %(message)s"))
         audit_file.setLevel(logging.INFO)
-        logging.getLogger("classchat.audit").addHandler(audit_file)
+        audit = logging.getLogger("classchat.audit")
+        audit.setLevel(logging.INFO)  # kept in the file whatever --log-level says
+        audit.addHandler(audit_file)
 
 
 def main(argv: list[str] | None = None) -> int:

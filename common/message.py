@@ -150,6 +150,12 @@ class Message:
         return (self.format() + "\r\n").encode("utf-8")
 
 
+def middle_word(word: str) -> str:
+    """``word`` when it can stand before the last parameter, else ``*``: for replies that echo what a
+    client sent (an empty target, a CTCP text where a channel was expected)."""
+    return word if word and " " not in word and not word.startswith(":") else "*"
+
+
 def parse(line: str) -> Message:
     """Parse one line (with or without its line ending) into a ``Message``.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from common.message import Message
+from common.message import Message, middle_word
 
 if TYPE_CHECKING:
     from common.connection import Connection
@@ -46,8 +46,12 @@ class Outbox:
         self.relay((client,), message)
 
     def numeric(self, client: "Client", code: str, *params: str) -> None:
-        """A numeric reply from the server, addressed to the client's nick (``*`` before it has one)."""
-        self.send(client, Message(code, [client.nick, *params], source=self.server_name))
+        """A numeric reply from the server, addressed to the client's nick (``*`` before it has one).
+
+        Replies often echo what the client sent (a channel name, a nick); a word that cannot stand in the
+        middle of a line (empty, with a space, or starting with ':') is shown as ``*`` instead."""
+        *middle, last = [client.nick, *params]
+        self.send(client, Message(code, [*map(middle_word, middle), last], source=self.server_name))
 
     def relay(self, recipients: Iterable["Client"], message: Message) -> None:
         """The same message to many clients: one encoding per tag variant, shared by its recipients.

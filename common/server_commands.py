@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from common import numerics as rpl
 from common.casemap import casefold, is_channel_name, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
 from common.history import Cursor, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
-from common.message import Message
+from common.message import Message, middle_word
 from common.outbox import Outbox
 from common.passwords import verify_password
 from common.server_state import Ban, Channel, Client
@@ -977,7 +977,8 @@ def fail_chathistory(req: Request, code: str, *context: str) -> None:
         "INVALID_PARAMS": "Invalid parameters", "INVALID_TARGET": "You cannot see the history of that target",
         "NEED_MORE_PARAMS": "Not enough parameters", "UNKNOWN_COMMAND": "Unknown CHATHISTORY subcommand",
     }
-    req.out.send(req.client, server_message(req, "FAIL", "CHATHISTORY", code, *context, descriptions[code]))
+    context_words = [middle_word(word) for word in context]
+    req.out.send(req.client, server_message(req, "FAIL", "CHATHISTORY", code, *context_words, descriptions[code]))
 
 
 def parse_msgref(ref: str) -> tuple[str, str | int] | None:

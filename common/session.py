@@ -16,6 +16,7 @@ import itertools
 import queue
 import random
 import re
+import select
 import socket
 import ssl
 import threading
@@ -312,6 +313,7 @@ class Session:
         self.config = config
         self.events: "queue.Queue[Event]" = events if events is not None else queue.Queue()
         self._lock = threading.Lock()
+        self._tls_io = threading.Lock()  # one TLS read or write at a time (see _receive)
         self._nick = config.nick
         self._preferred_nick = config.nick
         # Bytes of our "nick!user@host" as others see it: a guess (RFC limits) until 001 tells us.
@@ -530,7 +532,8 @@ class Session:
             if sock is None:
                 continue
             try:
-                sock.sendall(data)
+                with self._tls_io:
+                    sock.sendall(data)
             except OSError:
                 continue  # the receiver notices the broken connection and reconnects
 
@@ -629,7 +632,7 @@ class Session:
         try:
             while not self._stopping.is_set():
                 try:
-                    data = sock.recv(65536)
+                    data = self._receive(sock)
                 except socket.timeout:
                     if awaiting_pong:
                         return "Connection timed out"
@@ -658,6 +661,35 @@ class Session:
             except OSError:
                 pass  # already closed
         return reason
+
+    def _receive(self, sock: socket.socket) -> bytes:
+        """One read; ``socket.timeout`` after ``idle_ping_after`` seconds without data.
+
+        A TLS connection must not be read and written at once (OpenSSL's rule for one connection: a
+        session ticket read while a line is written can corrupt a record). So for TLS the reader waits
+        for data without the lock, then reads without blocking while holding it; the writer sends with
+        it. A read that finds only part of a record, or a TLS message with no text, goes back to waiting.
+        """
+        if not isinstance(sock, ssl.SSLSocket):
+            return sock.recv(65536)
+        deadline = time.monotonic() + self.config.idle_ping_after
+        while True:
+            if not sock.pending():
+                remaining = deadline - time.monotonic()
+                try:
+                    readable, _, _ = select.select([sock], [], [], max(0.0, remaining))
+                except (ValueError, OSError):
+                    return b""  # closed by quit() meanwhile
+                if not readable:
+                    raise socket.timeout
+            with self._tls_io:
+                sock.setblocking(False)
+                try:
+                    return sock.recv(65536)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    continue
+                finally:
+                    sock.settimeout(self.config.idle_ping_after)
 
     def _shutdown_socket(self) -> None:
         sock = self._sock

@@ -3,6 +3,8 @@ fails any test in which a thread raised or the server logged an error."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.server import ChatServer, ServerConfig  # noqa: E402
-from helpers import IRCTestClient, ServerProcess, start_virtual_display  # noqa: E402
+from helpers import IRCTestClient, ServerProcess, make_certificate, start_virtual_display  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,7 @@ class RunningServer:
     """An in-process ``ChatServer`` served from a thread; ``connect()`` opens registered test clients."""
 
     def __init__(self, **overrides):
-        config = ServerConfig(host="127.0.0.1", port=0, **overrides)
+        config = ServerConfig(host="127.0.0.1", port=0, tls_port=0, **overrides)
         self.server = ChatServer(config)
         self.address = self.server.address
         self.thread = threading.Thread(target=self.server.serve_forever, name="serve_forever")
@@ -97,9 +99,18 @@ def server_process():
 
 
 @pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """(certificate, key) files of a self-signed certificate for 127.0.0.1, made once per run."""
+    if shutil.which("openssl") is None:
+        if os.environ.get("CI"):
+            pytest.fail("openssl is not installed, and CI needs it for the TLS tests")
+        pytest.skip("no openssl command to make a test certificate")
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
 def display():
     """An X display for Tk: the one in DISPLAY, else a private Xvfb for the whole test run."""
-    import os
 
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -45,11 +46,25 @@ def start_virtual_display(size: str = "1920x1080") -> subprocess.Popen | None:
     return xvfb
 
 
+def make_certificate(folder: Path, common_name: str = "classchat") -> tuple[str, str]:
+    """A self-signed certificate and key for 127.0.0.1, made with the openssl command the README shows."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", f"/CN={common_name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+def trusting(cert: str) -> ssl.SSLContext:
+    """A client context that trusts exactly this certificate (as a CA)."""
+    return ssl.create_default_context(cafile=cert)
+
+
 class IRCTestClient:
     """A bare IRC connection for tests: send raw lines, wait for matching ones."""
 
     def __init__(self, address: tuple[str, int], timeout: float = DEFAULT_TIMEOUT, rcvbuf: int | None = None,
-                 source_address: str | None = None):
+                 source_address: str | None = None, tls: ssl.SSLContext | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if source_address is not None:
             self.sock.bind((source_address, 0))  # another loopback address: another "computer"
@@ -57,6 +72,8 @@ class IRCTestClient:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(address)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=address[0])
         self.timeout = timeout
         self.framer = LineFramer.for_client()
         self.backlog: list[str] = []
@@ -79,7 +96,7 @@ class IRCTestClient:
             data = self.sock.recv(65536)
         except socket.timeout:
             raise TimeoutError from None
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             data = b""
         if not data:
             self.closed = True
@@ -174,6 +191,7 @@ class ServerProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None):
         defaults = ["--port", "0", "--log-level", "WARNING"] + ([] if "--db" in args else ["--db", ":memory:"])
         self.args = [*defaults, *args]
+        self.stderr_text = ""  # what the server logged, once stopped
         try:
             self.proc, self.address, self.first_line = start_server_process(self.args, stderr=subprocess.PIPE,
                                                            env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT)
@@ -190,6 +208,7 @@ class ServerProcess:
             self.proc.wait()
             raise AssertionError("server did not exit after the signal")
         finally:
+            self.stderr_text = self.proc.stderr.read()
             self.proc.stdout.close()
             self.proc.stderr.close()
         return self.proc.returncode

@@ -5,7 +5,8 @@
 #
 # It makes .venv with requirements.txt, and, when run as root on Debian, installs the system packages the
 # tests drive and that are missing: xvfb and xdotool (GUI tests on a virtual display), irssi, ngircd and
-# weechat-headless (interoperability with real IRC software), tmux (the CLI in a terminal).
+# weechat-headless (interoperability with real IRC software), tmux (the CLI in a terminal), openssl (test
+# certificates for TLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "tests/run.sh: Python 3.11 or newer is needed (found $("$python" --version 2>&1))" >&2; exit 1; }
 
-debian_packages=(xvfb:Xvfb xdotool:xdotool irssi:irssi ngircd:ngircd weechat-headless:weechat-headless tmux:tmux)
+debian_packages=(xvfb:Xvfb xdotool:xdotool irssi:irssi ngircd:ngircd weechat-headless:weechat-headless tmux:tmux openssl:openssl)
 missing=()
 for entry in "${debian_packages[@]}"; do
   command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")

@@ -31,9 +31,47 @@ def test_help_is_written_from_the_dispatch_table():
 
 
 def test_issue_commands_are_all_there():
-    expected = {"join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "invite",
-                "kick", "mode", "op", "deop", "voice", "quote", "quit", "help"}
-    assert set(SLASH_COMMANDS) == expected
+    chat = {"join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "invite",
+            "kick", "mode", "op", "deop", "voice", "quote", "quit", "help"}
+    teacher = {"devoice", "mute", "unmute", "ban", "unban", "oper", "announce", "endlesson", "kill"}
+    assert set(SLASH_COMMANDS) == chat | teacher
+
+
+def test_teacher_commands(make_server):
+    running = make_server(opers={"teacher": "secret pass"})
+    session = Session(SessionConfig(host="127.0.0.1", port=running.address[1], nick="teacher", channels=("#c",),
+                                    pace_rate=0))
+    session.start()
+    log = EventLog(session)
+    try:
+        log.wait_for(ev.Joined, own=True)
+        bob = running.connect("bob")
+        bob.join("#c")
+        run_input("/oper teacher secret pass", session, "#c", "en")
+        log.wait_for(ev.ServerReply, code="381")
+        assert session.is_oper
+        run_input("/mute bob", session, "#c", "en")
+        assert bob.expect(r" MODE #c \+q ").params[2] == "bob!*@*"
+        assert log.wait_for(ev.ModeChanged, modes="+q bob!*@*").changes == (("+q", "bob!*@*"),)
+        assert session.is_muted("#c", "bob")
+        run_input("/unmute bob", session, "#c", "en")
+        bob.expect(r" MODE #c -q bob!\*@\*")
+        run_input("/devoice bob", session, "#c", "en")  # bob had no voice: nothing to change
+        run_input("/ban #c *!*@evil.example", session, "#c", "en")
+        bob.expect(r" MODE #c \+b \*!\*@evil.example")
+        run_input("/unban *!*@evil.example", session, "#c", "en")
+        bob.expect(r" MODE #c -b ")
+        run_input("/announce Тишина, пожалуйста", session, "#c", "en")
+        assert bob.expect(r" NOTICE \$\* ").params[1] == "Тишина, пожалуйста"
+        event = log.wait_for(ev.Announcement)
+        assert (event.sender, event.text) == ("teacher", "Тишина, пожалуйста")
+        run_input("/kill bob too loud", session, "#c", "en")
+        assert any("Killed (teacher (too loud))" in line for line in bob.expect_closed())
+        carol = running.connect("carol")
+        run_input("/endlesson", session, "#c", "en")
+        assert any("The lesson has ended)" in line for line in carol.expect_closed())
+    finally:
+        session.quit()
 
 
 def test_plain_text_goes_to_the_current_conversation(server, alice):
