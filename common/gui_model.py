@@ -148,7 +148,7 @@ def route(event: ev.Event, lang: str, book: ConversationBook) -> list[tuple[str,
         return [(SERVER_TAB if event.code in SERVER_TAB_CODES else current, DisplayLine("system", text))]
     if isinstance(event, ev.ConnectionState):
         return [(SERVER_TAB, DisplayLine("system", text))]
-    return [(current, DisplayLine("system", text))]
+    return [(current, DisplayLine("system", text, time=when))]
 
 
 def split_links(text: str) -> list[tuple[str, bool]]:
