@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Fan-out benchmark: how many deliveries per second a chat server sustains, with what latency, losing none.
 
-    python bench/chat_bench.py [--clients 100] [--senders 10] [--seconds 5] [--runs 3] [--json FILE]
-                               [--against HOST:PORT ...] [--seed PATH] [--history-cost]
+    python bench/chat_bench.py [--scenario fanout|fanout1000|paced ...] [--runs 3] [--json FILE]
+                               [--against HOST:PORT ...] [--seed PATH] [--ngircd] [--history-cost]
+
+Scenarios (issue #7): ``fanout`` is 100 clients in one channel with 10 sending as fast as the loop allows
+(``--clients``/``--senders``/``--seconds`` change it); ``fanout1000`` the same with 1000 clients;
+``paced`` 500 clients and one sender at 50 messages per second for 10 s, every message timed.
 
 It starts our server (chat_server.py, flood control off) on a free port and measures it; ``--against``
 adds any running IRC server, ``--seed PATH`` the original student server (raw text lines, no
-registration), each measured in turn in the same run. ``--history-cost`` measures our server with the
-SQLite history on and off.
+registration), ``--ngircd`` Debian's ngircd with a generated loopback configuration, each measured in
+turn in the same run. ``--history-cost`` measures our server with the SQLite history on and off.
 
 The load comes from two worker processes, each holding half of the clients. Receivers count bench lines
 in bulk (a marker counted in each received chunk, never a parse per line). Every 16th message carries
@@ -23,6 +27,7 @@ import json
 import os
 import resource
 import selectors
+import shutil
 import socket
 import statistics
 import subprocess
@@ -89,6 +94,8 @@ def run_worker(config: dict) -> dict:
     prefix = b"PRIVMSG #bench :" if protocol == "irc" else b""
     filler = b"x" * max(0, config["size"] - 40)
     window = config["window"]
+    interval = 1.0 / config["rate"] if config["rate"] else 0.0  # paced: one message per interval
+    sample_every = 1 if interval else SAMPLE_EVERY
     start_at = config["start_at"]
     while time.time() < start_at:
         time.sleep(min(0.01, start_at - time.time()))  # all workers begin together
@@ -126,12 +133,17 @@ def run_worker(config: dict) -> dict:
                             pass  # a sample cut by the chunk edge: skip it
                     position = chunk.find(b" t=", position + 3)
 
+    next_send = start_at
     while time.time() < stop_at:
-        if sent - own_seen < window:
+        if interval and time.time() < next_send:
+            read_ready(max(0.0, min(0.005, next_send - time.time())))
+            continue
+        next_send += interval
+        if senders and sent - own_seen < window:
             batch = []
             for sender in senders:
                 sent += 1
-                stamp = f" t={time.time_ns()} " if sent % SAMPLE_EVERY == 0 else " "
+                stamp = f" t={time.time_ns()} " if sent % sample_every == 0 else " "
                 batch.append((sender, prefix + own_marker + str(sent).encode() + stamp.encode() + filler + b"\r\n"))
             for sender, line in batch:
                 try:
@@ -148,7 +160,7 @@ def run_worker(config: dict) -> dict:
         read_ready(0.1)
     for sock in socks:
         sock.close()
-    return {"sent": sent, "delivered": delivered, "latencies": latencies[:20000]}
+    return {"sent": sent, "delivered": delivered, "latencies": latencies[:50000]}
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -165,28 +177,70 @@ def start_our_server(history_folder: str | None) -> tuple[subprocess.Popen, int]
     return process, port
 
 
-def start_seed(path: str) -> tuple[subprocess.Popen, int]:
-    """The original student server listens on a fixed 127.0.0.1:8088."""
-    server = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+NGIRCD_CONFIG = """[Global]
+    Name = ngircd.bench
+    Info = benchmark
+    Listen = 127.0.0.1
+    Ports = {port}
+    PidFile = {folder}/ngircd.pid
+[Limits]
+    MaxConnections = 0
+    MaxConnectionsIP = 0
+    MaxJoins = 0
+    MaxPenaltyTime = 0
+    PingTimeout = 600
+    PongTimeout = 600
+[Options]
+    Ident = no
+    PAM = no
+    DNS = no
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_listening(server: subprocess.Popen, port: int, name: str) -> tuple[subprocess.Popen, int]:
     deadline = time.monotonic() + 10
     while True:
         try:
-            socket.create_connection(("127.0.0.1", 8088), timeout=1).close()
-            return server, 8088
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
         except OSError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                raise SystemExit("the seed server did not start on 127.0.0.1:8088")
+                raise SystemExit(f"{name} did not start on 127.0.0.1:{port}")
             time.sleep(0.05)
 
 
+def start_ngircd(folder: str) -> tuple[subprocess.Popen, int]:
+    """Debian's ngircd on a free port, limits and penalties off so that it is measured at full speed."""
+    port = free_port()
+    config = Path(folder) / "ngircd.conf"
+    config.write_text(NGIRCD_CONFIG.format(port=port, folder=folder))
+    server = subprocess.Popen(["ngircd", "--nodaemon", "--config", str(config)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    return wait_listening(server, port, "ngircd")
+
+
+def start_seed(path: str) -> tuple[subprocess.Popen, int]:
+    """The original student server listens on a fixed 127.0.0.1:8088. It prints every message it
+    relays: its output must go somewhere that never fills (an unread pipe would stall it)."""
+    server = subprocess.Popen([sys.executable, path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_listening(server, 8088, "the seed server")
+
+
 def measure(host: str, port: int, protocol: str, args: argparse.Namespace) -> dict:
-    """One scenario run against one server: two worker processes, each with half the clients."""
+    """One scenario run against one server: two worker processes, each with half the clients (and half
+    the senders; an odd one goes to the first)."""
     half = args.clients // 2
-    start_at = time.time() + 3 + args.clients / 500
+    start_at = time.time() + 3 + args.clients / 300
     configs = [{"worker": w, "host": host, "port": port, "protocol": protocol, "clients": half,
-                "senders": args.senders // 2, "seconds": args.seconds, "window": args.window, "size": args.size,
-                "start_at": start_at} for w in range(2)]
+                "senders": (args.senders + 1 - w) // 2, "seconds": args.seconds, "window": args.window,
+                "size": args.size, "rate": args.rate, "start_at": start_at} for w in range(2)]
     workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdout=subprocess.PIPE,
                                 text=True) for config in configs]
     results = [json.loads(worker.communicate(timeout=args.seconds + 120)[0]) for worker in workers]
@@ -199,6 +253,7 @@ def measure(host: str, port: int, protocol: str, args: argparse.Namespace) -> di
         "deliveries_per_second": delivered / args.seconds,
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
+        "max_ms": latencies[-1] if latencies else float("nan"),
     }
 
 
@@ -215,19 +270,30 @@ def run_series(name: str, start, protocol: str, args: argparse.Namespace) -> dic
     rates = [run["deliveries_per_second"] for run in runs]
     return {"server": name, "runs": runs, "median_rate": statistics.median(rates), "min_rate": min(rates),
             "max_rate": max(rates), "p50_ms": statistics.median(run["p50_ms"] for run in runs),
-            "p99_ms": statistics.median(run["p99_ms"] for run in runs), "lost": sum(run["lost"] for run in runs)}
+            "p99_ms": statistics.median(run["p99_ms"] for run in runs),
+            "max_ms": max(run["max_ms"] for run in runs), "lost": sum(run["lost"] for run in runs)}
+
+
+SCENARIOS = {
+    "fanout": {"clients": 100, "senders": 10, "rate": 0.0},
+    "fanout1000": {"clients": 1000, "senders": 10, "rate": 0.0},
+    "paced": {"clients": 500, "senders": 1, "rate": 50.0, "seconds": 10.0},
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--senders", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
+                        help="fanout (default), fanout1000, paced; repeatable")
+    parser.add_argument("--clients", type=int, help="override the scenario's number of clients")
+    parser.add_argument("--senders", type=int, help="override the scenario's number of senders")
+    parser.add_argument("--seconds", type=float, help="override the scenario's duration (default 5)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=100, help="messages a worker may have in flight")
     parser.add_argument("--size", type=int, default=120, help="bytes of text per message")
     parser.add_argument("--against", action="append", default=[], metavar="HOST:PORT")
     parser.add_argument("--seed", metavar="PATH", help="the original student server.py, as the baseline")
+    parser.add_argument("--ngircd", action="store_true", help="also measure Debian's ngircd, started here")
     parser.add_argument("--history-cost", action="store_true", help="our server with history on and off")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -235,28 +301,46 @@ def main() -> int:
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0
+    if args.ngircd and shutil.which("ngircd") is None:
+        parser.error("--ngircd: ngircd is not installed (Debian package ngircd)")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with tempfile.TemporaryDirectory(prefix="classchat-bench-") as history_folder:
-        series = [run_series("classchat (history on)", lambda: start_our_server(history_folder), "irc", args)]
-    if args.history_cost:
-        series.append(run_series("classchat (history off)", lambda: start_our_server(None), "irc", args))
-    if args.seed:
-        series.append(run_series("seed server.py", lambda: start_seed(args.seed), "raw", args))
-    for address in args.against:
-        host, _, port = address.rpartition(":")
-        series.append(run_series(address, lambda: (None, int(port)), "irc", args))
+    report = {}
+    for name in args.scenario or ["fanout"]:
+        scenario = argparse.Namespace(**{**vars(args), "seconds": 5.0, **SCENARIOS[name]})
+        for option in ("clients", "senders", "seconds"):
+            if getattr(args, option) is not None:
+                setattr(scenario, option, getattr(args, option))
+        report[name] = run_scenario(name, scenario)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "scenarios": report}, indent=2))
+    return 0
+
+
+def run_scenario(name: str, args: argparse.Namespace) -> list[dict]:
+    """Every server asked for, in turn, in one scenario; prints the table and returns the series."""
+    with tempfile.TemporaryDirectory(prefix="classchat-bench-") as folder:
+        series = [run_series("classchat (history on)", lambda: start_our_server(folder), "irc", args)]
+        if args.history_cost:
+            series.append(run_series("classchat (history off)", lambda: start_our_server(None), "irc", args))
+        if args.seed:
+            series.append(run_series("seed server.py", lambda: start_seed(args.seed), "raw", args))
+        if args.ngircd:
+            series.append(run_series("ngircd", lambda: start_ngircd(folder), "irc", args))
+        for address in args.against:
+            host, _, port = address.rpartition(":")
+            series.append(run_series(address, lambda: (None, int(port)), "irc", args))
     ours = series[0]["median_rate"]
-    print(f"fan-out: {args.clients} clients in one channel, {args.senders} sending, {args.seconds:g} s, "
+    pace = f", paced at {args.rate:g} messages/s" if args.rate else ", closed loop"
+    print(f"\n{name}: {args.clients} clients in one channel, {args.senders} sending{pace}, {args.seconds:g} s, "
           f"{args.runs} run(s); {os.cpu_count()} CPUs")
-    print(f"{'server':28} {'deliveries/s (range)':>30} {'vs ours':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}")
+    print(f"{'server':28} {'deliveries/s (range)':>30} {'vs ours':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'lost':>8}")
     for entry in series:
         spread = f"{entry['median_rate']:,.0f} ({entry['min_rate']:,.0f}–{entry['max_rate']:,.0f})"
         print(f"{entry['server']:28} {spread:>30} {entry['median_rate'] / ours:>8.2f} {entry['p50_ms']:>8.1f} "
-              f"{entry['p99_ms']:>8.1f} {entry['lost']:>6}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "series": series}, indent=2))
-    return 0
+              f"{entry['p99_ms']:>8.1f} {entry['max_ms']:>8.1f} {entry['lost']:>8}", flush=True)
+    return series
 
 
 if __name__ == "__main__":
