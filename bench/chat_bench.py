@@ -96,7 +96,8 @@ def run_worker(config: dict) -> dict:
     window = config["window"]
     interval = 1.0 / config["rate"] if config["rate"] else 0.0  # paced: one message per interval
     sample_every = 1 if interval else SAMPLE_EVERY
-    start_at = config["start_at"]
+    print("ready", flush=True)  # every client registered and joined: the parent picks one start time
+    start_at = float(sys.stdin.readline())
     while time.time() < start_at:
         time.sleep(min(0.01, start_at - time.time()))  # all workers begin together
     stop_at = start_at + config["seconds"]
@@ -237,12 +238,20 @@ def measure(host: str, port: int, protocol: str, args: argparse.Namespace) -> di
     """One scenario run against one server: two worker processes, each with half the clients (and half
     the senders; an odd one goes to the first)."""
     half = args.clients // 2
-    start_at = time.time() + 3 + args.clients / 300
     configs = [{"worker": w, "host": host, "port": port, "protocol": protocol, "clients": half,
                 "senders": (args.senders + 1 - w) // 2, "seconds": args.seconds, "window": args.window,
-                "size": args.size, "rate": args.rate, "start_at": start_at} for w in range(2)]
-    workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdout=subprocess.PIPE,
-                                text=True) for config in configs]
+                "size": args.size, "rate": args.rate} for w in range(2)]
+    workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True) for config in configs]
+    began = time.monotonic()
+    for worker in workers:  # some servers register slowly (ngircd: about 11 clients a second here)
+        if worker.stdout.readline().strip() != "ready":
+            raise SystemExit("a load worker failed while connecting its clients")
+    registration_seconds = time.monotonic() - began
+    start_at = f"{time.time() + 0.5}\n"
+    for worker in workers:
+        worker.stdin.write(start_at)
+        worker.stdin.flush()
     results = [json.loads(worker.communicate(timeout=args.seconds + 120)[0]) for worker in workers]
     sent = sum(result["sent"] for result in results)
     delivered = sum(result["delivered"] for result in results)
@@ -254,6 +263,7 @@ def measure(host: str, port: int, protocol: str, args: argparse.Namespace) -> di
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
         "max_ms": latencies[-1] if latencies else float("nan"),
+        "registration_seconds": registration_seconds,
     }
 
 

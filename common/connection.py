@@ -77,7 +77,7 @@ class Connection:
         with self._lock:
             if self._closed or self._overflowed:
                 return
-            if self.pending_bytes + len(data) > self.sendq_limit:
+            if len(self._pending) + len(self._wire) + len(data) > self.sendq_limit:
                 self._overflowed = True
                 self._pending.clear()
                 return

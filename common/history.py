@@ -89,8 +89,13 @@ def target_key(target: str, sender_nick: str) -> str:
 
 def format_time(time_ms: int) -> str:
     """IRCv3 server-time format: 2026-11-24T10:15:00.123Z."""
-    moment = datetime.fromtimestamp(time_ms / 1000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+    return _format_second(time_ms // 1000) + f"{time_ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _format_second(seconds: int) -> str:
+    """The part of a time tag before the milliseconds; the same second repeats for every message in it."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def parse_time(text: str) -> int | None:

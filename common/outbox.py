@@ -1,8 +1,9 @@
 """What one command sends: collected while the state lock is held, delivered by the sequencer after it.
 
 A relayed message is encoded once per tag variant (the tags a recipient negotiated decide which it
-gets) and the same bytes object goes to every recipient of that variant. Lines bound for one connection
-are joined, so each connection gets one ``send()`` per command.
+gets) and the same bytes object goes to every recipient of that variant. The outbox keeps (connections,
+bytes) pairs in order; the sequencer gathers the pairs of a whole batch of commands per connection, so
+each connection gets one ``send()`` per batch, however many messages the batch held.
 """
 from __future__ import annotations
 
@@ -24,17 +25,22 @@ def tag_allowed(tag: str, caps: set[str] | frozenset[str]) -> bool:
     return TAG_CAPABILITIES.get(tag, "message-tags") in caps
 
 
+def tag_gates(caps: set[str]) -> tuple[bool, ...]:
+    """Which tag variant a client with these capabilities gets (kept on the client, see ``Client``)."""
+    return tuple(cap in caps for cap in TAG_GATES)
+
+
 class Outbox:
-    """Collects lines per connection; the sequencer stores what it carries, then ``commit()``s the lines.
+    """Collects lines and their connections; the sequencer stores what it carries, then takes the lines
+    with ``commit_into()``.
 
     With history on, it also carries what to store (``stored``, ``saved_channels``) and what to read
-    from the history once that is stored (``history_reads``); the sequencer does both before ``commit()``.
+    from the history once that is stored (``history_reads``); the sequencer does both before committing.
     """
 
     def __init__(self, server_name: str) -> None:
         self.server_name = server_name
-        self._lines: dict["Connection", list[bytes]] = {}
-        self._committed: list["Connection"] = []
+        self._relays: list[tuple[list["Connection"], bytes]] = []
         self.stored: list["StoredMessage"] = []
         self.saved_channels: list["ChannelSnapshot"] = []
         self.forgotten_channels: list[str] = []
@@ -56,37 +62,35 @@ class Outbox:
     def relay(self, recipients: Iterable["Client"], message: Message) -> None:
         """The same message to many clients: one encoding per tag variant, shared by its recipients.
 
-        A recipient's variant depends only on which of ``TAG_GATES`` it negotiated, so that is the key; a
-        message without tags has a single variant.
+        A recipient's variant depends only on which of ``TAG_GATES`` it negotiated (``Client.tag_gates``),
+        so recipients are grouped by that; a message without tags has a single variant. This runs for
+        every delivery, so it does no more per recipient than one lookup and one append.
         """
-        lines = self._lines
         if not message.tags:
-            data = message.to_bytes()
-            for client in recipients:
-                lines.setdefault(client.conn, []).append(data)
+            self._relays.append(([client.conn for client in recipients], message.to_bytes()))
             return
-        encoded: dict[tuple[bool, ...], bytes] = {}
+        groups: dict[tuple[bool, ...], list["Connection"]] = {}
         for client in recipients:
-            caps = client.caps
-            gates = tuple(cap in caps for cap in TAG_GATES)
-            data = encoded.get(gates)
-            if data is None:
-                allowed = {cap for cap, present in zip(TAG_GATES, gates) if present}
-                tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
-                data = encoded[gates] = Message(message.command, message.params, message.source, tags).to_bytes()
-            lines.setdefault(client.conn, []).append(data)
+            conns = groups.get(client.tag_gates)
+            if conns is None:
+                groups[client.tag_gates] = [client.conn]
+            else:
+                conns.append(client.conn)
+        for gates, conns in groups.items():
+            allowed = {cap for cap, present in zip(TAG_GATES, gates) if present}
+            tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
+            self._relays.append((conns, Message(message.command, message.params, message.source, tags).to_bytes()))
 
-    def commit(self) -> None:
-        """Move the lines into the connections' buffers (the sequencer does, in the server's order)."""
-        for conn, lines in self._lines.items():
-            conn.enqueue(lines[0] if len(lines) == 1 else b"".join(lines))
-            self._committed.append(conn)
-        self._lines.clear()
-
-    def take_committed(self) -> list["Connection"]:
-        """The connections that ``commit()`` gave lines to (each once), forgetting them."""
-        committed, self._committed = self._committed, []
-        return committed
+    def commit_into(self, pending: dict["Connection", list[bytes]]) -> None:
+        """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists)."""
+        for conns, data in self._relays:
+            for conn in conns:
+                lines = pending.get(conn)
+                if lines is None:
+                    pending[conn] = [data]
+                else:
+                    lines.append(data)
+        self._relays.clear()
 
     def run_after_delivery(self) -> None:
         actions, self.after_delivery = self.after_delivery, []

@@ -20,15 +20,38 @@ import sqlite3
 import threading
 import time
 
+from common.connection import Connection
 from common.history import HistoryStore
 from common.outbox import Outbox
 
 log = logging.getLogger("classchat.server")
 MAX_BATCH = 512
-# A connection whose buffer passes this is flushed at once, not at the end of the batch: the send queue
-# limit must measure what a client fails to read, never how many messages one batch happened to hold.
-EARLY_FLUSH_BYTES = 16 * 1024
+# A connection's lines of one batch are handed over in slices of about this size, each flushed before
+# the next: the send queue limit must measure what a client fails to read, never how many messages one
+# batch happened to hold.
+FLUSH_SLICE_BYTES = 16 * 1024
 PURGE_EVERY_SECONDS = 3600.0
+
+
+def deliver(conn: Connection, lines: list[bytes]) -> None:
+    """Hand a connection its lines of one batch and send what the kernel takes, in slices when many."""
+    if len(lines) == 1:
+        conn.enqueue(lines[0])
+    elif sum(map(len, lines)) <= FLUSH_SLICE_BYTES:
+        conn.enqueue(b"".join(lines))
+    else:
+        piece: list[bytes] = []
+        size = 0
+        for line in lines:
+            piece.append(line)
+            size += len(line)
+            if size >= FLUSH_SLICE_BYTES:
+                conn.enqueue(b"".join(piece))
+                conn.flush()
+                piece, size = [], 0
+        if piece:
+            conn.enqueue(b"".join(piece))
+    conn.flush()
 
 
 class Sequencer(threading.Thread):
@@ -71,20 +94,16 @@ class Sequencer(threading.Thread):
     def _process(self, batch: list[Outbox]) -> None:
         if self.store is not None:
             self._store(batch)
-        connections = {}
+        pending: dict[Connection, list[bytes]] = {}
         for out in batch:
             for read in out.history_reads:
                 try:
                     read(self.store, out)
                 except sqlite3.Error:
                     log.exception("could not read the history")
-            out.commit()
-            for conn in out.take_committed():
-                if conn.pending_bytes > EARLY_FLUSH_BYTES:
-                    conn.flush()
-                connections[conn] = None
-        for conn in connections:
-            conn.flush()
+            out.commit_into(pending)
+        for conn, lines in pending.items():
+            deliver(conn, lines)
         for out in batch:
             out.run_after_delivery()
 

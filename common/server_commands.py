@@ -18,7 +18,7 @@ from common import numerics as rpl
 from common.casemap import casefold, is_channel_name, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
 from common.history import Cursor, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
 from common.message import Message, middle_word
-from common.outbox import Outbox
+from common.outbox import Outbox, tag_gates
 from common.passwords import verify_password
 from common.server_state import Ban, Channel, Client
 
@@ -223,6 +223,11 @@ def handle_user(req: Request, msg: Message) -> None:
 
 
 def handle_cap(req: Request, msg: Message) -> None:
+    cap_command(req, msg)
+    req.client.tag_gates = tag_gates(req.client.caps)
+
+
+def cap_command(req: Request, msg: Message) -> None:
     client = req.client
     subcommand = msg.params[0].upper()
     if subcommand == "LS":
