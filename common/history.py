@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, NamedTuple
@@ -23,7 +25,11 @@ from typing import Iterable, NamedTuple
 from common.casemap import casefold, is_channel_name
 from common.message import action_text
 
+log = logging.getLogger("classchat.server")
 SCHEMA_VERSION = 2
+# The writer copies the log into the database itself only past this many pages (a backstop): normally the
+# Checkpointer does it every second from its own connection, off the delivery path.
+WAL_AUTOCHECKPOINT_PAGES = 16384
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -109,9 +115,11 @@ def parse_time(text: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoredMessage:
-    """A PRIVMSG or NOTICE as it was relayed. ``target`` is the channel, or the nick it was sent to."""
+    """A PRIVMSG or NOTICE as it was relayed. ``target`` is the channel, or the nick it was sent to.
+    (Not frozen: one is made for every message under the state lock, and a frozen dataclass costs three
+    times as much to make.)"""
 
     msgid: str
     time_ms: int
@@ -175,6 +183,35 @@ class Cursor:
     row_id: int
 
 
+class Checkpointer(threading.Thread):
+    """Copies the write-ahead log into the database file every ``interval`` seconds, from a connection of
+    its own. SQLite would otherwise do it inside a commit of the sequencer now and then (with an fsync):
+    measured, that was 8 % of the storage time and a stall of several milliseconds in delivery. A PASSIVE
+    checkpoint never blocks the writer."""
+
+    def __init__(self, path: str, interval: float = 1.0) -> None:
+        super().__init__(name="checkpointer")
+        self.path = path
+        self.interval = interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=1000")
+            while not self._stopping.wait(self.interval):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as error:
+                    log.warning("history checkpoint failed: %s", error)
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()
+
+
 class HistoryStore:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -182,6 +219,7 @@ class HistoryStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         with self.db:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             existed = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()

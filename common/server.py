@@ -28,7 +28,7 @@ from common import numerics as rpl
 from common.casemap import CASEMAPPING, CHANNEL_PREFIXES
 from common.connection import Connection, Flusher, closing_link
 from common.framing import LineFramer, RawLine
-from common.history import HistoryStore, format_time
+from common.history import Checkpointer, HistoryStore, format_time
 from common.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
 from common.outbox import Outbox
 from common import server_commands as commands
@@ -190,6 +190,7 @@ class ChatServer:
         self._msgids = itertools.count(1)
         self._msgid_prefix = os.urandom(4).hex()
         self.store: HistoryStore | None = None
+        self._checkpointer: Checkpointer | None = None
         if config.history:
             try:
                 self.store = HistoryStore(config.db_path)
@@ -197,6 +198,9 @@ class ChatServer:
             except Exception:
                 self._close_listeners()
                 raise
+        if self.store is not None and config.db_path != ":memory:":
+            self._checkpointer = Checkpointer(config.db_path)
+            self._checkpointer.start()
         self.sequencer = Sequencer(self.store, config.history_days or None)
         self.sequencer.start()
         self.flusher = Flusher()
@@ -208,7 +212,9 @@ class ChatServer:
 
     def _listen(self, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
-        listener = socket.create_server((self.config.host, port), family=family, backlog=1024)
+        # The longest queue the kernel allows (net.core.somaxconn): a burst of arrivals waits there for the
+        # accepting thread instead of being dropped, which would cost the client a one-second SYN retry.
+        listener = socket.create_server((self.config.host, port), family=family, backlog=socket.SOMAXCONN)
         listener.setblocking(False)
         return listener
 
@@ -271,6 +277,8 @@ class ChatServer:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._housekeeper.join(max(0.0, deadline - time.monotonic()))
         self.sequencer.stop(max(0.1, deadline - time.monotonic()))
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self.store is not None and not self.sequencer.is_alive():
             self.store.close()
         self.flusher.stop()
@@ -298,8 +306,8 @@ class ChatServer:
     def _start_connection(self, sock: socket.socket, address: tuple, use_tls: bool) -> None:
         sock.setblocking(True)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        channel = tls.TLSChannel(self.tls_context) if use_tls and self.tls_context is not None else None
-        conn = Connection(sock, address, self.config.sendq_bytes, self.flusher, channel)
+        tls_channel = tls.TLSChannel(self.tls_context) if use_tls and self.tls_context is not None else None
+        conn = Connection(sock, address, self.config.sendq_bytes, self.flusher, tls_channel)
         host = conn.host
         client = Client(conn=conn)
         limited = address[0] not in self.config.limit_exempt
@@ -313,7 +321,7 @@ class ChatServer:
                     self.state.add_client(client)
         if refusal is not None:
             log.warning("refused %s: %s", host, refusal)
-            if channel is None:  # a TLS client would not understand plain text before its handshake
+            if tls_channel is None:  # a TLS client would not understand plain text before its handshake
                 conn.close(refusal, tell_client=True)
             conn.release()
             return
