@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Fan-out benchmark: how many deliveries per second a chat server sustains, with what latency, losing none.
+"""The classchat benchmark: every scenario of issue #7, or the ones named, as tables and as JSON.
 
-    python bench/chat_bench.py [--scenario fanout|fanout1000|paced ...] [--runs 3] [--json FILE]
+    python bench/chat_bench.py [--scenario NAME ...] [--runs 3] [--json FILE]
                                [--against HOST:PORT ...] [--seed PATH] [--ngircd] [--history-cost]
 
-Scenarios (issue #7): ``fanout`` is 100 clients in one channel with 10 sending as fast as the loop allows
-(``--clients``/``--senders``/``--seconds`` change it); ``fanout1000`` the same with 1000 clients;
-``paced`` 500 clients and one sender at 50 messages per second for 10 s, every message timed.
+Without ``--scenario`` it runs them all and writes ``bench-results.json``:
+``fanout`` is 100 clients in one channel with 10 sending as fast as the loop allows (``--clients``,
+``--senders`` and ``--seconds`` change it), with history on and off (the storage cost); ``fanout1000``
+the same with 1000 clients; ``paced`` 500 clients and one sender at 50 messages per second for 10 s,
+every message timed; ``idle`` 2000 and 5000 registered clients (bench/idle_scale.py: memory per client
+and registrations per second); ``gui`` the longest stall of the Tk loop at 1000 messages per second
+(bench/gui_stall.py, on Xvfb when there is no display).
 
 It starts our server (chat_server.py, flood control off) on a free port and measures it; ``--against``
 adds any running IRC server, ``--seed PATH`` the original student server (raw text lines, no
@@ -289,12 +293,13 @@ SCENARIOS = {
     "fanout1000": {"clients": 1000, "senders": 10, "rate": 0.0},
     "paced": {"clients": 500, "senders": 1, "rate": 50.0, "seconds": 10.0},
 }
+OTHER_SCRIPTS = {"idle": "idle_scale.py", "gui": "gui_stall.py"}  # scenarios with a script of their own
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                        help="fanout (default), fanout1000, paced; repeatable")
+    parser.add_argument("--scenario", action="append", choices=[*SCENARIOS, *OTHER_SCRIPTS],
+                        help="one scenario (repeatable); all of them when not given")
     parser.add_argument("--clients", type=int, help="override the scenario's number of clients")
     parser.add_argument("--senders", type=int, help="override the scenario's number of senders")
     parser.add_argument("--seconds", type=float, help="override the scenario's duration (default 5)")
@@ -304,8 +309,10 @@ def main() -> int:
     parser.add_argument("--against", action="append", default=[], metavar="HOST:PORT")
     parser.add_argument("--seed", metavar="PATH", help="the original student server.py, as the baseline")
     parser.add_argument("--ngircd", action="store_true", help="also measure Debian's ngircd, started here")
-    parser.add_argument("--history-cost", action="store_true", help="our server with history on and off")
-    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--history-cost", action="store_true",
+                        help="our server with history on and off (always, when every scenario runs)")
+    parser.add_argument("--json", metavar="FILE", help="where the figures go (default with every scenario: "
+                                                       "bench-results.json)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -313,18 +320,37 @@ def main() -> int:
         return 0
     if args.ngircd and shutil.which("ngircd") is None:
         parser.error("--ngircd: ngircd is not installed (Debian package ngircd)")
+    every = not args.scenario
+    if every:
+        args.history_cost = True
+        args.json = args.json or "bench-results.json"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     report = {}
-    for name in args.scenario or ["fanout"]:
+    for name in args.scenario or [*SCENARIOS, *OTHER_SCRIPTS]:
+        if name in OTHER_SCRIPTS:
+            report[name] = run_script(OTHER_SCRIPTS[name])
+            continue
         scenario = argparse.Namespace(**{**vars(args), "seconds": 5.0, **SCENARIOS[name]})
         for option in ("clients", "senders", "seconds"):
             if getattr(args, option) is not None:
                 setattr(scenario, option, getattr(args, option))
+        scenario.history_cost = args.history_cost and name == "fanout"
         report[name] = run_scenario(name, scenario)
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "scenarios": report}, indent=2))
+        Path(args.json).write_text(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "scenarios": report},
+                                              indent=2))
+        print(f"\nfigures written to {args.json}")
     return 0
+
+
+def run_script(script: str) -> object:
+    """A scenario measured by its own script (it prints its table); returns the figures it wrote."""
+    print(flush=True)
+    with tempfile.TemporaryDirectory(prefix="classchat-bench-") as folder:
+        figures = Path(folder) / "figures.json"
+        subprocess.run([sys.executable, str(Path(__file__).with_name(script)), "--json", str(figures)], check=True)
+        return json.loads(figures.read_text())
 
 
 def run_scenario(name: str, args: argparse.Namespace) -> list[dict]:
