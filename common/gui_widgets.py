@@ -217,13 +217,16 @@ class MemberList(TitledList):
         self.listbox.bind("<Double-Button-1>", lambda e: self._signal(e, "<<MemberOpen>>"))
         self.listbox.bind("<Button-3>", lambda e: self._signal(e, "<<MemberMenu>>"))
 
-    def show(self, members: dict[str, str], title: str) -> None:
+    def show(self, members: dict[str, str], title: str, muted: frozenset[str] = frozenset(),
+             muted_mark: str = "") -> None:
+        """The members, each with its highest prefix; ``muted_mark`` after those in ``muted`` (+q)."""
         self.title.configure(text=title)
         ordered = sorted(members.items(), key=lambda item: (MEMBER_RANK.get(item[1][:1], 2), item[0].lower()))
         self.listbox.delete(0, "end")
         self.nicks = [nick for nick, _ in ordered]
         for nick, prefix in ordered:
-            self.listbox.insert("end", f" {prefix[:1] or ' '}{tk_safe(nick)}")
+            mark = f" {muted_mark}" if nick in muted else ""
+            self.listbox.insert("end", f" {prefix[:1] or ' '}{tk_safe(nick)}{mark}")
 
     def _signal(self, event: tk.Event, virtual: str) -> None:
         index = self.listbox.nearest(event.y)

@@ -242,7 +242,9 @@ class ChatWindow:
             self._list_dirty = False
         if self._members_dirty:
             members = self.session.members(self.book.current) if conversation and conversation.is_channel else {}
-            self.member_list.show(members, tr("members", self.lang, count=len(members)))
+            muted = frozenset(nick for nick in members if self.session.is_muted(self.book.current, nick))
+            self.member_list.show(members, tr("members", self.lang, count=len(members)), muted,
+                                  tr("member_muted_mark", self.lang))
             self._members_dirty = False
         topic = self.session.topic(self.book.current) if conversation and conversation.is_channel else ""
         heading = self.book.current if self.book.current != SERVER_TAB else tr("server_tab", self.lang)
