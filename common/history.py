@@ -318,7 +318,8 @@ class HistoryStore:
             params += (until.time_ms, until.time_ms, until.row_id)
         return self._select(key, viewer, condition, params, "ASC", limit)
 
-    def latest_after(self, key: str, cursor: Cursor | None, limit: int, viewer: Viewer = Viewer()) -> list[StoredMessage]:
+    def latest_after(self, key: str, cursor: Cursor | None, limit: int,
+                     viewer: Viewer = Viewer()) -> list[StoredMessage]:
         """The newest ``limit`` messages, all after ``cursor`` when one is given; oldest first."""
         if cursor is None:
             return self.before(key, None, limit, viewer)

@@ -49,8 +49,9 @@ def start_virtual_display(size: str = "1920x1080") -> subprocess.Popen | None:
 def make_certificate(folder: Path, common_name: str = "classchat") -> tuple[str, str]:
     """A self-signed certificate and key for 127.0.0.1, made with the openssl command the README shows."""
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", f"/CN={common_name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", f"/CN={common_name}",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True, timeout=60)
     return str(cert), str(key)
 

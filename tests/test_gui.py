@@ -225,7 +225,8 @@ def test_teacher_runs_a_lesson_from_the_gui(server_process, open_window, tk_root
     teacher.fill_channel_menu()
     assert "Show every message to everyone" in menu_labels(teacher.channel_menu)
     bob.send("PRIVMSG #general :is the test on Friday?")
-    pump_until(tk_root, lambda: "is the test on Friday?" in view_text(teacher), what="the question to reach the teacher")
+    pump_until(tk_root, lambda: "is the test on Friday?" in view_text(teacher),
+               what="the question to reach the teacher")
     type_and_send(teacher, "yes, on Friday")
     pump_until(tk_root, lambda: "yes, on Friday" in view_text(alice), what="the public answer")
     assert "is the test on Friday?" not in view_text(alice), "a question under +U reached another student"
