@@ -65,6 +65,11 @@ def test_port_in_use_is_one_line_and_nonzero():
     (["--oper", "teacher"], "NAME:PASSWORD"),
     (["--bogus"], "unrecognized arguments"),
     (["--max-clients", "lots"], "invalid int value"),
+    (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key go together"),
+    (["--nick-length", "0"], "--nick-length must be at least 1"),
+    (["--max-per-address", "-1"], "--max-per-address cannot be negative"),
+    (["--topic-length", "1000"], "lengths must fit an IRC line"),
+    (["--audit-log", "/nonexistent/dir/audit.log"], "cannot open the audit log"),
 ])
 def test_bad_options_are_one_clear_line(args, message):
     result = run_server(*args)
@@ -77,7 +82,9 @@ def test_help_lists_the_teacher_options():
     result = run_server("--help")
     assert result.returncode == 0
     for option in ("--host", "--port", "--name", "--password", "--oper", "--motd", "--max-clients", "--log-level",
-                   "--db"):
+                   "--db", "--oper-file", "--hash-password", "--audit-log", "--tls-cert", "--tls-key", "--tls-port",
+                   "--max-per-address", "--connects-per-minute", "--max-channels", "--nick-length",
+                   "--channel-length", "--topic-length"):
         assert option in result.stdout
 
 
