@@ -4,6 +4,7 @@ irssi runs in a tmux session (it needs a terminal); tmux's capture-pane shows wh
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -12,8 +13,10 @@ import threading
 import time
 
 import irc.client
+import irc.connection
 import pytest
 
+from helpers import trusting
 
 
 def require_tool(name: str) -> None:
@@ -25,10 +28,23 @@ def require_tool(name: str) -> None:
 
 
 def test_irc_library_client_chats_with_ours(server):
+    chat_with_the_irc_library(server, server.address, irc.connection.Factory())
+
+
+def test_irc_library_client_over_tls(make_server, certificate):
+    cert, key = certificate
+    running = make_server(tls_cert=cert, tls_key=key)
+    context = trusting(cert)
+    factory = irc.connection.Factory(wrapper=functools.partial(context.wrap_socket, server_hostname="127.0.0.1"))
+    chat_with_the_irc_library(running, running.server.tls_address, factory)
+
+
+def chat_with_the_irc_library(running, address, factory) -> None:
+    """The ``irc`` library joins, hears one of our test clients and is heard, then quits."""
     reactor = irc.client.Reactor()
     events: list[tuple[str, str]] = []
     joined = threading.Event()
-    connection = reactor.server().connect("127.0.0.1", server.address[1], "jaraco")
+    connection = reactor.server().connect(address[0], address[1], "jaraco", connect_factory=factory)
     reactor.add_global_handler("welcome", lambda c, e: c.join("#interop"))
     reactor.add_global_handler("join", lambda c, e: joined.set() if e.source.nick == "jaraco" else None)
     reactor.add_global_handler("pubmsg", lambda c, e: events.append((e.source.nick, e.arguments[0])))
@@ -40,7 +56,7 @@ def test_irc_library_client_chats_with_ours(server):
             reactor.process_once(0.05)
 
     pump_until(joined.is_set)
-    ours = server.connect("ours")
+    ours = running.connect("ours")
     ours.join("#interop")
     ours.send("PRIVMSG #interop :Привет, библиотека!")
     pump_until(lambda: ("ours", "Привет, библиотека!") in events)
