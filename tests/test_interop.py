@@ -1,6 +1,8 @@
-"""Real third-party IRC software against our server: the ``irc`` library from PyPI, and irssi.
+"""Real third-party IRC software against our server: the ``irc`` library from PyPI (plain and TLS),
+irssi and WeeChat.
 
-irssi runs in a tmux session (it needs a terminal); tmux's capture-pane shows what it displays.
+irssi runs in a tmux session (it needs a terminal); tmux's capture-pane shows what it displays. WeeChat
+runs headless: commands go in through its FIFO, and its logger's files show what it received.
 """
 from __future__ import annotations
 
@@ -139,3 +141,61 @@ def test_irssi_late_joiner_sees_the_conversation_so_far(server, tmp_path):
         assert screen.index("said before irssi came") < screen.index("Второе сообщение")
     finally:
         session.kill()
+
+
+class HeadlessWeeChat:
+    """Debian's weechat-headless with a home of its own: commands go in through its FIFO, and what it
+    shows comes out of its logger's files (flushed at once)."""
+
+    def __init__(self, home, address: tuple[str, int], nick: str):
+        require_tool("weechat-headless")
+        self.home = home
+        setup = ";".join([
+            "/set logger.file.flush_delay 0", "/set irc.server_default.tls off",
+            f"/set irc.server_default.nicks {nick}", f"/server add classchat {address[0]}/{address[1]}",
+            "/set irc.server.classchat.autojoin #interop", "/fifo enable", "/connect classchat"])
+        self.proc = subprocess.Popen(["weechat-headless", "--dir", str(home), "--run-command", setup],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.fifo = self._wait_for(lambda: next(home.glob("weechat_fifo_*"), None), "its FIFO")
+
+    def _wait_for(self, found, what: str, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while not (result := found()):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"weechat: timed out waiting for {what}")
+            pause.wait(0.05)
+        return result
+
+    def command(self, buffer: str, text: str) -> None:
+        with open(self.fifo, "w", encoding="utf-8") as fifo:
+            fifo.write(f"{buffer} *{text}\n")
+
+    def wait_for_log(self, log_name: str, text: str) -> None:
+        log = self.home / "logs" / log_name
+        self._wait_for(lambda: log.exists() and text in log.read_text(encoding="utf-8"), f"{text!r} in {log_name}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.command("core.weechat", "/quit")
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def test_weechat_joins_and_chats(server, tmp_path):
+    ours = server.connect("ours")
+    ours.join("#interop")
+    weechat = HeadlessWeeChat(tmp_path, server.address, "weechatuser")
+    try:
+        ours.expect(r":weechatuser!\S+ JOIN #interop")
+        ours.send("PRIVMSG #interop :Привет, WeeChat!")
+        weechat.wait_for_log("irc.classchat.#interop.weechatlog", "Привет, WeeChat!")
+        weechat.command("irc.classchat.#interop", "Привет из WeeChat")
+        assert ours.expect(r" PRIVMSG #interop ").params[1] == "Привет из WeeChat"
+        weechat.command("irc.classchat.#interop", "/part #interop done")
+        assert ours.expect(r":weechatuser!\S+ PART").params == ["#interop", "done"]
+    finally:
+        weechat.stop()
