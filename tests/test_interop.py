@@ -95,15 +95,15 @@ class TmuxSession:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
-def start_irssi(server, tmp_path, nick: str) -> TmuxSession:
-    """Real irssi in a tmux pane, with its own home, connecting to our server as ``nick``."""
+def start_irssi(server, tmp_path, nick: str, connect: bool = True) -> TmuxSession:
+    """Real irssi in a tmux pane, with its own home, connecting to our server as ``nick`` (or not yet)."""
     require_tool("irssi")
     require_tool("tmux")
     home = tmp_path / f"irssi-{nick}"
     home.mkdir()
     (home / "config").write_text('settings = { core = { real_name = "Irssi User"; user_name = "irssi"; }; };\n')
-    return TmuxSession(f"classchat-{nick}-{os.getpid()}",
-                       f"irssi --home={home} -n {nick} -c 127.0.0.1 -p {server.address[1]}",
+    where = f" -c 127.0.0.1 -p {server.address[1]}" if connect else ""
+    return TmuxSession(f"classchat-{nick}-{os.getpid()}", f"irssi --home={home} -n {nick}{where}",
                        {"TERM": "screen", "LANG": "C.UTF-8"})
 
 
@@ -139,6 +139,27 @@ def test_irssi_late_joiner_sees_the_conversation_so_far(server, tmp_path):
         session.wait_for(r"Второе сообщение")
         screen = session.screen()
         assert screen.index("said before irssi came") < screen.index("Второе сообщение")
+    finally:
+        session.kill()
+
+
+def test_irssi_over_tls_verifies_our_certificate(make_server, certificate, tmp_path):
+    cert, key = certificate
+    running = make_server(tls_cert=cert, tls_key=key)
+    session = start_irssi(running, tmp_path, "tlsuser", connect=False)
+    try:
+        session.wait_for(r"Irssi v")
+        # irssi checks the name it connected to against the certificate's DNS names: "localhost" (over IPv4).
+        session.send(f"/connect -4 -tls -tls_cafile {cert} localhost {running.server.tls_address[1]}")
+        session.wait_for(r"Welcome to the classchat IRC Network")
+        ours = running.connect("ours")
+        ours.join("#tls")
+        session.send("/join #tls")
+        ours.expect(r":tlsuser!\S+ JOIN #tls")
+        session.send("Зашифрованный привет")
+        assert ours.expect(r" PRIVMSG #tls ").params[1] == "Зашифрованный привет"
+        ours.send("PRIVMSG #tls :and back, encrypted")
+        session.wait_for(r"ours.*and back, encrypted")
     finally:
         session.kill()
 
