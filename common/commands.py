@@ -159,15 +159,13 @@ def cmd_mode(inv: Invocation) -> CommandResult:
 
 def member_mode(sign_letter: str) -> Callable[[Invocation], CommandResult]:
     """/op, /deop, /voice, /mute, /ban …: one MODE line for all the nicks given, in the current channel.
-    For the list modes (+q mute, +b ban) a nick becomes the mask ``nick!*@*``."""
+    For the list modes (+q mute, +b ban) the server completes a bare nick to ``nick!*@*``."""
 
     def run(inv: Invocation) -> CommandResult:
         channel, nicks = inv.channel_or_current()
         if channel is None or not nicks:
             return CommandResult(output=[tr("no_target", inv.lang)])
         sign, letter = sign_letter
-        if letter in "bq":
-            nicks = [nick if "!" in nick or "@" in nick else f"{nick}!*@*" for nick in nicks]
         return sent(inv.session.command("MODE", channel, sign + letter * len(nicks), *nicks), inv)
 
     return run

@@ -13,7 +13,6 @@ from __future__ import annotations
 import select
 import socket
 import threading
-import ssl
 import time
 
 from common.message import Message
@@ -77,7 +76,7 @@ class Connection:
         with self._lock:
             if self._closed or self._overflowed:
                 return
-            if len(self._pending) + len(self._wire) + len(data) > self.sendq_limit:
+            if self.pending_bytes + len(data) > self.sendq_limit:
                 self._overflowed = True
                 self._pending.clear()
                 return
@@ -133,13 +132,19 @@ class Connection:
         if final_line and not self._closed:
             self._pending += final_line
             if self.tls is not None:
-                self._wire += self.tls.encrypt(self._pending) + self.tls.close_notify()
-                self._pending.clear()
+                self._encrypt_pending_locked()
+                self._wire += self.tls.close_notify()
             self._send_locked()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass  # already shut down or reset by the peer: nothing left to stop
+
+    def _encrypt_pending_locked(self) -> None:
+        """Move the plaintext into TLS records (with anything the TLS layer itself has to send)."""
+        if self._pending or self.tls.has_output:
+            self._wire += self.tls.encrypt(self._pending)
+            self._pending.clear()
 
     def _send_locked(self) -> None:
         if self._closed:
@@ -147,16 +152,14 @@ class Connection:
         outgoing = self._pending
         try:
             if self.tls is not None:
-                if self._pending or self.tls.has_output:
-                    self._wire += self.tls.encrypt(self._pending)
-                    self._pending.clear()
+                self._encrypt_pending_locked()
                 outgoing = self._wire
             if not outgoing:
                 return
             sent = self.sock.send(outgoing, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
-        except (OSError, ssl.SSLError):
+        except OSError:  # ssl.SSLError included
             # The peer is gone (or the TLS session is over); the reader thread sees it too and cleans up.
             self._pending.clear()
             self._wire.clear()

@@ -330,20 +330,20 @@ class ChatWindow:
         if not self.session.is_operator(channel) and not self.session.is_oper:
             return
         prefix = self.session.members(channel).get(nick, "")
-        mask = f"{nick}!*@*"
+        # Mute (+q) and ban (+b) name the nick: the server completes it to the mask nick!*@*.
         actions = [
-            ("member_deop", ("-o", nick)) if "@" in prefix else ("member_op", ("+o", nick)),
-            ("member_devoice", ("-v", nick)) if "+" in prefix else ("member_voice", ("+v", nick)),
-            ("member_unmute", ("-q", mask)) if self.session.is_muted(channel, nick) else ("member_mute", ("+q", mask)),
+            ("member_deop", "-o") if "@" in prefix else ("member_op", "+o"),
+            ("member_devoice", "-v") if "+" in prefix else ("member_voice", "+v"),
+            ("member_unmute", "-q") if self.session.is_muted(channel, nick) else ("member_mute", "+q"),
         ]
         menu.add_separator()
         for key, mode in actions:
             menu.add_command(label=tr(key, self.lang),
-                             command=lambda mode=mode: self.session.command("MODE", channel, *mode))
+                             command=lambda mode=mode: self.session.command("MODE", channel, mode, nick))
         menu.add_command(label=tr("member_kick", self.lang),
                          command=lambda: self.session.command("KICK", channel, nick))
         menu.add_command(label=tr("member_ban", self.lang), command=lambda: (
-            self.session.command("MODE", channel, "+b", mask), self.session.command("KICK", channel, nick)))
+            self.session.command("MODE", channel, "+b", nick), self.session.command("KICK", channel, nick)))
 
     def fill_channel_menu(self) -> None:
         """The Channel menu, rebuilt each time it opens: switches for the current channel's modes when this

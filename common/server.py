@@ -412,8 +412,7 @@ class ChatServer:
         except ProtocolError as error:
             self.reply(client, rpl.ERR_UNKNOWNERROR, error.command, f"Malformed line: {error.reason}")
         else:
-            spec = commands.COMMANDS.get(message.command)
-            prepared = spec.prepare(self, client, message) if spec is not None else None
+            prepared = commands.prepare(self, client, message)  # before the lock: see CommandSpec.outside_lock
             with self.transaction() as out:
                 commands.dispatch(commands.Request(self, client, out, prepared), message)
 

@@ -1170,6 +1170,12 @@ COMMANDS: dict[str, CommandSpec] = {
 }
 
 
+def prepare(server: "ChatServer", client: Client, msg: Message) -> object:
+    """A command's ``outside_lock`` step, if it has one; its result goes into the ``Request``."""
+    spec = COMMANDS.get(msg.command)
+    return spec.prepare(server, client, msg) if spec is not None else None
+
+
 def dispatch(req: Request, msg: Message) -> None:
     """Run one command. The caller holds the state lock (see ``ChatServer.transaction``)."""
     spec = COMMANDS.get(msg.command)

@@ -23,11 +23,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 from common import numerics as rpl
 from common import tls
-from common.casemap import casefold, is_channel_name, mask_matches
+from common.casemap import casefold, is_channel_name, mask_matches, normalize_ban_mask
 from common.framing import LineFramer
 from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
@@ -131,15 +131,13 @@ class MembersChanged(Event):
 
 @dataclass(frozen=True)
 class ModeChanged(Event):
-    """``changes`` splits ``modes`` into ("+m", ""), ("+q", "alice!*@*"), … for a channel; ``affects_me``
-    says whether one of them names this user (their nick, or a mute or ban mask that matches them)."""
+    """``changes`` splits ``modes`` into ("+m", ""), ("+q", "alice!*@*"), … for a channel."""
 
     target: str
     set_by: str
     modes: str
     time: datetime
     changes: tuple[tuple[str, str], ...] = ()
-    affects_me: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +226,16 @@ class ChannelState:
             symbols = set(entry[1])
             (symbols.add if on else symbols.discard)(symbol)
             self._members[casefold(nick)] = (entry[0], "".join(s for s in order if s in symbols))
+
+
+def signed_letters(modestring: str) -> Iterator[tuple[bool, str]]:
+    """"+ov-k" → (True, "o"), (True, "v"), (False, "k"): each mode letter with whether it is set."""
+    adding = True
+    for letter in modestring:
+        if letter in "+-":
+            adding = letter == "+"
+        else:
+            yield adding, letter
 
 
 def split_text(text: str, max_bytes: int) -> list[str]:
@@ -326,7 +334,6 @@ class Session:
         self._isupport: dict[str, str] = {}
         self._pending_names: dict[str, dict[str, str]] = {}
         self._away: str | None = None
-        self._own_prefix = ""  # nick!user@host, as our own JOIN shows it
         self._is_oper = False
         self._mode_queries: set[str] = set()  # channels whose 324 reply we asked for ourselves
         self._nick_attempt = 0
@@ -384,11 +391,12 @@ class Session:
             return frozenset(state.modes) if state else frozenset()
 
     def is_muted(self, channel: str, nick: str) -> bool:
-        """Whether a +q mask of the channel matches ``nick`` (by nick: the masks clients set look so)."""
+        """Whether a +q mask of the channel names ``nick`` the way servers complete a bare nick
+        (``nick!*@*``); the session does not know other users' hosts, so host masks are not judged."""
+        as_mask = normalize_ban_mask(nick)
         with self._lock:
             state = self._channels.get(casefold(channel))
-            return state is not None and any(mask_matches(mask, f"{nick}!*@*") or
-                                             mask_matches(mask.split("!")[0], nick) for mask in state.mutes)
+            return state is not None and any(mask_matches(mask, as_mask) for mask in state.mutes)
 
     def members(self, channel: str) -> dict[str, str]:
         """A copy of a channel's members: nick → prefix symbols (``"@"``, ``"+"``, ``""``)."""
@@ -860,7 +868,6 @@ class Session:
             if own:
                 self._channels[folded] = ChannelState(channel)
                 self._wanted_channels[folded] = channel
-                self._own_prefix = msg.source or self._own_prefix
                 self._mode_queries.add(folded)
             state = self._channels.get(folded)
             if state is not None:
@@ -953,21 +960,15 @@ class Session:
         target = msg.param(0)
         modes = " ".join(msg.params[1:])
         changes: list[tuple[str, str]] = []
-        affects_me = False
         if is_channel_name(target):
-            changes, affects_me = self._apply_channel_modes(target, msg.params[1:])
+            changes = self._apply_channel_modes(target, msg.params[1:])
             self._emit(MembersChanged(target))
         elif self._is_me(target):
-            affects_me = True
-            adding = True
             with self._lock:
-                for letter in msg.param(1):
-                    if letter in "+-":
-                        adding = letter == "+"
-                    elif letter == "o":
+                for adding, letter in signed_letters(msg.param(1)):
+                    if letter == "o":
                         self._is_oper = adding
-        self._emit(ModeChanged(target, msg.source_nick, modes, parse_server_time(msg.tags), tuple(changes),
-                               affects_me))
+        self._emit(ModeChanged(target, msg.source_nick, modes, parse_server_time(msg.tags), tuple(changes)))
 
     def _on_channel_mode_is(self, msg: Message) -> None:
         """RPL_CHANNELMODEIS: the modes of a channel; shown unless it answers our own query after a join."""
@@ -981,32 +982,24 @@ class Session:
         else:
             self._emit(ServerReply(msg.command, format_numeric(msg)))
 
-    def _apply_channel_modes(self, channel: str, params: list[str],
-                             replace: bool = False) -> tuple[list[tuple[str, str]], bool]:
+    def _apply_channel_modes(self, channel: str, params: list[str], replace: bool = False) -> list[tuple[str, str]]:
         """Track a channel's modes: +o/+v (and any PREFIX mode) in the member list, flag modes and the
-        mute list in its state. Returns the single changes and whether one concerns this user."""
+        mute list in its state. Returns the single changes."""
         mode_to_symbol = self._prefix_modes()
         chanmodes = self._isupport.get("CHANMODES", "b,k,l,imnt").split(",")
         always_param = set("".join(chanmodes[:2])) | set(mode_to_symbol)
         set_param = set(chanmodes[2]) if len(chanmodes) > 2 else set()
         flags = set(chanmodes[3]) if len(chanmodes) > 3 else set()
         args = list(params[1:])
-        adding = True
         changes: list[tuple[str, str]] = []
-        affects_me = False
         with self._lock:
             state = self._channels.get(casefold(channel))
             if state is not None and replace:
                 state.modes.clear()
-            for letter in params[0] if params else "":
-                if letter in "+-":
-                    adding = letter == "+"
-                    continue
+            for adding, letter in signed_letters(params[0] if params else ""):
                 takes = letter in always_param or (adding and letter in set_param)
                 arg = (args.pop(0) if args else "") if takes else ""
                 changes.append((("+" if adding else "-") + letter, arg))
-                if letter in mode_to_symbol or letter in "bq":
-                    affects_me = affects_me or self._names_me(arg)
                 if state is None:
                     continue
                 if letter in mode_to_symbol and arg:
@@ -1015,16 +1008,7 @@ class Session:
                     (state.mutes.add if adding else state.mutes.discard)(arg)
                 elif letter in flags:
                     (state.modes.add if adding else state.modes.discard)(letter)
-        return changes, affects_me
-
-    def _names_me(self, nick_or_mask: str) -> bool:
-        """Whether a mode argument is our nick or a mask that matches us. Called with the lock held."""
-        if not nick_or_mask:
-            return False
-        if casefold(nick_or_mask) == casefold(self._nick):
-            return True
-        prefix = self._own_prefix if self._own_prefix.startswith(self._nick + "!") else f"{self._nick}!*@*"
-        return "!" in nick_or_mask and mask_matches(nick_or_mask, prefix)
+        return changes
 
     def _on_youreoper(self, msg: Message) -> None:
         with self._lock:

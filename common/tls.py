@@ -32,8 +32,7 @@ def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
 
 def fingerprint(der_certificate: bytes) -> str:
     """SHA-256 of a DER certificate as colon-separated hex pairs (what ``openssl x509 -fingerprint`` shows)."""
-    digest = hashlib.sha256(der_certificate).hexdigest().upper()
-    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
+    return _colon_pairs(hashlib.sha256(der_certificate).hexdigest())
 
 
 def certificate_fingerprint(cert_file: str) -> str:
@@ -47,10 +46,10 @@ def normalize_fingerprint(text: str) -> str:
     text = text.strip().lower().removeprefix("sha256:").replace(":", "").replace(" ", "")
     if len(text) != 64 or any(char not in "0123456789abcdef" for char in text):
         raise ValueError("a SHA-256 fingerprint has 64 hex digits")
-    return fingerprint_from_hex(text)
+    return _colon_pairs(text)
 
 
-def fingerprint_from_hex(hex_digits: str) -> str:
+def _colon_pairs(hex_digits: str) -> str:
     upper = hex_digits.upper()
     return ":".join(upper[index:index + 2] for index in range(0, len(upper), 2))
 

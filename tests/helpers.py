@@ -125,6 +125,14 @@ class IRCTestClient:
                 shown = "\n  ".join(skipped[-40:]) or "(nothing)"
                 raise AssertionError(f"{self.nick}: {state} waiting for /{pattern}/; received:\n  {shown}")
 
+    def collect_until(self, codes: str, end: str) -> list[Message]:
+        """The replies matching numerics ``codes`` (a regex) up to the one with numeric ``end``, which ends
+        the list and is not in it: a MOTD, a LIST, …"""
+        replies = []
+        while (reply := self.expect(rf" ({codes}) ")).command != end:
+            replies.append(reply)
+        return replies
+
     def expect_numeric(self, code: str, timeout: float | None = None) -> Message:
         return self.expect(rf"^(@\S+ )?:\S+ {code} ", timeout)
 

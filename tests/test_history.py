@@ -337,12 +337,7 @@ def test_retention_deletes_old_messages_and_the_motd_says_so(server_process, db)
     alice.nick = "alice"
     alice.send("NICK alice")
     alice.send("USER alice 0 * :A")
-    motd = []
-    while True:
-        line = alice.expect(r" (372|376) ")
-        if line.command == "376":
-            break
-        motd.append(line.params[-1])
+    motd = [reply.params[-1] for reply in alice.collect_until("372|376", end="376")]
     assert any("logged" in line and "7 days" in line for line in motd)
     alice.join("#c")
     notices = [line for line in alice.sync() if " NOTICE #c " in line]

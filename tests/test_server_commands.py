@@ -393,12 +393,7 @@ def test_join_several_channels_with_keys_and_join_zero(server):
     for name in ("#a", "#b", "#в"):
         bob.expect(rf" PART {name}")
     bob.send("LIST")
-    names = []
-    while True:
-        line = bob.expect(r" 32[23] ")
-        if line.command == "323":
-            break
-        names.append(line.params[1])
+    names = [reply.params[1] for reply in bob.collect_until("322|323", end="323")]
     assert names == ["#a"], "empty channels must not be kept"
     bob.send("JOIN bad,#ok")
     bob.expect_numeric("403")
