@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """classchat CLI client: chat from a terminal, or post into a channel from a script.
 
-    python chat_client_cli.py --nick alice --channel '#general'     # interactive, with readline
-    echo "build finished" | python chat_client_cli.py --nick ci      # scripted: send stdin, then exit
-    python chat_client_cli.py --once "lesson starts in 5 minutes"
+    python3 chat_client_cli.py --nick alice --channel '#general'     # interactive, with readline
+    echo "build finished" | python3 chat_client_cli.py --nick ci      # scripted: send stdin, then exit
+    python3 chat_client_cli.py --once "lesson starts in 5 minutes"
 
 Exit codes: 0 success, 1 the server refused us (bad password, banned, …) or dropped us, 2 could not connect.
 """

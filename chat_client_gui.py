@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """classchat GUI client (Tkinter).
 
-    python chat_client_gui.py                       # a connect dialog, remembering the last values
-    python chat_client_gui.py --nick alice --connect
-    python chat_client_gui.py --demo                # the lab demonstration: a server and three windows
+    python3 chat_client_gui.py                       # a connect dialog, remembering the last values
+    python3 chat_client_gui.py --nick alice --connect
+    python3 chat_client_gui.py --demo                # the lab demonstration: a server and three windows
 """
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
-import tkinter as tk
+
+try:
+    import tkinter as tk
+except ModuleNotFoundError:
+    # Debian's and Ubuntu's Python come without Tk; say so in one line instead of a traceback.
+    sys.exit("chat_client_gui.py: this Python has no tkinter (the Tk GUI toolkit). On Debian or Ubuntu: "
+             "sudo apt install python3-tk (the server and chat_client_cli.py need nothing).")
 
 from common.cli import OneLineErrorParser, add_tls_pin_argument, default_nick, fail
 from common.gui_settings import Settings, load_settings, session_config

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """classchat server: a threaded IRC server for a classroom.
 
-    python chat_server.py                  # serve this computer only, on 127.0.0.1:6667
-    python chat_server.py --host 0.0.0.0   # serve the classroom network
+    python3 chat_server.py                  # serve this computer only, on 127.0.0.1:6667
+    python3 chat_server.py --host 0.0.0.0   # serve the classroom network
 
 Any IRC client can connect (irssi, WeeChat, HexChat), as well as classchat's own clients.
 """
@@ -23,7 +23,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from common.cli import OneLineErrorParser, fail
+from common.cli import OneLineErrorParser, fail, python_command
 from common.history import HistoryStore
 from common.passwords import OperFileError, hash_password, read_oper_file
 from common.server import ChatServer, EscapingFormatter, ServerConfig
@@ -235,15 +235,16 @@ def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
         hosts = lan_addresses() or ["127.0.0.1"]
         print("Students connect to: " + ", ".join(f"{address}:{port}" for address in hosts))
     target = hosts[0]
+    python = python_command()
     print("Connect with:")
-    print(f"  python chat_client_gui.py --host {target} --port {port}")
-    print(f"  python chat_client_cli.py --host {target} --port {port}")
+    print(f"  {python} chat_client_gui.py --host {target} --port {port}")
+    print(f"  {python} chat_client_cli.py --host {target} --port {port}")
     print(f"  irssi -c {target} -p {port}")
     if server.tls_address is not None:
         tls_port = server.tls_address[1]
         pin = certificate_fingerprint(args.tls_cert)
         print(f"TLS on port {tls_port}; certificate SHA-256 fingerprint:\n  {pin}")
-        print(f"  python chat_client_gui.py --host {target} --port {tls_port} --tls-pin {pin.replace(':', '')}")
+        print(f"  {python} chat_client_gui.py --host {target} --port {tls_port} --tls-pin {pin.replace(':', '')}")
     if server.history_enabled:
         days = f"{args.history_days:g} days" if args.history_days else "until deleted"
         print(f"History: {args.db} (kept {days}; export with --export '#channel')")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import shutil
 import sys
 from typing import NoReturn
 
@@ -48,3 +50,14 @@ def fail(prog: str, message: str, code: int = 1) -> NoReturn:
     """Print one clear line on stderr and exit; for errors found after parsing (ports, files)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def python_command() -> str:
+    """How to start the interpreter that runs us, for the lines that tell a user what to type: the name
+    of ``sys.executable`` when that name finds the same program on PATH (``python3`` on Debian, which has
+    no ``python``), else its full path."""
+    name = os.path.basename(sys.executable) or "python3"
+    found = shutil.which(name)
+    if found and os.path.realpath(found) == os.path.realpath(sys.executable):
+        return name
+    return sys.executable or "python3"

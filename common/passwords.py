@@ -1,6 +1,6 @@
 """Operator passwords kept as salted hashes, so the teacher's secret is on no command line and in no file.
 
-``python chat_server.py --hash-password NAME`` asks for a password and prints an operator-file line,
+``python3 chat_server.py --hash-password NAME`` asks for a password and prints an operator-file line,
 ``NAME scrypt$16384$8$1$<salt>$<hash>``; ``--oper-file FILE`` reads such lines. scrypt (RFC 7914) is in
 ``hashlib``; its cost (about 16 MiB and some tens of milliseconds per check) is what makes guessing slow,
 so the server checks a password outside its state lock.

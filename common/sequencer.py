@@ -19,6 +19,7 @@ import queue
 import sqlite3
 import threading
 import time
+from typing import Callable
 
 from common.connection import Connection
 from common.history import HistoryStore
@@ -55,12 +56,21 @@ def deliver(conn: Connection, lines: list[bytes]) -> None:
 
 
 class Sequencer(threading.Thread):
-    def __init__(self, store: HistoryStore | None, retention_days: float | None) -> None:
+    """The delivery thread. ``monotonic`` and ``wall_clock`` are injectable so that tests can make time
+    pass; the first retention purge runs before the first batch, whatever the monotonic clock reads (it
+    counts from boot, so a constant "last purge" would skip the first purge on a machine just switched on).
+    """
+
+    def __init__(self, store: HistoryStore | None, retention_days: float | None, *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         super().__init__(name="sequencer")
         self.store = store
         self.retention_days = retention_days
         self._queue: "queue.SimpleQueue[Outbox | None]" = queue.SimpleQueue()
-        self._last_purge = 0.0
+        self._monotonic = monotonic
+        self._wall_clock = wall_clock
+        self._last_purge: float | None = None  # None: never purged, so the next check purges
 
     def submit(self, out: Outbox) -> None:
         """Queue a command's outbox; call with the state lock held, so the order is the server's."""
@@ -72,6 +82,7 @@ class Sequencer(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
+        self._purge_if_due()
         stopping = False
         while not stopping:
             batch: list[Outbox] = []
@@ -119,11 +130,11 @@ class Sequencer(threading.Thread):
     def _purge_if_due(self) -> None:
         if self.store is None or not self.retention_days:
             return
-        now = time.monotonic()
-        if now - self._last_purge < PURGE_EVERY_SECONDS:
+        now = self._monotonic()
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = now
-        cutoff = int((time.time() - self.retention_days * 86400) * 1000)
+        cutoff = int((self._wall_clock() - self.retention_days * 86400) * 1000)
         try:
             removed = self.store.purge_before(cutoff)
         except sqlite3.Error:

@@ -17,6 +17,20 @@ from common.server import ChatServer, ServerConfig  # noqa: E402
 from helpers import IRCTestClient, ServerProcess, make_certificate, start_virtual_display  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fresh_home(tmp_path_factory):
+    """No test reads or writes the user's home: HOME and the XDG folders point into the test run's
+    temporary folder, as on a fresh machine (settings, the default history file, tools' own files)."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        for variable, folder in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
+                                 ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", ".local/state")):
+            (home / folder).mkdir(parents=True)
+            patch.setenv(variable, str(home / folder))
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def fail_on_thread_errors(caplog):
     """A test fails if any thread died with an exception or anything logged at ERROR."""

@@ -5,8 +5,10 @@
 #
 # It makes .venv with requirements.txt, and, when run as root on Debian, installs the system packages the
 # tests drive and that are missing: xvfb and xdotool (GUI tests on a virtual display), irssi, ngircd and
-# weechat-headless (interoperability with real IRC software), tmux (the CLI in a terminal), openssl (test
-# certificates for TLS).
+# weechat-headless with weechat-plugins (interoperability with real IRC software; the FIFO plugin the test
+# drives WeeChat through is in weechat-plugins, which weechat-headless only recommends), tmux (the CLI in a
+# terminal), openssl (test certificates for TLS). Each package is checked by the file a test uses from it,
+# because packages are installed with --no-install-recommends, as on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +16,18 @@ python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "tests/run.sh: Python 3.11 or newer is needed (found $("$python" --version 2>&1))" >&2; exit 1; }
 
-debian_packages=(xvfb:Xvfb xdotool:xdotool irssi:irssi ngircd:ngircd weechat-headless:weechat-headless tmux:tmux openssl:openssl)
+# package:what-a-test-uses (a command on PATH, or a path pattern)
+debian_packages=(xvfb:Xvfb xdotool:xdotool irssi:irssi ngircd:ngircd weechat-headless:weechat-headless
+                 'weechat-plugins:/usr/lib/*/weechat/plugins/fifo.so' tmux:tmux openssl:openssl)
+present() {
+  case "$1" in
+    /*) compgen -G "$1" >/dev/null ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
 missing=()
 for entry in "${debian_packages[@]}"; do
-  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+  present "${entry#*:}" || missing+=("${entry%%:*}")
 done
 "$python" -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
 "$python" -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)

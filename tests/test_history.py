@@ -423,3 +423,28 @@ def test_cli_prints_the_conversation_so_far_on_join(server_process, db):
     out = result.stdout
     assert out.index("<teacher> old 0") < out.index("<teacher> old 2") < out.index("earlier messages above") \
         < out.index("<late> hi")
+
+
+def test_retention_purges_at_start_even_when_the_monotonic_clock_starts_near_zero(db):
+    """A classroom PC switched on for the lesson: its monotonic clock reads seconds, not hours. The first
+    purge must still run at once, and the next one only an hour later."""
+    from common.sequencer import PURGE_EVERY_SECONDS, Sequencer
+
+    now = time.time()
+    store = HistoryStore(db)
+    store.write([StoredMessage("old1", int((now - 10 * 86400) * 1000), "#c", "ghost!~g@h", "PRIVMSG", "ancient"),
+                 StoredMessage("new1", int(now * 1000), "#c", "ghost!~g@h", "PRIVMSG", "recent")])
+    uptime = [3.0]
+    wall = [now]
+    sequencer = Sequencer(store, 7, monotonic=lambda: uptime[0], wall_clock=lambda: wall[0])
+    count = lambda: store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    sequencer._purge_if_due()
+    assert count() == 1, "the first purge was skipped"
+    wall[0] += 8 * 86400  # "recent" is now past retention, but the next purge is not due yet
+    uptime[0] += PURGE_EVERY_SECONDS - 1
+    sequencer._purge_if_due()
+    assert count() == 1
+    uptime[0] += 2
+    sequencer._purge_if_due()
+    assert count() == 0
+    store.close()

@@ -7,6 +7,7 @@ runs headless: commands go in through its FIFO, and its logger's files show what
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import re
 import shutil
@@ -21,12 +22,15 @@ import pytest
 from helpers import trusting
 
 
-def require_tool(name: str) -> None:
-    """Skip when a tool is missing on a developer's machine; in CI (tests/run.sh installs it) fail instead."""
-    if shutil.which(name) is None:
+def require_tool(name: str, *, file_pattern: str | None = None) -> None:
+    """Skip when a tool (or a file it needs, such as a plugin) is missing on a developer's machine; in CI
+    (tests/run.sh installs both) fail instead."""
+    missing = shutil.which(name) is None or (file_pattern is not None and not glob.glob(file_pattern))
+    if missing:
+        what = f"{name} (with {file_pattern})" if file_pattern else name
         if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed, and CI needs it")
-        pytest.skip(f"{name} is not installed")
+            pytest.fail(f"{what} is not installed, and CI needs it")
+        pytest.skip(f"{what} is not installed")
 
 
 def test_irc_library_client_chats_with_ours(server):
@@ -169,7 +173,8 @@ class HeadlessWeeChat:
     shows comes out of its logger's files (flushed at once)."""
 
     def __init__(self, home, address: tuple[str, int], nick: str):
-        require_tool("weechat-headless")
+        # The FIFO plugin is in Debian's weechat-plugins, which weechat-headless only recommends.
+        require_tool("weechat-headless", file_pattern="/usr/lib/*/weechat/plugins/fifo.so")
         self.home = home
         setup = ";".join([
             "/set logger.file.flush_delay 0", "/set irc.server_default.tls off",

@@ -1,6 +1,9 @@
-"""``python chat_server.py`` as a user runs it: start-up text, signals, and one-line errors."""
+"""``python3 chat_server.py`` as a user runs it: start-up text, signals, and one-line errors."""
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,9 +42,24 @@ def test_banner_tells_how_to_connect(server_process):
     text = "".join(banner)
     port = process.address[1]
     assert f"listening on 127.0.0.1:{port}" in text
-    assert f"python chat_client_gui.py --host 127.0.0.1 --port {port}" in text
-    assert f"python chat_client_cli.py --host 127.0.0.1 --port {port}" in text
+    gui = re.search(rf"^  (\S+) chat_client_gui.py --host 127.0.0.1 --port {port}$", text, re.M)
+    assert gui is not None, text
+    assert f"  {gui.group(1)} chat_client_cli.py --host 127.0.0.1 --port {port}" in text
     assert f"irssi -c 127.0.0.1 -p {port}" in text
+    # The command shown starts this very interpreter (Debian has no "python", only "python3").
+    shown = shutil.which(gui.group(1)) or gui.group(1)
+    assert os.path.realpath(shown) == os.path.realpath(sys.executable)
+
+
+def test_gui_without_tkinter_says_what_to_install_in_one_line():
+    """Debian's Python has no tkinter until python3-tk is installed: one clear line, no traceback."""
+    hide_tk = ("import runpy, sys; sys.modules['tkinter'] = None; sys.argv = ['chat_client_gui.py']; "
+               "runpy.run_path('chat_client_gui.py', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", hide_tk], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=10, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "python3-tk" in result.stderr and "no tkinter" in result.stderr
 
 
 def test_lan_mode_lists_addresses_and_accepts_loopback(server_process):
