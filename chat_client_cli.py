@@ -18,11 +18,12 @@ import sys
 import threading
 import time
 
-from common import session as ev
-from common.cli import OneLineErrorParser, add_tls_pin_argument, default_nick
-from common.commands import run_input
-from common.session import Session, SessionConfig
-from common.text import describe, detect_language, tr
+from common.client import session as ev
+from common.client.options import add_tls_pin_argument, default_nick
+from common.protocol.command_line import OneLineErrorParser
+from common.client.slash_commands import run_input
+from common.client.session import Session, SessionConfig
+from common.client.texts import describe, detect_language, tr
 
 PROG = "chat_client_cli.py"
 ASK = object()  # --password given without a value: ask for it

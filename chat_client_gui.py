@@ -18,12 +18,13 @@ except ModuleNotFoundError:
     sys.exit("chat_client_gui.py: this Python has no tkinter (the Tk GUI toolkit). On Debian or Ubuntu: "
              "sudo apt install python3-tk (the server and chat_client_cli.py need nothing).")
 
-from common.cli import OneLineErrorParser, add_tls_pin_argument, default_nick, fail
-from common.gui_settings import Settings, load_settings, session_config
-from common.gui_window import ChatWindow, ConnectDialog
-from common.server_process import ServerStartError, start_server_process
-from common.session import SessionConfig
-from common.text import detect_language
+from common.client.options import add_tls_pin_argument, default_nick
+from common.protocol.command_line import OneLineErrorParser, fail
+from common.gui.settings import Settings, load_settings, session_config
+from common.gui.window import ChatWindow, ConnectDialog
+from common.protocol.server_process import ServerStartError, start_server_process
+from common.client.session import SessionConfig
+from common.client.texts import detect_language
 
 PROG = "chat_client_gui.py"
 DEMO_USERS = ("alice", "bob", "carol")

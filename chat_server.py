@@ -23,12 +23,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from common.cli import OneLineErrorParser, fail, python_command
-from common.history import HistoryStore
-from common.passwords import OperFileError, hash_password, read_oper_file
-from common.server import ChatServer, EscapingFormatter, ServerConfig
-from common.server_process import listening_line
-from common.tls import certificate_fingerprint
+from common.protocol.command_line import OneLineErrorParser, fail, python_command
+from common.server.history import HistoryStore
+from common.server.passwords import OperFileError, hash_password, read_oper_file
+from common.server.server import ChatServer, EscapingFormatter, ServerConfig
+from common.protocol.server_process import listening_line
+from common.protocol.tls import certificate_fingerprint
 
 PROG = "chat_server.py"
 

@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.server_process import start_server_process  # noqa: E402
+from common.protocol.server_process import start_server_process  # noqa: E402
 MARKER = b"bench|"  # starts every bench message's text; appears nowhere else in a line
 SAMPLE_EVERY = 16
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common.server_process import start_server_process  # noqa: E402
+from common.protocol.server_process import start_server_process  # noqa: E402
 from helpers import start_virtual_display  # noqa: E402  (the tests' Xvfb start-up)
 
 
@@ -85,9 +85,9 @@ def main() -> int:
 def measure(port: int, args: argparse.Namespace) -> dict:
     import tkinter as tk
 
-    from common.gui_settings import Settings
-    from common.gui_window import ChatWindow
-    from common.session import SessionConfig
+    from common.gui.settings import Settings
+    from common.gui.window import ChatWindow
+    from common.client.session import SessionConfig
 
     root = tk.Tk()
     root.withdraw()

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chat_bench import wait_for_numeric  # noqa: E402  (bench/ is on the path: this script's folder)
-from common.server_process import start_server_process  # noqa: E402
+from common.protocol.server_process import start_server_process  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:

@@ -1,4 +1,8 @@
-"""classchat's library: the IRC protocol and everything the server and the two clients share.
+"""classchat's library, in four packages whose imports run one way:
 
-Nothing here imports tkinter: only ``chat_client_gui.py`` and its own modules do.
+    protocol  <- server              (the IRC server)
+    protocol  <- client  <- gui      (what both clients share; the Tk views)
+
+``protocol`` imports nothing else of ours; only ``gui`` (and ``chat_client_gui.py``) import tkinter.
+docs/architecture.md shows the threads and the path of one message through them.
 """

@@ -31,7 +31,7 @@ LESSON = [
 def main() -> int:
     xvfb = None if os.environ.get("DISPLAY") else start_virtual_display()
     import chat_client_gui
-    from common.gui_settings import Settings
+    from common.gui.settings import Settings
 
     os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
     app = chat_client_gui.Application(Settings(), "en")

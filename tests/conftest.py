@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.server import ChatServer, ServerConfig  # noqa: E402
+from common.server.server import ChatServer, ServerConfig  # noqa: E402
 from helpers import IRCTestClient, ServerProcess, make_certificate, start_virtual_display  # noqa: E402
 
 

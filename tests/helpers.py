@@ -17,9 +17,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from common.framing import LineFramer
-from common.server_process import ServerStartError, start_server_process
-from common.message import Message, parse
+from common.protocol.framing import LineFramer
+from common.protocol.server_process import ServerStartError, start_server_process
+from common.protocol.message import Message, parse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 5.0

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from common import session as ev
-from common.commands import SLASH_COMMANDS, help_lines, run_input
-from common.session import Session, SessionConfig
-from common.text import CATALOGUE
+from common.client import session as ev
+from common.client.slash_commands import SLASH_COMMANDS, help_lines, run_input
+from common.client.session import Session, SessionConfig
+from common.client.texts import CATALOGUE
 from helpers import EventLog
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.framing import LineFramer
-from common.message import Message, ProtocolError, parse
-from common.server_commands import COMMANDS
+from common.protocol.framing import LineFramer
+from common.protocol.message import Message, ProtocolError, parse
+from common.server.commands import COMMANDS
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

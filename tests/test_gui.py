@@ -7,10 +7,10 @@ import tkinter as tk
 
 import pytest
 
-from common.gui_settings import Settings, load_settings
-from common.gui_theme import THEMES
-from common.gui_window import ChatWindow, ConnectDialog
-from common.session import SessionConfig
+from common.gui.settings import Settings, load_settings
+from common.gui.theme import THEMES
+from common.gui.window import ChatWindow, ConnectDialog
+from common.client.session import SessionConfig
 from helpers import IRCTestClient
 
 
@@ -279,8 +279,8 @@ def test_lost_connection_shows_a_banner_keeps_typed_text_and_reconnects(server_p
 
 
 def test_a_flood_does_not_grow_the_view_without_bound(server_process, open_window, tk_root, monkeypatch):
-    import common.gui_model as model
-    import common.gui_widgets as widgets
+    import common.gui.model as model
+    import common.gui.widgets as widgets
     monkeypatch.setattr(widgets, "SCROLLBACK_LINES", 200)
     process = server_process("--flood-rate", "0")
     alice = open_window(process.address, "alice")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from common.history import ChannelSnapshot, HistoryStore, StoredMessage, dm_key, format_time, parse_time
+from common.server.history import ChannelSnapshot, HistoryStore, StoredMessage, dm_key, format_time, parse_time
 from helpers import PROJECT_ROOT, IRCTestClient
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags")
@@ -364,8 +364,8 @@ def fill_channel(process, count: int) -> IRCTestClient:
 
 
 def test_session_gets_history_on_join_and_older_pages(server_process, db):
-    from common import session as ev
-    from common.session import Session, SessionConfig
+    from common.client import session as ev
+    from common.client.session import Session, SessionConfig
     from helpers import EventLog
 
     process = server_process("--db", db, "--flood-rate", "0")
@@ -388,9 +388,9 @@ def test_session_gets_history_on_join_and_older_pages(server_process, db):
 def test_gui_shows_history_above_a_divider_and_loads_older_at_the_top(server_process, db, tk_root):
     import tkinter as tk
 
-    from common.gui_settings import Settings
-    from common.gui_window import ChatWindow
-    from common.session import SessionConfig
+    from common.gui.settings import Settings
+    from common.gui.window import ChatWindow
+    from common.client.session import SessionConfig
     from test_gui import pump_until, view_text
 
     process = server_process("--db", db, "--flood-rate", "0")
@@ -428,7 +428,7 @@ def test_cli_prints_the_conversation_so_far_on_join(server_process, db):
 def test_retention_purges_at_start_even_when_the_monotonic_clock_starts_near_zero(db):
     """A classroom PC switched on for the lesson: its monotonic clock reads seconds, not hours. The first
     purge must still run at once, and the next one only an hour later."""
-    from common.sequencer import PURGE_EVERY_SECONDS, Sequencer
+    from common.server.sequencer import PURGE_EVERY_SECONDS, Sequencer
 
     now = time.time()
     store = HistoryStore(db)

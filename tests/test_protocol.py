@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from common.casemap import casefold, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
-from common.framing import LineFramer
-from common.message import (InvalidUTF8, LineTooLong, MalformedLine, Message, escape_tag_value, parse,
+from common.protocol.casemap import casefold, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
+from common.protocol.framing import LineFramer
+from common.protocol.message import (InvalidUTF8, LineTooLong, MalformedLine, Message, escape_tag_value, parse,
                             split_source, unescape_tag_value)
 
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from common.session import ConnectionState, Session, SessionConfig
-from common.tls import certificate_fingerprint
+from common.client.session import ConnectionState, Session, SessionConfig
+from common.protocol.tls import certificate_fingerprint
 from helpers import PROJECT_ROOT, EventLog, IRCTestClient, trusting
 
 

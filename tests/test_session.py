@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from common import session as ev
-from common.session import Session, SessionConfig, mentions_nick, split_text
+from common.client import session as ev
+from common.client.session import Session, SessionConfig, mentions_nick, split_text
 from helpers import EventLog, IRCTestClient
 
 

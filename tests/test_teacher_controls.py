@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from common.passwords import hash_password, read_oper_file, verify_password
+from common.server.passwords import hash_password, read_oper_file, verify_password
 
 TEACHER = {"teacher": "secret"}
 

@@ -10,8 +10,8 @@ import webbrowser
 from tkinter import ttk
 from typing import Callable, Iterable
 
-from common.gui_model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
-from common.gui_theme import Palette, nick_colour
+from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
+from common.gui.theme import Palette, nick_colour
 
 MEMBER_RANK = {"@": 0, "+": 1}
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from common.casemap import is_channel_name
-from common.session import Session
-from common.text import tr
+from common.protocol.casemap import is_channel_name
+from common.client.session import Session
+from common.client.texts import tr
 
 
 @dataclass

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from common.message import Message, middle_word
+from common.protocol.message import Message, middle_word
 
 if TYPE_CHECKING:
-    from common.connection import Connection
-    from common.history import ChannelSnapshot, HistoryStore, StoredMessage
-    from common.server_state import Client
+    from common.server.connection import Connection
+    from common.server.history import ChannelSnapshot, HistoryStore, StoredMessage
+    from common.server.state import Client
 
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
 TAG_CAPABILITIES = {"time": "server-time", "batch": "batch"}

@@ -13,17 +13,17 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
-from common import session as ev
-from common.casemap import casefold, is_channel_name
-from common.commands import run_input
-from common.gui_model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
-from common.gui_settings import (MAX_FONT, MIN_FONT, Settings, save_settings, session_config,
+from common.client import session as ev
+from common.protocol.casemap import casefold, is_channel_name
+from common.client.slash_commands import run_input
+from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
+from common.gui.settings import (MAX_FONT, MIN_FONT, Settings, save_settings, session_config,
                                  validate_connect_form)
-from common.gui_theme import THEMES
-from common.gui_widgets import Banner, ConversationList, InputLine, MemberList, MessageView, NamedFont
-from common.session import Session, SessionConfig
-from common.text import LANGUAGES, tr
-from common.tls import normalize_fingerprint
+from common.gui.theme import THEMES
+from common.gui.widgets import Banner, ConversationList, InputLine, MemberList, MessageView, NamedFont
+from common.client.session import Session, SessionConfig
+from common.client.texts import LANGUAGES, tr
+from common.protocol.tls import normalize_fingerprint
 
 log = logging.getLogger("classchat.gui")
 POLL_MS = 30

@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator
 
-from common import numerics as rpl
-from common.casemap import CASEMAPPING, CHANNEL_PREFIXES
-from common.connection import Connection, Flusher, closing_link
-from common.framing import LineFramer, RawLine
-from common.history import Checkpointer, HistoryStore, format_time
-from common.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
-from common.outbox import Outbox
-from common import server_commands as commands
-from common import tls
-from common.sequencer import Sequencer
-from common.server_state import Channel, Client, ServerState
+from common.protocol import numerics as rpl
+from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
+from common.server.connection import Connection, Flusher, closing_link
+from common.protocol.framing import LineFramer, RawLine
+from common.server.history import Checkpointer, HistoryStore, format_time
+from common.protocol.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
+from common.server.outbox import Outbox
+from common.server import commands
+from common.protocol import tls
+from common.server.sequencer import Sequencer
+from common.server.state import Channel, Client, ServerState
 
 VERSION = "classchat-1.0"
 log = logging.getLogger("classchat.server")

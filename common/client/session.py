@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from common import numerics as rpl
-from common import tls
-from common.casemap import casefold, is_channel_name, mask_matches, normalize_ban_mask
-from common.framing import LineFramer
-from common.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
+from common.protocol import numerics as rpl
+from common.protocol import tls
+from common.protocol.casemap import casefold, is_channel_name, mask_matches, normalize_ban_mask
+from common.protocol.framing import LineFramer
+from common.protocol.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",

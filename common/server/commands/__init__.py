@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from common import numerics as rpl
-from common.casemap import casefold, is_channel_name, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
-from common.history import Cursor, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
-from common.message import Message, middle_word
-from common.outbox import Outbox, tag_gates
-from common.passwords import verify_password
-from common.server_state import Ban, Channel, Client
+from common.protocol import numerics as rpl
+from common.protocol.casemap import casefold, is_channel_name, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
+from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
+from common.protocol.message import Message, middle_word
+from common.server.outbox import Outbox, tag_gates
+from common.server.passwords import verify_password
+from common.server.state import Ban, Channel, Client
 
 if TYPE_CHECKING:
-    from common.server import ChatServer
+    from common.server.server import ChatServer
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
 CAPABILITIES = ("away-notify", "batch", "cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from common.casemap import casefold
+from common.protocol.casemap import casefold
 
 
 @dataclass(frozen=True)

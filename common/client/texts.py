@@ -8,7 +8,7 @@ from __future__ import annotations
 import locale
 import os
 
-from common import session as ev
+from common.client import session as ev
 
 LANGUAGES = ("en", "ru")
 

@@ -7,10 +7,10 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from common.casemap import is_valid_channel, is_valid_nick
-from common.session import SessionConfig
-from common.text import tr
-from common.tls import normalize_fingerprint
+from common.protocol.casemap import is_valid_channel, is_valid_nick
+from common.client.session import SessionConfig
+from common.client.texts import tr
+from common.protocol.tls import normalize_fingerprint
 
 MIN_FONT, MAX_FONT = 8, 24
 

@@ -8,9 +8,9 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from common import session as ev
-from common.casemap import casefold, is_channel_name
-from common.text import describe, tr
+from common.client import session as ev
+from common.protocol.casemap import casefold, is_channel_name
+from common.client.texts import describe, tr
 
 SCROLLBACK_LINES = 5000
 SERVER_TAB = "*"  # the conversation that holds server text (MOTD, connection states)

@@ -15,8 +15,8 @@ import socket
 import threading
 import time
 
-from common.message import Message
-from common.tls import TLSChannel
+from common.protocol.message import Message
+from common.protocol.tls import TLSChannel
 
 
 def closing_link(host: str, reason: str) -> Message:

@@ -21,9 +21,9 @@ import threading
 import time
 from typing import Callable
 
-from common.connection import Connection
-from common.history import HistoryStore
-from common.outbox import Outbox
+from common.server.connection import Connection
+from common.server.history import HistoryStore
+from common.server.outbox import Outbox
 
 log = logging.getLogger("classchat.server")
 MAX_BATCH = 512

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-SERVER_SCRIPT = Path(__file__).resolve().parent.parent / "chat_server.py"
+SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "chat_server.py"
 _LISTENING = re.compile(r"listening on (\S+):(\d+)$")
 
 

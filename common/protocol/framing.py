@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.message import InvalidUTF8, LineTooLong
+from common.protocol.message import InvalidUTF8, LineTooLong
 
 # RFC 1459 §2.3: 512 bytes with CRLF for everything but the tags.
 MAX_BODY_BYTES = 512

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from common.casemap import casefold, mask_matches
-from common.history import ChannelSnapshot
+from common.protocol.casemap import casefold, mask_matches
+from common.server.history import ChannelSnapshot
 
 if TYPE_CHECKING:
-    from common.connection import Connection
+    from common.server.connection import Connection
 
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(ov)@+).
 MEMBER_PREFIXES = {"o": "@", "v": "+"}

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, NamedTuple
 
-from common.casemap import casefold, is_channel_name
-from common.message import action_text
+from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.message import action_text
 
 log = logging.getLogger("classchat.server")
 SCHEMA_VERSION = 2
