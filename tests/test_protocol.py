@@ -1,11 +1,14 @@
 """The protocol module on its own: parsing, formatting, tag escaping, framing and names."""
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from common.protocol.casemap import casefold, is_valid_channel, is_valid_nick, mask_matches, normalize_ban_mask
 from common.protocol.framing import LineFramer
+from common.protocol.params import parse_count, parse_mask, parse_msgid, parse_timestamp
 from common.protocol.message import (InvalidUTF8, LineTooLong, MalformedLine, Message, escape_tag_value, parse,
                             split_source, unescape_tag_value)
 
@@ -194,3 +197,50 @@ def test_ban_masks():
     assert not mask_matches("*!*@127.0.0.?", "x!y@127.0.0.10")
     assert mask_matches("Вас?!*@*", "вася!~v@h")
     assert mask_matches("a[b]!*@*", "A{B}!u@h"), "rfc1459 brackets are not patterns"
+
+
+def _regex_reference(mask: str, text: str) -> bool:
+    """The obvious (backtracking) matcher, trusted on short inputs only."""
+    pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in casefold(mask))
+    return re.fullmatch(pattern, casefold(text), re.DOTALL) is not None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text("ab*?Б", max_size=9), st.text("abБб", max_size=10))
+def test_mask_matcher_agrees_with_a_regular_expression(mask, text):
+    assert mask_matches(mask, text) == _regex_reference(mask, text)
+
+
+def test_mask_matcher_takes_pathological_masks_in_its_stride():
+    """Masks that make a backtracking matcher run for seconds: the answers, on long texts."""
+    assert not mask_matches("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 5000)
+    assert mask_matches("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 5000 + "b")
+    assert not mask_matches("*" + "a?" * 200 + "c*", "a" * 5000)
+    assert mask_matches("*" + "a?" * 200 + "c*", "a" * 5000 + "c")
+    assert mask_matches("?" * 300 + "*", "x" * 300) and not mask_matches("?" * 300, "x" * 299)
+
+
+# ------------------------------------------------------------------ parameters at the edge
+
+@pytest.mark.parametrize("text, expected", [
+    ("0", 0), ("7", 7), ("0099", 99), ("100", 100), ("101", None), ("-1", None), ("+5", None), ("²", None),
+    ("٣", None), ("1_0", None), (" 1", None), ("", None), ("9" * 5000, None), ("99999999999999999999", None),
+])
+def test_counts_are_ascii_digits_within_bounds(text, expected):
+    assert parse_count(text, 0, 100) == expected
+
+
+def test_masks_are_completed_and_bounded():
+    assert parse_mask("bob") == "bob!*@*"
+    assert parse_mask("*@10.0.0.*") == "*!*@10.0.0.*"
+    for bad in ("", "a b", "a,b", "x\x07", ":x", "a" * 201):
+        assert parse_mask(bad) is None, bad
+
+
+def test_msgids_and_timestamps():
+    assert parse_msgid("01HX-abc_d") == "01HX-abc_d"
+    assert parse_msgid("a b") is None and parse_msgid("x" * 65) is None and parse_msgid("*") is None
+    assert parse_timestamp("1970-01-01T00:00:01.500Z") == 1500
+    assert parse_timestamp("2026-11-29T13:00:00+01:00") == parse_timestamp("2026-11-29T12:00:00Z")
+    for bad in ("", "yesterday", "9999999-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "1" * 100):
+        assert parse_timestamp(bad) is None, bad

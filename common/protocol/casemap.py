@@ -8,7 +8,6 @@ rfc1459 still agree with us on every ASCII name.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 
 CASEMAPPING = "rfc1459"
@@ -57,11 +56,65 @@ def normalize_ban_mask(mask: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _mask_pattern(mask: str) -> re.Pattern[str]:
-    pattern = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in casefold(mask))
-    return re.compile(pattern, re.DOTALL)
+def _mask_segments(mask: str) -> tuple[str, ...]:
+    """The casefolded mask cut at its stars: ``a*b?c*`` -> ``("a", "b?c", "")``."""
+    return tuple(casefold(mask).split("*"))
+
+
+def _segment_at(segment: str, text: str, start: int) -> bool:
+    """Whether ``segment`` (``?`` matching any one character) stands in ``text`` at ``start``."""
+    if "?" not in segment:
+        return text.startswith(segment, start)
+    if start + len(segment) > len(text):
+        return False
+    return all(want == "?" or want == got for want, got in zip(segment, text[start:start + len(segment)]))
+
+
+def _find_segment(segment: str, text: str, start: int, end: int) -> int:
+    """The leftmost place at or after ``start`` where ``segment`` fits before ``end``, or -1.
+
+    A literal segment is a ``str.find``. One with ``?`` is found by the bit-parallel Shift-And scan: bit
+    ``k`` of ``state`` says "the first k+1 characters of the segment end here", so each character of the
+    text costs a shift and two masks, however long the segment is."""
+    if "?" not in segment:
+        return text.find(segment, start, end)
+    any_char = 0
+    by_char: dict[str, int] = {}
+    for index, char in enumerate(segment):
+        if char == "?":
+            any_char |= 1 << index
+        else:
+            by_char[char] = by_char.get(char, 0) | 1 << index
+    done = 1 << (len(segment) - 1)
+    state = 0
+    for position in range(start, end):
+        state = ((state << 1) | 1) & (by_char.get(text[position], 0) | any_char)
+        if state & done:
+            return position - len(segment) + 1
+    return -1
 
 
 def mask_matches(mask: str, hostmask: str) -> bool:
-    """Whether ``nick!user@host`` matches a wildcard mask (``*`` and ``?``), under our casemapping."""
-    return _mask_pattern(mask).fullmatch(casefold(hostmask)) is not None
+    """Whether ``nick!user@host`` matches a wildcard mask (``*`` and ``?``), under our casemapping.
+
+    No regular expression: a mask comes from users, and ``*a*a*a*a*b`` makes a backtracking matcher
+    take exponential time. The mask is cut at its stars; the first piece must start the text, the last
+    must end it, and each piece between is placed at its leftmost fit after the previous one (placing
+    it further right can never help the pieces after it). So the work is a few ``str.find`` calls per
+    piece, linear in the text for literal pieces."""
+    segments = _mask_segments(mask)
+    text = casefold(hostmask)
+    if len(segments) == 1:
+        return len(text) == len(segments[0]) and _segment_at(segments[0], text, 0)
+    first, last = segments[0], segments[-1]
+    end = len(text) - len(last)
+    if end < len(first) or not _segment_at(first, text, 0) or not _segment_at(last, text, end):
+        return False
+    position = len(first)
+    for segment in segments[1:-1]:
+        if segment:
+            found = _find_segment(segment, text, position, end)
+            if found < 0:
+                return False
+            position = found + len(segment)
+    return True
