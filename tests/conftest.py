@@ -99,10 +99,12 @@ def server(make_server) -> RunningServer:
 
 @pytest.fixture
 def server_process():
+    """Start real server processes (``start(*args, env=…, preexec_fn=…)``); each is stopped after the test,
+    and a traceback anywhere in a server's stderr fails the test."""
     processes: list[ServerProcess] = []
 
-    def start(*args: str) -> ServerProcess:
-        process = ServerProcess(*args)
+    def start(*args: str, **options) -> ServerProcess:
+        process = ServerProcess(*args, **options)
         processes.append(process)
         return process
 
@@ -110,6 +112,8 @@ def server_process():
     for process in processes:
         if process.proc.poll() is None:
             process.stop()
+    for process in processes:
+        assert not process.tracebacks(), f"the server printed a traceback:\n{process.tracebacks()[-4000:]}"
 
 
 @pytest.fixture(scope="session")

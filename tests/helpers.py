@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -195,17 +196,53 @@ class IRCTestClient:
 
 
 class ServerProcess:
-    """``python chat_server.py --port 0 …`` as a real process; the bound port is read from its first line."""
+    """``python3 chat_server.py --port 0 …`` as a real process; the bound port is read from its first line.
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None):
+    A thread drains the server's stderr as it comes (a chatty server must never block on a full pipe), and
+    ``tracebacks()`` tells whether anything in it was a Python traceback: the fixtures fail a test on one.
+    ``preexec_fn`` runs in the child before it starts (resource limits for the hostile-input tests).
+    """
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, preexec_fn=None, stderr_fd: int | None = None):
         defaults = ["--port", "0", "--log-level", "WARNING"] + ([] if "--db" in args else ["--db", ":memory:"])
         self.args = [*defaults, *args]
-        self.stderr_text = ""  # what the server logged, once stopped
+        self._stderr_lines: list[str] = []
         try:
-            self.proc, self.address, self.first_line = start_server_process(self.args, stderr=subprocess.PIPE,
-                                                           env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT)
+            self.proc, self.address, self.first_line = start_server_process(
+                self.args, stderr=subprocess.PIPE if stderr_fd is None else stderr_fd,
+                env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT, preexec_fn=preexec_fn)
         except ServerStartError as error:
             raise AssertionError(f"server did not start: {error}") from None
+        self._drainer = threading.Thread(target=self._drain_stderr, name="server-stderr", daemon=True)
+        self._drainer.start()
+
+    def _drain_stderr(self) -> None:
+        if self.proc.stderr is None:
+            return  # stderr went where the caller said (a test that wants it unread)
+        for line in self.proc.stderr:
+            self._stderr_lines.append(line)
+
+    @property
+    def stderr_text(self) -> str:
+        """What the server has written on stderr so far (all of it, once stopped)."""
+        return "".join(self._stderr_lines)
+
+    def wait_for_stderr(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Wait until the server has logged a line containing ``text``; return that line."""
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while True:
+            for line in list(self._stderr_lines):
+                if text in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not log {text!r}; it logged:\n{self.stderr_text[-3000:]}")
+            pause.wait(0.02)
+
+    def tracebacks(self) -> str:
+        """The server's stderr when it holds a traceback, else an empty string."""
+        text = self.stderr_text
+        return text if "Traceback (most recent call last)" in text else ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
         if self.proc.poll() is None:
@@ -217,9 +254,10 @@ class ServerProcess:
             self.proc.wait()
             raise AssertionError("server did not exit after the signal")
         finally:
-            self.stderr_text = self.proc.stderr.read()
+            self._drainer.join(timeout)
             self.proc.stdout.close()
-            self.proc.stderr.close()
+            if self.proc.stderr is not None:
+                self.proc.stderr.close()
         return self.proc.returncode
 
 
