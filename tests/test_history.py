@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from common.server.history import ChannelSnapshot, HistoryStore, StoredMessage, dm_key, format_time, parse_time
+from common.server.history import ChannelSnapshot, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
 from helpers import PROJECT_ROOT, IRCTestClient
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags")
@@ -447,4 +447,30 @@ def test_retention_purges_at_start_even_when_the_monotonic_clock_starts_near_zer
     uptime[0] += 2
     sequencer._purge_if_due()
     assert count() == 0
+    store.close()
+
+
+def test_a_version_2_database_is_upgraded_and_keeps_its_private_conversations(db):
+    """A history file from before recipient keys: opened, upgraded in place, and TARGETS finds its chats."""
+    old = sqlite3.connect(db)
+    old.executescript("""
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, msgid TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL,
+            target_key TEXT NOT NULL, target TEXT NOT NULL, sender TEXT NOT NULL, sender_key TEXT NOT NULL,
+            sender_host TEXT NOT NULL, recipient_host TEXT NOT NULL DEFAULT '', command TEXT NOT NULL,
+            text TEXT NOT NULL, client_tags TEXT NOT NULL DEFAULT '{}', ops_only INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE channels (name_key TEXT PRIMARY KEY, name TEXT NOT NULL, created INTEGER NOT NULL,
+            topic TEXT NOT NULL DEFAULT '', topic_set_by TEXT NOT NULL DEFAULT '',
+            topic_set_at INTEGER NOT NULL DEFAULT 0, modes TEXT NOT NULL DEFAULT 'nt', key TEXT,
+            member_limit INTEGER, bans TEXT NOT NULL DEFAULT '[]', quiets TEXT NOT NULL DEFAULT '[]');
+        INSERT INTO messages (msgid, time_ms, target_key, target, sender, sender_key, sender_host, recipient_host,
+            command, text) VALUES ('m1', 5000, 'dm:вася:петя', 'Петя', 'Вася!~v@h1', 'вася', 'h1', 'h2',
+            'PRIVMSG', 'привет');
+        PRAGMA user_version=2;
+    """)
+    old.close()
+    store = HistoryStore(db)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert store.targets(Viewer("петя", "h2"), [], 0, 10_000, 10) == [("Вася", 5000)]
+    assert store.targets(Viewer("Вася", "h1"), [], 0, 10_000, 10) == [("Петя", 5000)]
+    assert store.targets(Viewer("петя", "elsewhere"), [], 0, 10_000, 10) == []
     store.close()

@@ -196,14 +196,24 @@ def test_one_user_cannot_create_unlimited_channels(classroom):
 
 def test_chathistory_targets_does_not_leak_private_conversations(classroom):
     process, bystander, _db = classroom()
-    alice = IRCTestClient(process.address).register("alice")
-    bob = IRCTestClient(process.address).register("bob")
-    alice.send("PRIVMSG bob :a secret between us")
-    bob.expect("a secret between us")
+    # "a_" as a LIKE pattern matches "ab": the snoop must not learn of ab's conversation with zz.
+    ab = IRCTestClient(process.address).register("ab")
+    zz = IRCTestClient(process.address).register("zz")
+    ab.send("PRIVMSG zz :a secret between us")
+    zz.expect("a secret between us")
+    zz.send("PRIVMSG ab :and the answer")
+    ab.expect("and the answer")
     snoop = IRCTestClient(process.address).register("a_", caps=HISTORY_CAPS)
     snoop.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 50")
     lines = snoop.sync()
-    assert not any("alice" in line or "bob" in line for line in lines), lines
+    assert not any(" zz " in line or " ab " in line for line in lines), lines
+    ab_again = IRCTestClient(process.address).register("ab2", caps=HISTORY_CAPS)
+    ab.send("QUIT")
+    ab.expect_closed()
+    ab_again.send("NICK ab")
+    ab_again.sync()
+    ab_again.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 50")
+    assert any(" CHATHISTORY TARGETS zz " in line for line in ab_again.sync()), "the owner no longer sees it"
     assert_class_goes_on(process, bystander)
 
 

@@ -26,7 +26,7 @@ from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import action_text
 
 log = logging.getLogger("classchat.server")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The writer copies the log into the database itself only past this many pages (a backstop): normally the
 # Checkpointer does it every second from its own connection, off the delivery path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
@@ -44,10 +44,15 @@ CREATE TABLE IF NOT EXISTS messages (
     command TEXT NOT NULL,
     text TEXT NOT NULL,
     client_tags TEXT NOT NULL DEFAULT '{}',
-    ops_only INTEGER NOT NULL DEFAULT 0
+    ops_only INTEGER NOT NULL DEFAULT 0,
+    recipient_key TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS messages_by_target ON messages (target_key, time_ms, id);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time_ms);
+-- Private messages only (recipient_key is empty for channels, so fan-out writes never touch these):
+-- the conversations of one person, as sender and as recipient, for CHATHISTORY TARGETS.
+CREATE INDEX IF NOT EXISTS private_by_sender ON messages (sender_key, time_ms) WHERE recipient_key <> '';
+CREATE INDEX IF NOT EXISTS private_by_recipient ON messages (recipient_key, time_ms) WHERE recipient_key <> '';
 CREATE TABLE IF NOT EXISTS channels (
     name_key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -62,11 +67,14 @@ CREATE TABLE IF NOT EXISTS channels (
     quiets TEXT NOT NULL DEFAULT '[]'
 );
 """
-# What version 2 added to a version 1 database: questions (+U) kept for operators, and the mute (+q) list.
-UPGRADE_FROM_1 = (
-    "ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'",
-)
+# What each version added, by the version it upgrades from. 2: questions (+U) kept for operators, and the
+# mute (+q) list. 3: the recipient of a private message as a key of its own (filled in by _fill_recipient_keys),
+# so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key.
+UPGRADES = {
+    1: ("ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'"),
+    2: ("ALTER TABLE messages ADD COLUMN recipient_key TEXT NOT NULL DEFAULT ''",),
+}
 
 
 # A private message is visible to its sender (same nick, same host) and to its recipient (the other nick of
@@ -223,14 +231,24 @@ class HistoryStore:
         with self.db:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             existed = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
-            if existed and version == 1:
-                for statement in UPGRADE_FROM_1:
-                    self.db.execute(statement)
+            if existed:
+                for from_version in range(version, SCHEMA_VERSION):
+                    for statement in UPGRADES.get(from_version, ()):
+                        self.db.execute(statement)
             self.db.executescript(SCHEMA)
+            if existed and version < 3:
+                self._fill_recipient_keys()
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
+
+    def _fill_recipient_keys(self) -> None:
+        """Upgrading to version 3: a private message's recipient is its target, casefolded (in Python,
+        since SQLite's lower() knows only ASCII)."""
+        rows = self.db.execute("SELECT id, target FROM messages WHERE substr(target_key, 1, 3) = 'dm:'").fetchall()
+        self.db.executemany("UPDATE messages SET recipient_key = ? WHERE id = ?",
+                            [(casefold(target), row_id) for row_id, target in rows])
 
     # ------------------------------------------------------------------ writing
 
@@ -248,7 +266,8 @@ class HistoryStore:
         try:
             self.db.executemany(
                 "INSERT OR IGNORE INTO messages (msgid, time_ms, target_key, target, sender, sender_key, sender_host,"
-                " recipient_host, command, text, client_tags, ops_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " recipient_host, command, text, client_tags, ops_only, recipient_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 message_rows)
             self.db.executemany(
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
@@ -261,16 +280,18 @@ class HistoryStore:
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)
-    def _keys(target: str, sender: str) -> tuple[str, str, str]:
-        """(target key, sender key, sender host) for a target and a sender prefix; the same few repeat."""
+    def _keys(target: str, sender: str) -> tuple[str, str, str, str]:
+        """(target key, sender key, sender host, recipient key) for a target and a sender prefix; the same
+        few repeat. The recipient key is empty for a channel."""
         nick, _, rest = sender.partition("!")
-        return target_key(target, nick), casefold(nick), rest.rpartition("@")[2]
+        recipient_key = "" if is_channel_name(target) else casefold(target)
+        return target_key(target, nick), casefold(nick), rest.rpartition("@")[2], recipient_key
 
     def _row(self, m: StoredMessage) -> tuple:
-        key, sender_key, sender_host = self._keys(m.target, m.sender)
+        key, sender_key, sender_host, recipient_key = self._keys(m.target, m.sender)
         tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
         return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
-                m.text, tags, int(m.ops_only))
+                m.text, tags, int(m.ops_only), recipient_key)
 
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
@@ -331,21 +352,29 @@ class HistoryStore:
     def targets(self, viewer: Viewer, channels: Iterable[str], start_ms: int, end_ms: int,
                 limit: int) -> list[tuple[str, int]]:
         """Conversations of the viewer with messages between two times: (target as the viewer names it,
-        time of its latest message), oldest activity first (IRCv3 CHATHISTORY TARGETS)."""
+        time of its latest message), oldest activity first (IRCv3 CHATHISTORY TARGETS).
+
+        Every lookup is an index seek: one per channel (the latest message in the window), and the
+        viewer's private messages by the two partial indexes, as sender and as recipient. No LIKE: a nick
+        such as ``a_`` is a pattern to LIKE, and matched other people's conversations."""
         low, high = min(start_ms, end_ms), max(start_ms, end_ms)
-        keys = [casefold(channel) for channel in channels]
         rows = []
-        if keys:
-            marks = ",".join("?" * len(keys))
-            rows += self.db.execute(
-                f"SELECT target, MAX(time_ms) FROM messages WHERE target_key IN ({marks}) AND time_ms > ?"
-                f" AND time_ms < ? GROUP BY target_key", (*keys, low, high)).fetchall()
-        me, host = casefold(viewer[0]), viewer[1]
-        for key, latest in self.db.execute(
-                "SELECT target_key, MAX(time_ms) FROM messages WHERE target_key LIKE 'dm:%'"
-                " AND (target_key LIKE ? OR target_key LIKE ?) AND time_ms > ? AND time_ms < ?"
-                f" AND {PRIVATE_SIDE} GROUP BY target_key",
-                (f"dm:{me}:%", f"dm:%:{me}", low, high, me, host, me, host)).fetchall():
+        for channel in channels:
+            latest = self.db.execute(
+                "SELECT target, time_ms FROM messages WHERE target_key = ? AND time_ms > ? AND time_ms < ?"
+                " ORDER BY time_ms DESC LIMIT 1", (casefold(channel), low, high)).fetchone()
+            if latest is not None:
+                rows.append(latest)
+        me, host = casefold(viewer.nick), viewer.host
+        private = self.db.execute(
+            "SELECT target_key, MAX(time_ms) FROM ("
+            " SELECT target_key, time_ms FROM messages"
+            "  WHERE recipient_key <> '' AND sender_key = ? AND sender_host = ? AND time_ms > ? AND time_ms < ?"
+            " UNION ALL"
+            " SELECT target_key, time_ms FROM messages"
+            "  WHERE recipient_key <> '' AND recipient_key = ? AND recipient_host = ? AND time_ms > ? AND time_ms < ?"
+            ") GROUP BY target_key", (me, host, low, high, me, host, low, high)).fetchall()
+        for key, latest in private:
             first, second = key[3:].split(":", 1)
             other = second if first == me else first
             rows.append((self._display_nick(key, other), latest))
@@ -357,10 +386,15 @@ class HistoryStore:
         return self._select(casefold(channel), Viewer(privileged=True), "time_ms >= ?", (since_ms,), "ASC", -1)
 
     def _display_nick(self, key: str, folded_nick: str) -> str:
-        """How a nick in a private conversation was last written (its case), for TARGETS."""
+        """How a nick in a private conversation was last written (its case), for TARGETS: as the sender
+        wrote their own nick, else as the other side addressed them."""
         row = self.db.execute("SELECT sender FROM messages WHERE target_key = ? AND sender_key = ?"
                               " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick)).fetchone()
-        return row[0].split("!", 1)[0] if row else folded_nick
+        if row:
+            return row[0].split("!", 1)[0]
+        row = self.db.execute("SELECT target FROM messages WHERE target_key = ? AND recipient_key = ?"
+                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick)).fetchone()
+        return row[0] if row else folded_nick
 
     def _select(self, key: str, viewer: Viewer, condition: str, params: tuple, order: str,
                 limit: int) -> list[StoredMessage]:
