@@ -26,7 +26,8 @@ from pathlib import Path
 from common.protocol.command_line import OneLineErrorParser, fail, python_command
 from common.server.history import HistoryStore
 from common.server.passwords import OperFileError, hash_password, read_oper_file
-from common.server.server import ChatServer, EscapingFormatter, ServerConfig
+from common.server.logs import EscapingFormatter
+from common.server.server import ChatServer, ServerConfig
 from common.protocol.server_process import listening_line
 from common.protocol.tls import certificate_fingerprint
 

@@ -7,7 +7,8 @@ signal handler); ``server_close()`` tells every client, closes the sockets and j
 Threads: the accepting thread, one reader per connection (it parses and runs that client's commands), one
 ``Flusher`` that finishes writes the kernel could not take at once, and one housekeeping thread for
 PINGs and timeouts. Command handling takes the single state lock; sending happens after it is released
-(see ``outbox.py`` and ``connection.py``).
+(see ``outbox.py`` and ``connection.py``). The commands (``commands/``) see this server only as
+``commands.ServerServices``: this module imports them, never the reverse.
 """
 from __future__ import annotations
 
@@ -19,17 +20,17 @@ import selectors
 import socket
 import threading
 import time
-import unicodedata
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
+from common.server.config import ServerConfig
 from common.server.connection import Connection, Flusher, closing_link
 from common.protocol.framing import LineFramer, RawLine
 from common.server.history import Checkpointer, HistoryStore, format_time
+from common.server.limits import ArrivalThrottle, FloodGate
 from common.protocol.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
 from common.server.outbox import Outbox
 from common.server import commands
@@ -42,124 +43,10 @@ log = logging.getLogger("classchat.server")
 audit_log = logging.getLogger("classchat.audit")
 
 
-@dataclass
-class ServerConfig:
-    """Everything a teacher can set from the command line; the defaults suit a classroom."""
-
-    host: str = "127.0.0.1"
-    port: int = 6667
-    name: str = "classchat.local"
-    network: str = "classchat"
-    password: str | None = None
-    opers: dict[str, str] = field(default_factory=dict)
-    motd: list[str] = field(default_factory=lambda: [
-        "Welcome to classchat, the classroom chat.",
-        "Be kind, stay on topic, and ask when something is unclear.",
-    ])
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_port: int = 6697
-    max_clients: int = 1000
-    max_per_address: int = 16  # connections at once from one address; 0: no limit
-    connects_per_minute: int = 30  # new connections per address per minute (a burst of as many); 0: no limit
-    limit_exempt: tuple[str, ...] = ("127.0.0.1", "::1")  # the teacher's own machine (ergo exempts it too)
-    max_channels_per_user: int = 20
-    nick_length: int = 30
-    channel_length: int = 50
-    topic_length: int = 390
-    sendq_bytes: int = 512 * 1024
-    ping_interval: float = 120.0
-    ping_timeout: float = 60.0
-    registration_timeout: float = 60.0
-    flood_burst: int = 10
-    flood_rate: float = 2.0
-    flood_max_excess: int = 40
-    housekeeping_interval: float = 1.0
-    history: bool = True
-    db_path: str = ":memory:"
-    replay: int = 50
-    history_days: float = 30.0
-
-
-def escape_for_log(text: str) -> str:
-    """Control characters (CR, LF, ESC, …) become visible escapes, so a client cannot forge log lines."""
-    return "".join(f"\\x{ord(char):02x}" if unicodedata.category(char) == "Cc" else char for char in text)
-
-
-class EscapingFormatter(logging.Formatter):
-    """Formats a record as usual, then escapes control characters in the line: whatever a nick, a reason
-    or a message holds, one record is one line of the log. (A traceback, added after, keeps its lines.)"""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return escape_for_log(super().formatMessage(record))
-
-
-class FloodGate:
-    """Fake lag as ircds do it: a bucket of ``burst`` lines refilled at ``rate`` lines per second.
-
-    A line that finds the bucket empty is delayed until a line's worth has refilled, which slows a
-    flooding client down to ``rate``; a client that keeps at it for ``max_excess`` lines in a row is
-    disconnected ("Excess Flood"). ``rate`` 0 turns the gate off (benchmarks).
-    """
-
-    def __init__(self, burst: int, rate: float, max_excess: int) -> None:
-        self.burst, self.rate, self.max_excess = burst, rate, max_excess
-        self.tokens = float(burst)
-        self.refilled_at = time.monotonic()
-        self.excess = 0
-
-    def delay_for_line(self) -> float | None:
-        """Seconds to wait before handling the next line, or None to disconnect the client."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        self.tokens = min(float(self.burst), self.tokens + (now - self.refilled_at) * self.rate)
-        self.refilled_at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            self.excess = 0
-            return 0.0
-        self.excess += 1
-        if self.excess > self.max_excess:
-            return None
-        wait = (1 - self.tokens) / self.rate
-        self.tokens = 0.0
-        self.refilled_at = now + wait
-        return wait
-
-
-class ArrivalThrottle:
-    """New connections per address: a bucket of ``per_minute`` connections that refills over a minute.
-
-    Only the accepting thread uses it. Addresses whose bucket has refilled are forgotten now and then, so
-    the table stays as small as the set of recent, busy addresses.
-    """
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when counted)
-
-    def admit(self, address: str) -> bool:
-        if self.per_minute <= 0:
-            return True
-        now = time.monotonic()
-        tokens, counted_at = self._buckets.get(address, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - counted_at) * self.per_minute / 60.0)
-        if len(self._buckets) >= 4096:
-            self._forget_refilled(now)
-        if tokens < 1:
-            self._buckets[address] = (tokens, now)
-            return False
-        self._buckets[address] = (tokens - 1, now)
-        return True
-
-    def _forget_refilled(self, now: float) -> None:
-        self._buckets = {address: (tokens, at) for address, (tokens, at) in self._buckets.items()
-                         if tokens + (now - at) * self.per_minute / 60.0 < self.per_minute}
-
-
 class ChatServer:
-    """A threaded IRC server. Use as a context manager, or call ``server_close()`` when done."""
+    """A threaded IRC server. Use as a context manager, or call ``server_close()`` when done.
+
+    The commands see it as ``commands.ServerServices``, which lists what of it they may use."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config

@@ -1,0 +1,198 @@
+"""What every command module builds on: the ``Request`` a handler gets, ``ServerServices`` (what a handler
+may ask of the server), the limits and capabilities the server advertises, and the replies many commands
+share: the named ``err_*`` helpers, NAMES, TOPIC, MOTD, ISUPPORT and LUSERS, and the relays.
+
+Like every handler, this code runs with the state lock held; it reads and changes the state through
+``req.state`` and sends only by filling ``req.out``. The server is seen only through ``ServerServices``,
+which ``ChatServer`` satisfies, so this package never imports ``common.server.server`` (that module
+imports this package, not the reverse).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from common.protocol import numerics as rpl
+from common.protocol.message import Message
+from common.server.config import ServerConfig
+from common.server.outbox import Outbox
+from common.server.state import Channel, Client, ServerState
+
+# Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
+CAPABILITIES = ("away-notify", "batch", "cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
+CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
+CHATHISTORY_LIMIT = 100
+
+KICKLEN = 390
+AWAYLEN = 390
+USERLEN = 16
+MAX_TARGETS = 4
+MAX_MODES = 4
+MAX_BANS = 100
+# CHANMODES groups: A (list), B (always a parameter), C (a parameter when set), D (flags).
+# U is "questions to the teacher" (InspIRCd's opmoderated, ergo's op-moderated): what an ordinary member
+# says reaches only the channel operators. q is the mute list of solanum/charybdis.
+CHANMODES = ("bq", "k", "l", "imntU")
+USER_MODES = "io"
+
+
+class ServerServices(Protocol):
+    """What the commands use of the server (``ChatServer`` provides it): the state and the settings, what
+    the server advertises, its logs, and the one way to end the calling client's connection. Everything is
+    called with the state lock held, except a command's ``outside_lock`` step, which reads only ``config``."""
+
+    config: ServerConfig
+    state: ServerState
+    version: str
+    created_text: str
+
+    @property
+    def history_enabled(self) -> bool: ...
+
+    def capabilities(self) -> tuple[str, ...]: ...
+
+    def isupport_tokens(self) -> list[str]: ...
+
+    def motd_lines(self) -> list[str]: ...
+
+    def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]: ...
+
+    def log_event(self, what: str, client: Client) -> None: ...
+
+    def audit(self, client: Client, action: str, target: str, detail: str = "") -> None: ...
+
+    def disconnect_later(self, client: Client, reason: str) -> None: ...
+
+
+@dataclass
+class Request:
+    """One command being handled: the server, the client that sent it and what will be sent back."""
+
+    server: ServerServices
+    client: Client
+    out: Outbox
+    prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def reply(self, code: str, *params: str) -> None:
+        self.out.numeric(self.client, code, *params)
+
+
+def err_need_more_params(req: Request, command: str) -> None:
+    req.reply(rpl.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+
+
+def err_no_such_nick(req: Request, name: str) -> None:
+    req.reply(rpl.ERR_NOSUCHNICK, name, "No such nick/channel")
+
+
+def err_no_such_channel(req: Request, name: str) -> None:
+    req.reply(rpl.ERR_NOSUCHCHANNEL, name, "No such channel")
+
+
+def err_not_on_channel(req: Request, channel_name: str) -> None:
+    req.reply(rpl.ERR_NOTONCHANNEL, channel_name, "You're not on that channel")
+
+
+def err_chanop_needed(req: Request, channel_name: str) -> None:
+    req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel_name, "You're not channel operator")
+    req.server.log_event(f"refused: not a channel operator in {channel_name}", req.client)
+
+
+def err_no_privileges(req: Request) -> None:
+    req.reply(rpl.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+    req.server.log_event("refused: an operator command from a non-operator", req.client)
+
+
+def server_message(req: Request, command: str, *params: str) -> Message:
+    return Message(command, list(params), source=req.server.config.name)
+
+
+def user_message(client: Client, command: str, *params: str, tags: dict[str, str] | None = None) -> Message:
+    return Message(command, list(params), source=client.prefix, tags=tags or {})
+
+
+def send_names(req: Request, channel: Channel) -> None:
+    """RPL_NAMREPLY lines that each fit in 512 bytes, then RPL_ENDOFNAMES."""
+    viewer = req.client
+    multi_prefix = "multi-prefix" in viewer.caps
+    in_channel = viewer in channel.members
+    names = [
+        channel.member_prefix(member, multi_prefix) + member.nick
+        for member in channel.members
+        if in_channel or not member.is_invisible
+    ]
+    head = f":{req.server.config.name} {rpl.RPL_NAMREPLY} {viewer.nick} = {channel.name} :"
+    budget = 510 - len(head.encode())
+    line: list[str] = []
+    used = 0
+    for name in names:
+        size = len(name.encode()) + 1
+        if line and used + size > budget:
+            req.reply(rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+            line, used = [], 0
+        line.append(name)
+        used += size
+    if line:
+        req.reply(rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+    req.reply(rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def send_topic(req: Request, channel: Channel) -> None:
+    if channel.topic:
+        req.reply(rpl.RPL_TOPIC, channel.name, channel.topic)
+        req.reply(rpl.RPL_TOPICWHOTIME, channel.name, channel.topic_set_by, str(channel.topic_set_at))
+    else:
+        req.reply(rpl.RPL_NOTOPIC, channel.name, "No topic is set")
+
+
+def send_motd(req: Request) -> None:
+    lines = req.server.motd_lines()
+    if not lines:
+        req.reply(rpl.ERR_NOMOTD, "MOTD File is missing")
+        return
+    req.reply(rpl.RPL_MOTDSTART, f"- {req.server.config.name} Message of the day - ")
+    for line in lines:
+        req.reply(rpl.RPL_MOTD, f"- {line}")
+    req.reply(rpl.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+def send_isupport(req: Request) -> None:
+    """RPL_ISUPPORT, at most 13 tokens a line (modern.ircdocs.horse "RPL_ISUPPORT")."""
+    tokens = req.server.isupport_tokens()
+    for start in range(0, len(tokens), 13):
+        req.reply(rpl.RPL_ISUPPORT, *tokens[start:start + 13], "are supported by this server")
+
+
+def send_lusers(req: Request) -> None:
+    state = req.state
+    registered = len(state.registered)
+    invisible = len(state.with_user_mode["i"])
+    unknown = len(state.clients) - registered
+    count, peak = str(registered), str(state.max_registered)
+    req.reply(rpl.RPL_LUSERCLIENT, f"There are {registered - invisible} users and {invisible} invisible on 1 servers")
+    req.reply(rpl.RPL_LUSEROP, str(len(state.with_user_mode["o"])), "operator(s) online")
+    req.reply(rpl.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
+    req.reply(rpl.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
+    req.reply(rpl.RPL_LUSERME, f"I have {registered} clients and 0 servers")
+    req.reply(rpl.RPL_LOCALUSERS, count, peak, f"Current local users {count}, max {peak}")
+    req.reply(rpl.RPL_GLOBALUSERS, count, peak, f"Current global users {count}, max {peak}")
+
+
+def relay_to_channel(req: Request, channel: Channel, message: Message, include_self: bool = True) -> None:
+    recipients = channel.members.keys() if include_self else [m for m in channel.members if m is not req.client]
+    req.out.relay(recipients, message)
+
+
+def relay_to_peers_with_cap(req: Request, cap: str, message: Message) -> None:
+    req.out.relay([peer for peer in req.state.peers_of(req.client) if cap in peer.caps], message)
+
+
+def remember_channel(req: Request, channel: Channel) -> None:
+    """Keep a channel's settings across restarts (and keep the channel when it empties)."""
+    if req.server.history_enabled:
+        channel.persistent = True
+        req.out.saved_channels.append(channel.snapshot())

@@ -1,0 +1,194 @@
+"""Channel commands: JOIN, PART, TOPIC, NAMES, LIST, INVITE and KICK (RFC 2812 §3.2).
+
+Runs under the state lock; touches channels and their members through ``req.state``. The replay a JOIN
+asks for is only queued here (``Outbox.history_reads``): the sequencer runs it, see ``history_reads``.
+"""
+from __future__ import annotations
+
+import hmac
+import time
+
+from common.protocol import numerics as rpl
+from common.protocol.casemap import casefold, is_valid_channel
+from common.protocol.message import Message
+from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_TARGETS, Request, err_chanop_needed,
+                                         err_no_such_channel, err_no_such_nick, err_not_on_channel,
+                                         relay_to_channel, remember_channel, send_names, send_topic,
+                                         user_message)
+from common.server.history_reads import replay
+from common.server.state import Channel
+
+
+def handle_join(req: Request, msg: Message) -> None:
+    client = req.client
+    if msg.params[0] == "0":
+        for channel in list(client.channels.values()):
+            relay_to_channel(req, channel, user_message(client, "PART", channel.name, "Left all channels"))
+            req.state.part(client, channel)
+        return
+    keys = msg.param(1).split(",")
+    for index, name in enumerate(msg.params[0].split(",")):
+        if name:
+            join_one(req, name, keys[index] if index < len(keys) else "")
+
+
+def join_one(req: Request, name: str, key: str) -> None:
+    client, state, config = req.client, req.state, req.server.config
+    if not is_valid_channel(name, config.channel_length):
+        req.reply(rpl.ERR_NOSUCHCHANNEL, name, "Invalid channel name")
+        req.server.log_event(f"refused: channel name {name!r}", client)
+        return
+    channel = state.find_channel(name)
+    if channel is not None and client in channel.members:
+        return
+    if len(client.channels) >= config.max_channels_per_user:
+        req.reply(rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        req.server.log_event(f"refused: JOIN {name}, already in {len(client.channels)} channels", client)
+        return
+    if channel is None:
+        channel = Channel(name=name)
+    elif not client.is_oper and not may_enter(req, channel, key):
+        return
+    state.join(client, channel)
+    relay_to_channel(req, channel, user_message(client, "JOIN", channel.name))
+    if client.away is not None:
+        away = user_message(client, "AWAY", client.away)
+        req.out.relay([m for m in channel.members if m is not client and "away-notify" in m.caps], away)
+    if channel.topic:
+        send_topic(req, channel)
+    send_names(req, channel)
+    if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
+        limit, name, privileged = req.server.config.replay, channel.name, channel.is_operator(client)
+        req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit, privileged))
+
+
+def may_enter(req: Request, channel: Channel, key: str) -> bool:
+    """The checks of RFC 2812 §3.2.1 in their usual order; an invitation lifts +i, +l and bans."""
+    client = req.client
+    invited = casefold(client.nick) in channel.invited
+    if "i" in channel.modes and not invited:
+        req.reply(rpl.ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
+        return False
+    if channel.is_banned(client) and not invited:
+        req.reply(rpl.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
+        return False
+    if channel.key is not None and not hmac.compare_digest(key.encode(), channel.key.encode()):
+        req.reply(rpl.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
+        return False
+    if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
+        req.reply(rpl.ERR_CHANNELISFULL, channel.name, "Cannot join channel (+l)")
+        return False
+    return True
+
+
+def handle_part(req: Request, msg: Message) -> None:
+    client = req.client
+    reason = msg.param(1)
+    for name in filter(None, msg.params[0].split(",")):
+        channel = req.state.find_channel(name)
+        if channel is None:
+            err_no_such_channel(req, name)
+        elif client not in channel.members:
+            err_not_on_channel(req, channel.name)
+        else:
+            params = [channel.name, reason] if reason else [channel.name]
+            relay_to_channel(req, channel, user_message(client, "PART", *params))
+            req.state.part(client, channel)
+
+
+def handle_topic(req: Request, msg: Message) -> None:
+    client = req.client
+    channel = req.state.find_channel(msg.params[0])
+    if channel is None:
+        err_no_such_channel(req, msg.params[0])
+        return
+    if len(msg.params) < 2:
+        send_topic(req, channel)
+        return
+    if client not in channel.members and not client.is_oper:
+        err_not_on_channel(req, channel.name)
+        return
+    if "t" in channel.modes and not channel.is_operator(client):
+        err_chanop_needed(req, channel.name)
+        return
+    channel.topic = msg.params[1][:req.server.config.topic_length]
+    channel.topic_set_by = client.nick
+    channel.topic_set_at = int(time.time())
+    relay_to_channel(req, channel, user_message(client, "TOPIC", channel.name, channel.topic))
+    remember_channel(req, channel)
+    if channel.is_operator(client):
+        req.server.audit(client, "topic", channel.name, channel.topic)
+
+
+def handle_names(req: Request, msg: Message) -> None:
+    if not msg.params:
+        for channel in list(req.client.channels.values()):
+            send_names(req, channel)
+        return
+    for name in filter(None, msg.params[0].split(",")):
+        channel = req.state.find_channel(name)
+        if channel is None:
+            req.reply(rpl.RPL_ENDOFNAMES, name, "End of /NAMES list")
+        else:
+            send_names(req, channel)
+
+
+def handle_list(req: Request, msg: Message) -> None:
+    state = req.state
+    if msg.params and msg.params[0]:
+        channels = [c for c in map(state.find_channel, msg.params[0].split(",")) if c is not None]
+    else:
+        channels = sorted(state.channels.values(), key=lambda channel: casefold(channel.name))
+    req.reply(rpl.RPL_LISTSTART, "Channel", "Users  Name")
+    for channel in channels:
+        req.reply(rpl.RPL_LIST, channel.name, str(len(channel.members)), channel.topic)
+    req.reply(rpl.RPL_LISTEND, "End of /LIST")
+
+
+def handle_invite(req: Request, msg: Message) -> None:
+    client = req.client
+    nick, channel_name = msg.params[0], msg.params[1]
+    target = req.state.find_client(nick)
+    if target is None or not target.registered:
+        err_no_such_nick(req, nick)
+        return
+    channel = req.state.find_channel(channel_name)
+    if channel is not None:
+        if client not in channel.members and not client.is_oper:
+            err_not_on_channel(req, channel.name)
+            return
+        if target in channel.members:
+            req.reply(rpl.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
+            return
+        if "i" in channel.modes and not channel.is_operator(client):
+            err_chanop_needed(req, channel.name)
+            return
+        channel.invited.add(casefold(target.nick))
+        channel_name = channel.name
+    req.reply(rpl.RPL_INVITING, target.nick, channel_name)
+    req.out.send(target, user_message(client, "INVITE", target.nick, channel_name))
+    if target.away is not None:
+        req.reply(rpl.RPL_AWAY, target.nick, target.away)
+
+
+def handle_kick(req: Request, msg: Message) -> None:
+    client = req.client
+    channel = req.state.find_channel(msg.params[0])
+    if channel is None:
+        err_no_such_channel(req, msg.params[0])
+        return
+    if client not in channel.members and not client.is_oper:
+        err_not_on_channel(req, channel.name)
+        return
+    if not channel.is_operator(client):
+        err_chanop_needed(req, channel.name)
+        return
+    reason = (msg.param(2) or client.nick)[:KICKLEN]
+    for nick in filter(None, msg.params[1].split(",")[:MAX_TARGETS]):
+        target = req.state.find_client(nick)
+        if target is None or target not in channel.members:
+            req.reply(rpl.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
+            continue
+        relay_to_channel(req, channel, user_message(client, "KICK", channel.name, target.nick, reason))
+        req.state.part(target, channel)
+        req.server.audit(client, "kick", f"{channel.name} {target.nick}", reason)

@@ -1,0 +1,97 @@
+"""The command table and the dispatcher: which handler runs each command, how many parameters it needs and
+whether it may come before registration (like ergo's ``irc/commands.go``).
+
+``dispatch`` runs with the state lock held and answers the generic errors (421 unknown command, 451 not
+registered, 461 not enough parameters), so handlers do not. ``prepare`` runs before the lock is taken,
+for the commands whose ``outside_lock`` step is slow on purpose (OPER's password hash).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from common.protocol import numerics as rpl
+from common.protocol.message import Message
+from common.server.commands.base import Request, ServerServices, err_need_more_params
+from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_list, handle_names,
+                                             handle_part, handle_topic)
+from common.server.commands.chathistory import handle_chathistory
+from common.server.commands.messages import handle_privmsg
+from common.server.commands.modes import handle_mode
+from common.server.commands.operators import check_oper_login, handle_endlesson, handle_kill, handle_oper
+from common.server.commands.queries import (handle_away, handle_ison, handle_lusers, handle_motd, handle_time,
+                                            handle_userhost, handle_version, handle_who, handle_whois)
+from common.server.commands.registration import (handle_cap, handle_nick, handle_pass, handle_ping, handle_pong,
+                                                 handle_quit, handle_user)
+from common.server.state import Client
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    handler: Callable[[Request, Message], None]
+    min_params: int = 0
+    before_registration: bool = False
+    # Slow work done before the state lock is taken; its result reaches the handler as ``req.prepared``.
+    outside_lock: Callable[[ServerServices, Message], object] | None = None
+
+    def prepare(self, server: ServerServices, client: Client, msg: Message) -> object:
+        runs = self.outside_lock is not None and len(msg.params) >= self.min_params \
+            and (client.registered or self.before_registration)
+        return self.outside_lock(server, msg) if runs else None
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "PASS": CommandSpec(handle_pass, 1, before_registration=True),
+    "NICK": CommandSpec(handle_nick, 0, before_registration=True),
+    "USER": CommandSpec(handle_user, 4, before_registration=True),
+    "CAP": CommandSpec(handle_cap, 1, before_registration=True),
+    "PING": CommandSpec(handle_ping, 0, before_registration=True),
+    "PONG": CommandSpec(handle_pong, 0, before_registration=True),
+    "QUIT": CommandSpec(handle_quit, 0, before_registration=True),
+    "JOIN": CommandSpec(handle_join, 1),
+    "PART": CommandSpec(handle_part, 1),
+    "TOPIC": CommandSpec(handle_topic, 1),
+    "NAMES": CommandSpec(handle_names),
+    "LIST": CommandSpec(handle_list),
+    "INVITE": CommandSpec(handle_invite, 2),
+    "KICK": CommandSpec(handle_kick, 2),
+    "PRIVMSG": CommandSpec(handle_privmsg),
+    "NOTICE": CommandSpec(handle_privmsg),
+    "TAGMSG": CommandSpec(handle_privmsg),
+    "WHO": CommandSpec(handle_who),
+    "WHOIS": CommandSpec(handle_whois),
+    "ISON": CommandSpec(handle_ison, 1),
+    "USERHOST": CommandSpec(handle_userhost, 1),
+    "AWAY": CommandSpec(handle_away),
+    "MOTD": CommandSpec(handle_motd),
+    "LUSERS": CommandSpec(handle_lusers),
+    "VERSION": CommandSpec(handle_version),
+    "TIME": CommandSpec(handle_time),
+    "OPER": CommandSpec(handle_oper, 2, outside_lock=check_oper_login),
+    "KILL": CommandSpec(handle_kill, 1),
+    "ENDLESSON": CommandSpec(handle_endlesson),
+    "MODE": CommandSpec(handle_mode, 1),
+    "CHATHISTORY": CommandSpec(handle_chathistory, 1),
+}
+
+
+def prepare(server: ServerServices, client: Client, msg: Message) -> object:
+    """A command's ``outside_lock`` step, if it has one; its result goes into the ``Request``."""
+    spec = COMMANDS.get(msg.command)
+    return spec.prepare(server, client, msg) if spec is not None else None
+
+
+def dispatch(req: Request, msg: Message) -> None:
+    """Run one command. The caller holds the state lock (see ``ChatServer.transaction``)."""
+    spec = COMMANDS.get(msg.command)
+    if spec is None:
+        if req.client.registered:
+            req.reply(rpl.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
+        else:
+            req.reply(rpl.ERR_NOTREGISTERED, "You have not registered")
+    elif not req.client.registered and not spec.before_registration:
+        req.reply(rpl.ERR_NOTREGISTERED, "You have not registered")
+    elif len(msg.params) < spec.min_params:
+        err_need_more_params(req, msg.command)
+    else:
+        spec.handler(req, msg)

@@ -1,0 +1,99 @@
+"""PRIVMSG, NOTICE and TAGMSG (RFC 2812 §3.3, IRCv3 message-tags): who receives a message, and the
+message handed to the sequencer for the history.
+
+Runs under the state lock; reads channels and clients, and changes only the sender's ``last_spoke`` and
+a channel's ``persistent`` flag once it has a stored message. A message to store goes into
+``req.out.stored``; the sequencer writes it before anyone receives it.
+"""
+from __future__ import annotations
+
+import time
+
+from common.protocol import numerics as rpl
+from common.protocol.casemap import is_channel_name
+from common.protocol.message import Message
+from common.server.commands.base import MAX_TARGETS, Request, err_no_such_channel, err_no_such_nick, user_message
+from common.server.commands.operators import announcement_recipients
+from common.server.history import StoredMessage
+from common.server.state import Channel, Client
+
+
+def handle_privmsg(req: Request, msg: Message) -> None:
+    """PRIVMSG, NOTICE and TAGMSG (RFC 2812 §3.3, message-tags). NOTICE never gets an error reply."""
+    command = msg.command
+    is_notice = command == "NOTICE"
+    is_tagmsg = command == "TAGMSG"
+    if not msg.params or not msg.params[0]:
+        if not is_notice:
+            req.reply(rpl.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    text = msg.param(1)
+    if not is_tagmsg and not text:
+        if not is_notice:
+            req.reply(rpl.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    client = req.client
+    client.last_spoke = time.monotonic()
+    params = [text] if not is_tagmsg else []
+    client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+    targets = msg.params[0].split(",")
+    for target_name in targets[MAX_TARGETS:]:
+        if not is_notice:
+            req.reply(rpl.ERR_TOOMANYTARGETS, target_name, f"Too many targets. The maximum is {MAX_TARGETS}")
+    for target_name in filter(None, targets[:MAX_TARGETS]):
+        found = message_recipients(req, target_name, is_notice)
+        if found is None:
+            continue
+        target, recipients = found
+        if "echo-message" in client.caps:
+            recipients.append(client)
+        if is_tagmsg:
+            recipients = [r for r in recipients if "message-tags" in r.caps]
+        tags, time_ms = req.server.message_tags(client_tags)
+        name = target if isinstance(target, str) else target.name if isinstance(target, Channel) else target.nick
+        req.out.relay(recipients, user_message(client, command, name, *params, tags=tags))
+        if isinstance(target, str):
+            req.server.audit(client, "announce", target, text)
+        elif req.server.history_enabled and not is_tagmsg:
+            is_channel = isinstance(target, Channel)
+            store_message(req, target, StoredMessage(
+                tags["msgid"], time_ms, name, client.prefix, command, text,
+                recipient_host="" if is_channel else target.host, client_tags=client_tags,
+                ops_only=is_channel and target.only_operators_hear(client)))
+
+
+def message_recipients(req: Request, target_name: str,
+                       is_notice: bool) -> tuple[Channel | Client | str, list[Client]] | None:
+    """The target of a message and who receives it (without the sender), or None after an error reply.
+    The target is a channel, a user, or a ``$server`` mask (an announcement to everyone)."""
+    client = req.client
+    if target_name.startswith("$"):
+        return announcement_recipients(req, target_name)
+    if is_channel_name(target_name):
+        channel = req.state.find_channel(target_name)
+        if channel is None:
+            if not is_notice:
+                err_no_such_channel(req, target_name)
+            return None
+        silenced = channel.why_silenced(client)
+        if silenced is not None:
+            if not is_notice:
+                req.reply(rpl.ERR_CANNOTSENDTOCHAN, channel.name, f"Cannot send to channel: {silenced}")
+            return None
+        hearers = channel.operators() if channel.only_operators_hear(client) else channel.members
+        return channel, [member for member in hearers if member is not client]
+    target = req.state.find_client(target_name)
+    if target is None or not target.registered:
+        if not is_notice:
+            err_no_such_nick(req, target_name)
+        return None
+    if target.away is not None and not is_notice:
+        req.reply(rpl.RPL_AWAY, target.nick, target.away)
+    # A message to oneself is delivered once: directly, or as the echo when echo-message is on.
+    return target, [target] if target is not client or "echo-message" not in client.caps else []
+
+
+def store_message(req: Request, target: Channel | Client, message: StoredMessage) -> None:
+    req.out.stored.append(message)
+    if isinstance(target, Channel) and not target.persistent:
+        target.persistent = True

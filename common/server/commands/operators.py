@@ -1,0 +1,88 @@
+"""The teacher's commands: OPER, KILL, ENDLESSON and ``$server`` announcements (RFC 2812 §3.1.4, §3.3.1,
+§3.7.1), and ``disconnect_user``, which ends another user's connection.
+
+Runs under the state lock, except ``check_oper_login``: OPER's password check runs before the lock is
+taken and reads only the server's ``config``. A disconnect is queued (``req.out.after_delivery``) and
+happens once this command's replies are out.
+"""
+from __future__ import annotations
+
+from common.protocol import numerics as rpl
+from common.protocol.casemap import mask_matches
+from common.protocol.message import Message
+from common.server.commands.base import (Request, ServerServices, err_no_privileges, err_no_such_nick,
+                                         server_message, user_message)
+from common.server.passwords import verify_password
+from common.server.state import Client
+
+
+def announcement_recipients(req: Request, mask: str) -> tuple[str, list[Client]] | None:
+    """``$mask`` (RFC 2812 §3.3.1): everyone on a server whose name matches; operators only. A student
+    gets 481 even for a NOTICE: being refused is worth knowing."""
+    if not req.client.is_oper:
+        err_no_privileges(req)
+        return None
+    if not mask_matches(mask[1:], req.server.config.name):
+        err_no_such_nick(req, mask)
+        return None
+    return mask, [client for client in req.state.registered if client is not req.client]
+
+
+def disconnect_user(req: Request, target: Client, reason: str) -> None:
+    """End another user's connection with ``reason`` once this command's replies are out; its reader
+    thread then tells its channels (QUIT) as for any disconnect."""
+    req.out.after_delivery.append(lambda: target.conn.close(reason, tell_client=True))
+
+
+def handle_kill(req: Request, msg: Message) -> None:
+    """KILL (RFC 2812 §3.7.1): an operator disconnects one user."""
+    client = req.client
+    if not client.is_oper:
+        err_no_privileges(req)
+        return
+    target = req.state.find_client(msg.params[0])
+    if target is None or not target.registered:
+        err_no_such_nick(req, msg.params[0])
+        return
+    reason = msg.param(1) or "No reason given"
+    disconnect_user(req, target, f"Killed ({client.nick} ({reason}))")
+    req.server.audit(client, "kill", target.nick, reason)
+
+
+def handle_endlesson(req: Request, msg: Message) -> None:
+    """ENDLESSON [:message] (classchat): the teacher ends the lesson. Everyone but the operators is told
+    why and disconnected; the server keeps running for the next lesson."""
+    client = req.client
+    if not client.is_oper:
+        err_no_privileges(req)
+        return
+    reason = f"The lesson has ended: {msg.param(0)}" if msg.param(0) else "The lesson has ended"
+    students = [other for other in req.state.clients if not other.is_oper]
+    for student in students:
+        disconnect_user(req, student, reason)
+    req.out.send(client, server_message(req, "NOTICE", client.nick,
+                                        f"Lesson ended: {len(students)} user(s) disconnected"))
+    req.server.audit(client, "endlesson", f"{len(students)} users", msg.param(0))
+
+
+def check_oper_login(server: ServerServices, msg: Message) -> bool:
+    """OPER's password check, run before the state lock is taken: a hashed password costs tens of
+    milliseconds on purpose, and nobody else's messages should wait for it."""
+    stored = server.config.opers.get(msg.params[0])
+    return stored is not None and verify_password(stored, msg.params[1])
+
+
+def handle_oper(req: Request, msg: Message) -> None:
+    client = req.client
+    if not req.server.config.opers:
+        req.reply(rpl.ERR_NOOPERHOST, "No O-lines for your host")
+        return
+    if not req.prepared:
+        req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
+        req.server.log_event(f"refused: OPER as {msg.params[0]} with a wrong password", client)
+        return
+    if not client.is_oper:
+        req.state.set_user_mode(client, "o", True)
+        req.out.send(client, user_message(client, "MODE", client.nick, "+o"))
+    req.reply(rpl.RPL_YOUREOPER, "You are now an IRC operator")
+    req.server.audit(client, "oper", msg.params[0])

@@ -1,0 +1,130 @@
+"""History reads, run by the sequencer thread after it has stored the batch they came with.
+
+A command that wants the history (JOIN's replay, CHATHISTORY) decides everything under the state lock and
+queues a read in ``Outbox.history_reads``; the sequencer (``sequencer.py``) runs it once the batch's
+messages are in the ``HistoryStore``, so the answer includes every message decided before it. The state
+lock is not held then, so this code reads only the store and the immutable values captured in the request
+(channel names, keys, limits, a ``Viewer``, a ``HistoryRequest``), never ``ServerState`` or a ``Channel``.
+Of the asking ``Client`` it reads what delivery needs: its ``caps`` (to choose between a batch and plain
+lines) and, in ``Outbox.send``, its ``tag_gates`` and ``conn``. It answers only by filling the outbox.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.protocol.casemap import casefold
+from common.protocol.message import Message
+from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer, format_time
+from common.server.outbox import Outbox
+from common.server.state import Client
+
+_batch_ids = itertools.count(1)
+
+
+def history_line(message: StoredMessage, tags: dict[str, str]) -> Message:
+    """A stored message as it was first relayed, with its original time and msgid."""
+    all_tags = {**tags, "time": format_time(message.time_ms), "msgid": message.msgid, **message.client_tags}
+    return Message(message.command, [message.target, message.text], source=message.sender, tags=all_tags)
+
+
+def send_history_batch(out: Outbox, client: Client, batch_type: str, params: list[str],
+                       lines: list[Message]) -> None:
+    """Lines inside a BATCH when the client has batch (IRCv3 batch), plain otherwise."""
+    if "batch" not in client.caps:
+        for line in lines:
+            out.send(client, line)
+        return
+    reference = f"h{next(_batch_ids)}"
+    out.send(client, Message("BATCH", [f"+{reference}", batch_type, *params], source=out.server_name))
+    for line in lines:
+        line.tags["batch"] = reference
+        out.send(client, line)
+    out.send(client, Message("BATCH", [f"-{reference}"], source=out.server_name))
+
+
+def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit: int, privileged: bool) -> None:
+    """The last messages of a channel for a client that just joined it (run by the sequencer).
+
+    With server-time the client gets the messages themselves with their original times (in a chathistory
+    batch when it also has batch); a plain client gets notices that carry the time in their text.
+    """
+    messages = store.before(casefold(channel), None, limit, Viewer(privileged=privileged))
+    if not messages:
+        return
+    if "server-time" in client.caps:
+        send_history_batch(out, client, "chathistory", [channel], [history_line(m, {}) for m in messages])
+        return
+    for message in messages:
+        stamp = datetime.fromtimestamp(message.time_ms / 1000).strftime("%Y-%m-%d %H:%M")
+        out.send(client, Message("NOTICE", [channel, f"[{stamp}] {message.transcript_line()}"],
+                                 source=out.server_name))
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """One CHATHISTORY query, checked under the state lock and answered by the sequencer."""
+
+    subcommand: str
+    key: str
+    target: str
+    refs: list[tuple[str, str | int]]
+    limit: int
+    viewer: Viewer
+
+    def cursor(self, store: HistoryStore, ref: tuple[str, str | int], after: bool) -> Cursor | None:
+        """Where a reference points. A timestamp excludes messages at that exact time on the side asked."""
+        kind, value = ref
+        if kind == "latest":
+            return None
+        if kind == "timestamp":
+            return Cursor(int(value), 2 ** 62 if after else -1)
+        return store.cursor_for_msgid(self.key, str(value))
+
+    def answer(self, store: HistoryStore, out: Outbox, client: Client) -> None:
+        messages = self.query(store)
+        send_history_batch(out, client, "chathistory", [self.target], [history_line(m, {}) for m in messages])
+
+    def query(self, store: HistoryStore) -> list[StoredMessage]:
+        first = self.refs[0]
+        if self.subcommand == "LATEST":
+            cursor = self.cursor(store, first, after=True)
+            if first[0] != "latest" and cursor is None:
+                return []
+            return store.latest_after(self.key, cursor, self.limit, self.viewer)
+        cursor = self.cursor(store, first, after=self.subcommand == "AFTER")
+        if cursor is None:
+            return []  # an unknown msgid: nothing around it to show
+        if self.subcommand == "BEFORE":
+            return store.before(self.key, cursor, self.limit, self.viewer)
+        if self.subcommand == "AFTER":
+            return store.after(self.key, cursor, self.limit, self.viewer)
+        if self.subcommand == "AROUND":
+            if first[0] == "msgid":
+                centre = store.after(self.key, Cursor(cursor.time_ms, cursor.row_id - 1), 1, self.viewer)
+                earlier = store.before(self.key, cursor, (self.limit - 1) // 2, self.viewer)
+                later = store.after(self.key, cursor, self.limit - 1 - len(earlier), self.viewer)
+                return earlier + centre + later
+            earlier = store.before(self.key, Cursor(cursor.time_ms, 2 ** 62), self.limit // 2, self.viewer)
+            return earlier + store.after(self.key, Cursor(cursor.time_ms, 2 ** 62), self.limit - len(earlier),
+                                         self.viewer)
+        # BETWEEN: from the first reference towards the second, both excluded; always oldest first.
+        second = self.cursor(store, self.refs[1], after=False)
+        if second is None:
+            return []
+        if (cursor.time_ms, cursor.row_id) <= (second.time_ms, second.row_id):
+            start = self.cursor(store, first, after=True)
+            end = self.cursor(store, self.refs[1], after=False)
+            return store.after(self.key, start, self.limit, self.viewer, until=end)
+        start = self.cursor(store, self.refs[1], after=True)
+        end = self.cursor(store, first, after=False)
+        return store.before(self.key, end, self.limit, self.viewer, since=start)
+
+
+def send_targets(store: HistoryStore, out: Outbox, client: Client, viewer: Viewer, channels: list[str],
+                 start: int, end: int, limit: int) -> None:
+    rows = store.targets(viewer, channels, start, end, limit)
+    lines = [Message("CHATHISTORY", ["TARGETS", target, f"timestamp={format_time(latest)}"],
+                     source=out.server_name) for target, latest in rows]
+    send_history_batch(out, client, "draft/chathistory-targets", [], lines)
