@@ -13,6 +13,7 @@ import csv
 import fcntl
 import getpass
 import logging
+import logging.handlers
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ from pathlib import Path
 from common.protocol.command_line import OneLineErrorParser, fail, python_command
 from common.server.history import HistoryStore
 from common.server.passwords import OperFileError, hash_password, read_oper_file
-from common.server.logs import EscapingFormatter
+from common.server.logs import EscapingFormatter, start_log_writer
 from common.server.server import ChatServer, ServerConfig
 from common.protocol.server_process import listening_line
 from common.protocol.tls import certificate_fingerprint
@@ -252,11 +253,13 @@ def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
     print("Press Ctrl+C to stop.", flush=True)
 
 
-def configure_logging(args: argparse.Namespace) -> None:
-    """Log lines on stderr (and operator actions in --audit-log), one record a line whatever clients send."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=args.log_level, handlers=[handler])
+def configure_logging(args: argparse.Namespace) -> logging.handlers.QueueListener:
+    """Log lines on stderr (and operator actions in --audit-log), one record a line whatever clients send,
+    written by a thread of their own (see common/server/logs.py); stop the result before exiting."""
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(message)s"))
+    stderr.setLevel(args.log_level)
+    handlers: list[logging.Handler] = [stderr]
     if args.audit_log:
         try:
             audit_file = logging.FileHandler(args.audit_log, encoding="utf-8")
@@ -264,14 +267,24 @@ def configure_logging(args: argparse.Namespace) -> None:
             fail(PROG, f"cannot open the audit log {args.audit_log}: {error.strerror or error}")
         audit_file.setFormatter(EscapingFormatter("%(asctime)s %(message)s"))
         audit_file.setLevel(logging.INFO)
-        audit = logging.getLogger("classchat.audit")
-        audit.setLevel(logging.INFO)  # kept in the file whatever --log-level says
-        audit.addHandler(audit_file)
+        audit_file.addFilter(logging.Filter("classchat.audit"))
+        handlers.append(audit_file)
+        # kept in the file whatever --log-level says
+        logging.getLogger("classchat.audit").setLevel(logging.INFO)
+    level = min(logging.getLevelName(args.log_level), logging.INFO) if args.audit_log else args.log_level
+    return start_log_writer(handlers, level)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_logging(args)
+    log_writer = configure_logging(args)
+    try:
+        return run(args)
+    finally:
+        log_writer.stop()
+
+
+def run(args: argparse.Namespace) -> int:
     if args.hash_password is not None:
         return print_password_hash(args.hash_password)
     if args.export:

@@ -1,11 +1,16 @@
-"""Log lines a client cannot forge: the formatter ``chat_server.py`` puts on the server's log handlers.
+"""The server's log: lines a client cannot forge, written by a thread of their own.
 
 Nicks, reasons and messages reach the log as the client typed them; escaping control characters keeps
-one record on one line.
+one record on one line. And no thread that serves clients ever writes a log line itself: records go
+through a bounded queue to one writer thread (``start_log_writer``), so a stalled stderr costs log lines,
+never the class's messages.
 """
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
+import threading
 import unicodedata
 
 
@@ -20,3 +25,44 @@ class EscapingFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return escape_for_log(super().formatMessage(record))
+
+
+class DroppingQueueHandler(logging.handlers.QueueHandler):
+    """Hands records to the log writer thread through a bounded queue, and never waits.
+
+    The server logs while it holds its state lock; a handler that writes to stderr would stop every client
+    whenever stderr stops taking bytes (a pipe nobody reads, a terminal paused with Ctrl+S). Here the
+    calling thread only puts the record on a queue. When the writer has fallen that far behind, records
+    are dropped and counted, and the next record that fits says how many were lost."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        super().__init__(queue.Queue(maxsize=capacity))
+        self.dropped = 0
+        self._dropped_lock = threading.Lock()
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        with self._dropped_lock:
+            dropped, self.dropped = self.dropped, 0
+        try:
+            if dropped:
+                self.queue.put_nowait(logging.makeLogRecord({
+                    "name": "classchat.server", "levelno": logging.WARNING, "levelname": "WARNING",
+                    "msg": "%d log lines were dropped: the log output was not being read", "args": (dropped,)}))
+            self.queue.put_nowait(record)
+        except queue.Full:
+            with self._dropped_lock:
+                self.dropped += dropped + 1
+
+
+def start_log_writer(handlers: list[logging.Handler], level: int | str,
+                     capacity: int = 10_000) -> logging.handlers.QueueListener:
+    """Route every log record through a ``DroppingQueueHandler`` to one writer thread that runs the real
+    ``handlers`` (stderr, the audit file). Call ``stop()`` on the result before exiting: it writes what
+    is still queued."""
+    writer = DroppingQueueHandler(capacity)
+    root = logging.getLogger()
+    root.setLevel(level)
+    root.handlers[:] = [writer]
+    listener = logging.handlers.QueueListener(writer.queue, *handlers, respect_handler_level=True)
+    listener.start()
+    return listener
