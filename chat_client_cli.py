@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from common.client import session as ev
+from common.client import events as ev
 from common.client.options import add_tls_pin_argument, default_nick
 from common.protocol.command_line import OneLineErrorParser
 from common.client.slash_commands import run_input

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.client import session as ev
+from common.client import events as ev
 from common.client.slash_commands import SLASH_COMMANDS, help_lines, run_input
 from common.client.session import Session, SessionConfig
 from common.client.texts import CATALOGUE

@@ -364,7 +364,7 @@ def fill_channel(process, count: int) -> IRCTestClient:
 
 
 def test_session_gets_history_on_join_and_older_pages(server_process, db):
-    from common.client import session as ev
+    from common.client import events as ev
     from common.client.session import Session, SessionConfig
     from helpers import EventLog
 

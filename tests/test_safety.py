@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from common.client.session import ConnectionState, Session, SessionConfig
+from common.client.events import ConnectionState
+from common.client.session import Session, SessionConfig
 from common.protocol.tls import certificate_fingerprint
 from helpers import PROJECT_ROOT, EventLog, IRCTestClient, trusting
 

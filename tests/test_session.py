@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from common.client import session as ev
-from common.client.session import Session, SessionConfig, mentions_nick, split_text
+from common.client import events as ev
+from common.client.formatting import mentions_nick, split_text
+from common.client.session import Session, SessionConfig
+from common.client.transport import waits_for_pacing
+from common.protocol.message import Message
 from helpers import EventLog, IRCTestClient
 
 
@@ -214,3 +217,12 @@ def test_mentions_are_whole_words():
     assert mentions_nick("спасибо, Вася!", "вася")
     assert not mentions_nick("also", "al")
     assert not mentions_nick("alice_ said", "alice")
+
+
+def test_pacing_policy_paces_the_users_lines_and_ctcp_answers_only():
+    """Whatever the user asks for waits for the bucket; of the session's own lines only CTCP answers wait."""
+    for command in ("PRIVMSG", "NOTICE", "JOIN", "NICK", "PING", "AWAY", "MODE", "CHATHISTORY", "CAP", "QUIT"):
+        assert waits_for_pacing(Message(command, ["x"]), asked_by_user=True)
+    for command in ("PASS", "CAP", "NICK", "USER", "PONG", "PING", "JOIN", "AWAY", "MODE", "CHATHISTORY", "QUIT"):
+        assert not waits_for_pacing(Message(command, ["x"]), asked_by_user=False)
+    assert waits_for_pacing(Message("NOTICE", ["bob", "\x01VERSION classchat 1.0\x01"]), asked_by_user=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import locale
 import os
 
-from common.client import session as ev
+from common.client import events as ev
 
 LANGUAGES = ("en", "ru")
 

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.client import session as ev
+from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.texts import describe, tr
 

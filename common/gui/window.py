@@ -13,7 +13,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
-from common.client import session as ev
+from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.slash_commands import run_input
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route

@@ -1,0 +1,403 @@
+"""Turning server lines into state changes and events: one handler per command, found in one table.
+
+``ServerLineHandler.handle`` runs on the transport's receiver thread, one parsed line at a time. A handler
+changes the ``ClientState`` under its lock, then, with the lock released, puts events on the queue and
+queues the lines the protocol calls for (PONG, CAP, the rejoin after 001, CTCP answers, …) with
+``Transport.send_protocol``, which decides their pacing. It registers on each new connection. Nothing here
+reads or writes the socket, and nothing here knows about a user interface.
+"""
+from __future__ import annotations
+
+import queue
+from datetime import datetime, timezone
+from typing import Callable, Protocol
+
+from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
+                                  HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NickChanged, Notice,
+                                  Parted, Quit, ServerReply, TopicChanged)
+from common.client.formatting import format_numeric, mentions_nick
+from common.client.state import ChannelState, ClientState, signed_letters
+from common.client.transport import Transport
+from common.protocol import numerics as rpl
+from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.message import Message
+
+# Capabilities the session asks for when the server offers them.
+WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
+               "cap-notify", "draft/chathistory", "chathistory")
+CLIENT_VERSION = "classchat 1.0"
+
+
+def parse_server_time(tags: dict[str, str]) -> datetime:
+    """When the server says it sent a line (IRCv3 ``server-time``), else now by our clock."""
+    value = tags.get("time")
+    if value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass  # a malformed time tag: fall back to our clock
+    return datetime.now(timezone.utc)
+
+
+class HandlerSettings(Protocol):
+    """What the handlers read of a ``SessionConfig``."""
+
+    nick: str
+    username: str | None
+    realname: str
+    password: str | None
+    history_on_join: int
+
+
+class ServerLineHandler:
+    """The receiver thread's half of the session: it keeps ``state`` up to date and reports on ``events``.
+    Open IRCv3 batches (``_batches``) are its own, read and written by that thread alone."""
+
+    def __init__(self, config: HandlerSettings, state: ClientState, events: "queue.Queue[Event]",
+                 transport: Transport) -> None:
+        self.config = config
+        self.events = events
+        self._state = state
+        self._transport = transport
+        self._batches: dict[str, tuple[str, list[str], list[ChatMessage]]] = {}  # reference → type, params, lines
+
+    def _emit(self, event: Event) -> None:
+        self.events.put(event)
+
+    def register(self) -> None:
+        """Introduce ourselves on a new connection (RFC 2812 3.1; CAP LS 302 first, as IRCv3 asks)."""
+        config = self.config
+        if config.password:
+            self._transport.send_protocol(Message("PASS", [config.password]))
+        self._transport.send_protocol(Message("CAP", ["LS", "302"]))
+        self._transport.send_protocol(Message("NICK", [self._state.own_nick()]))
+        username = config.username or "".join(c for c in config.nick if c.isascii() and c.isalnum()) or "user"
+        self._transport.send_protocol(Message("USER", [username, "0", "*", config.realname]))
+
+    def handle(self, msg: Message) -> str | None:
+        """Update state and emit events for one line; returns a disconnect reason for ERROR."""
+        handler = _HANDLERS.get(msg.command)
+        if handler is not None:
+            return handler(self, msg)
+        if msg.command.isdigit():
+            self._on_numeric(msg)
+        return None
+
+    def _on_ping(self, msg: Message) -> None:
+        self._transport.send_protocol(Message("PONG", msg.params[-1:] or [""]))
+
+    def _on_pong(self, msg: Message) -> None:
+        token = msg.params[-1] if msg.params else ""
+        with self._state.lock:
+            answered = self._state.pongs.get(token)
+        if answered is not None:
+            answered.set()
+
+    def _on_error(self, msg: Message) -> str:
+        text = msg.param(0, "Closing link")
+        if not self._state.registered.is_set():
+            self._state.refused = True
+        return text
+
+    def _on_cap(self, msg: Message) -> None:
+        subcommand = msg.param(1).upper()
+        if subcommand in ("LS", "NEW"):
+            more = len(msg.params) > 3 and msg.params[2] == "*"
+            offered = {item.split("=", 1)[0] for item in msg.params[-1].split()}
+            with self._state.lock:
+                self._state.cap_offered |= offered
+                wanted = [cap for cap in WANTED_CAPS if cap in self._state.cap_offered and cap not in self._state.caps]
+            if more:
+                return
+            if "chathistory" in wanted and "draft/chathistory" in wanted:
+                wanted.remove("draft/chathistory")
+            if wanted:
+                self._transport.send_protocol(Message("CAP", ["REQ", " ".join(wanted)]))
+            elif subcommand == "LS":
+                self._transport.send_protocol(Message("CAP", ["END"]))
+        elif subcommand in ("ACK", "NAK"):
+            if subcommand == "ACK":
+                with self._state.lock:
+                    for item in msg.params[-1].split():
+                        if item.startswith("-"):
+                            self._state.caps.discard(item[1:])
+                        else:
+                            self._state.caps.add(item)
+            if not self._state.registered.is_set():
+                self._transport.send_protocol(Message("CAP", ["END"]))
+        elif subcommand == "DEL":
+            with self._state.lock:
+                for item in msg.params[-1].split():
+                    self._state.caps.discard(item)
+                    self._state.cap_offered.discard(item)
+
+    def _on_welcome(self, msg: Message) -> None:
+        nick = msg.param(0, self.config.nick)
+        words = msg.params[-1].split()
+        with self._state.lock:
+            self._state.nick = nick
+            if words and "!" in words[-1]:
+                self._state.prefix_bytes = len(words[-1].encode())
+            rejoin = list(self._state.wanted_channels.values())
+            away = self._state.away
+        self._state.registered.set()
+        self._emit(ConnectionState("registered", nick))
+        for channel in rejoin:
+            self._transport.send_protocol(Message("JOIN", [channel]))
+        if away:
+            self._transport.send_protocol(Message("AWAY", [away]))
+
+    def _on_isupport(self, msg: Message) -> None:
+        with self._state.lock:
+            for token in msg.params[1:-1]:
+                key, _, value = token.partition("=")
+                self._state.isupport[key.upper()] = value
+
+    def _on_nick_in_use(self, msg: Message) -> None:
+        if self._state.registered.is_set():
+            self._on_numeric(msg)
+            return
+        with self._state.lock:
+            self._state.nick_attempt += 1
+            taken = msg.param(1, self._state.nick)
+            new_nick = self._state.preferred_nick + "_" * self._state.nick_attempt
+            self._state.nick = new_nick
+        self._emit(Notice("nick_taken", {"nick": taken, "new": new_nick}))
+        self._transport.send_protocol(Message("NICK", [new_nick]))
+
+    def _on_privmsg(self, msg: Message) -> None:
+        sender = msg.source_nick
+        if not msg.params or (msg.command != "TAGMSG" and len(msg.params) < 2):
+            return
+        target, text = msg.params[0], msg.param(1)
+        own = self._state.is_me(sender)
+        if target.startswith("$") and msg.command != "TAGMSG":
+            self._emit(Announcement(sender, text, parse_server_time(msg.tags)))
+            return
+        from_server = not msg.source or "!" not in msg.source
+        if from_server and not is_channel_name(target):
+            self._emit(ServerReply(msg.command, text))
+            return
+        kind = "notice" if msg.command == "NOTICE" else "message"
+        if text.startswith("\x01"):
+            ctcp = text.strip("\x01")
+            verb, _, rest = ctcp.partition(" ")
+            if verb.upper() == "ACTION":
+                kind, text = "action", rest
+            else:
+                self._answer_ctcp(sender, verb.upper(), rest, kind)
+                return
+        conversation = target if is_channel_name(target) else (target if own else sender)
+        batch = self._batches.get(msg.tags.get("batch", ""))
+        mentions = not own and mentions_nick(text, self._state.own_nick()) and batch is None
+        message = ChatMessage(conversation, sender, text, parse_server_time(msg.tags), kind=kind, own=own,
+                              mentions_me=mentions, msgid=msg.tags.get("msgid"), history=batch is not None)
+        if batch is not None:
+            batch[2].append(message)
+        else:
+            self._emit(message)
+
+    def _on_batch(self, msg: Message) -> None:
+        """IRCv3 batch: a chathistory batch becomes one HistoryBatch event when it ends."""
+        reference = msg.param(0)
+        if reference.startswith("+") and len(msg.params) >= 2:
+            self._batches[reference[1:]] = (msg.params[1], msg.params[2:], [])
+            return
+        batch = self._batches.pop(reference[1:], None)
+        if batch is None:
+            return
+        batch_type, params, messages = batch
+        if batch_type in ("chathistory", "draft/chathistory") and params:
+            conversation = params[0]
+            with self._state.lock:
+                older = casefold(conversation) in self._state.older_requested
+                self._state.older_requested.discard(casefold(conversation))
+            self._emit(HistoryBatch(conversation, tuple(messages), older=older))
+
+    def _answer_ctcp(self, sender: str, verb: str, rest: str, kind: str) -> None:
+        if kind == "notice":
+            return  # a CTCP reply: nothing to answer
+        replies = {"VERSION": CLIENT_VERSION, "PING": rest, "TIME": datetime.now().astimezone().isoformat()}
+        if verb in replies:
+            self._transport.send_protocol(Message("NOTICE", [sender, f"\x01{verb} {replies[verb]}\x01"]))
+
+    def _on_join(self, msg: Message) -> None:
+        channel, nick = msg.param(0), msg.source_nick
+        own = self._state.is_me(nick)
+        with self._state.lock:
+            folded = casefold(channel)
+            if own:
+                self._state.channels[folded] = ChannelState(channel)
+                self._state.wanted_channels[folded] = channel
+                self._state.mode_queries.add(folded)
+            state = self._state.channels.get(folded)
+            if state is not None:
+                state.add(nick)
+        self._emit(Joined(channel, nick, own, parse_server_time(msg.tags)))
+        self._emit(MembersChanged(channel))
+        if own:
+            self._transport.send_protocol(Message("MODE", [channel]))  # what is set: moderated, questions, …
+        if own and self._state.has_chathistory() and self.config.history_on_join > 0:
+            self._transport.send_protocol(
+                Message("CHATHISTORY", ["LATEST", channel, "*", str(self.config.history_on_join)]))
+
+    def _on_part(self, msg: Message) -> None:
+        self._remove_member(msg.param(0), msg.source_nick, msg.param(1), msg.tags, kicked_by=None)
+
+    def _on_kick(self, msg: Message) -> None:
+        self._remove_member(msg.param(0), msg.param(1), msg.param(2), msg.tags, kicked_by=msg.source_nick)
+
+    def _remove_member(self, channel: str, nick: str, reason: str, tags: dict, kicked_by: str | None) -> None:
+        own = self._state.is_me(nick)
+        with self._state.lock:
+            folded = casefold(channel)
+            state = self._state.channels.get(folded)
+            if own:
+                self._state.channels.pop(folded, None)
+                if kicked_by is None:
+                    self._state.wanted_channels.pop(folded, None)
+            elif state is not None:
+                state.remove(nick)
+        self._emit(Parted(channel, nick, reason, own, parse_server_time(tags), kicked_by=kicked_by))
+        self._emit(MembersChanged(channel))
+
+    def _on_quit(self, msg: Message) -> None:
+        nick = msg.source_nick
+        with self._state.lock:
+            left = [state.name for state in self._state.channels.values() if state.remove(nick)]
+        self._emit(Quit(nick, msg.param(0), tuple(left), parse_server_time(msg.tags)))
+        for channel in left:
+            self._emit(MembersChanged(channel))
+
+    def _on_nick(self, msg: Message) -> None:
+        old, new = msg.source_nick, msg.param(0)
+        own = self._state.is_me(old)
+        with self._state.lock:
+            if own:
+                self._state.prefix_bytes += len(new.encode()) - len(self._state.nick.encode())
+                self._state.nick = self._state.preferred_nick = new
+            channels = [state.name for state in self._state.channels.values() if state.rename(old, new)]
+        self._emit(NickChanged(old, new, own, tuple(channels), parse_server_time(msg.tags)))
+        for channel in channels:
+            self._emit(MembersChanged(channel))
+
+    def _on_topic(self, msg: Message) -> None:
+        channel, topic = msg.param(0), msg.param(1)
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            if state is not None:
+                state.topic = topic
+        self._emit(TopicChanged(channel, topic, msg.source_nick, parse_server_time(msg.tags)))
+
+    def _on_topic_reply(self, msg: Message) -> None:
+        channel = msg.param(1)
+        topic = msg.param(2) if msg.command == rpl.RPL_TOPIC else ""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            if state is not None:
+                state.topic = topic
+        self._emit(TopicChanged(channel, topic, None, datetime.now(timezone.utc), on_join=True))
+
+    def _on_names(self, msg: Message) -> None:
+        channel = msg.params[-2] if len(msg.params) >= 3 else ""
+        prefixes = self._state.prefix_symbols()
+        with self._state.lock:
+            names = self._state.pending_names.setdefault(casefold(channel), {})
+            for item in msg.params[-1].split():
+                nick = item.lstrip(prefixes)
+                names[nick.split("!")[0]] = item[: len(item) - len(nick)]
+
+    def _on_end_of_names(self, msg: Message) -> None:
+        channel = msg.param(1)
+        with self._state.lock:
+            names = self._state.pending_names.pop(casefold(channel), None)
+            state = self._state.channels.get(casefold(channel))
+            if state is not None and names is not None:
+                state.replace(names)
+        if state is not None:
+            self._emit(MembersChanged(state.name))
+
+    def _on_mode(self, msg: Message) -> None:
+        target = msg.param(0)
+        modes = " ".join(msg.params[1:])
+        changes: list[tuple[str, str]] = []
+        if is_channel_name(target):
+            changes = self._state.apply_channel_modes(target, msg.params[1:])
+            self._emit(MembersChanged(target))
+        elif self._state.is_me(target):
+            with self._state.lock:
+                for adding, letter in signed_letters(msg.param(1)):
+                    if letter == "o":
+                        self._state.is_oper = adding
+        self._emit(ModeChanged(target, msg.source_nick, modes, parse_server_time(msg.tags), tuple(changes)))
+
+    def _on_channel_mode_is(self, msg: Message) -> None:
+        """RPL_CHANNELMODEIS: the modes of a channel; shown unless it answers our own query after a join."""
+        channel = msg.param(1)
+        self._state.apply_channel_modes(channel, msg.params[2:], replace=True)
+        with self._state.lock:
+            asked_by_us = casefold(channel) in self._state.mode_queries
+            self._state.mode_queries.discard(casefold(channel))
+        if asked_by_us:
+            self._emit(MembersChanged(channel))
+        else:
+            self._emit(ServerReply(msg.command, format_numeric(msg)))
+
+    def _on_youreoper(self, msg: Message) -> None:
+        with self._state.lock:
+            self._state.is_oper = True
+        self._on_numeric(msg)
+
+    def _on_away(self, msg: Message) -> None:
+        self._emit(AwayChanged(msg.source_nick, msg.param(0) or None))
+
+    def _on_invite(self, msg: Message) -> None:
+        self._emit(Invited(msg.param(1), msg.source_nick))
+
+    def _on_fail(self, msg: Message) -> None:
+        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:])))
+
+    def _on_numeric(self, msg: Message) -> None:
+        code = msg.command
+        text = " ".join(msg.params[1:])
+        if code.startswith(("4", "5")):
+            target = msg.params[1] if len(msg.params) > 2 else None
+            self._emit(ErrorReply(code, text, target))
+            if code == rpl.ERR_PASSWDMISMATCH or code == "465":
+                self._state.refused = True
+        elif code not in _SILENT_NUMERICS:
+            self._emit(ServerReply(code, format_numeric(msg)))
+
+
+# Numerics the session digests itself or that only repeat what events already say.
+_SILENT_NUMERICS = {rpl.RPL_WELCOME, rpl.RPL_ISUPPORT, rpl.RPL_MYINFO, rpl.RPL_NAMREPLY, rpl.RPL_ENDOFNAMES,
+                    rpl.RPL_TOPICWHOTIME, rpl.RPL_CREATIONTIME, rpl.RPL_ENDOFWHO, rpl.RPL_LISTSTART}
+
+_HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
+    "PING": ServerLineHandler._on_ping,
+    "PONG": ServerLineHandler._on_pong,
+    "ERROR": ServerLineHandler._on_error,
+    "CAP": ServerLineHandler._on_cap,
+    "PRIVMSG": ServerLineHandler._on_privmsg,
+    "NOTICE": ServerLineHandler._on_privmsg,
+    "JOIN": ServerLineHandler._on_join,
+    "PART": ServerLineHandler._on_part,
+    "KICK": ServerLineHandler._on_kick,
+    "QUIT": ServerLineHandler._on_quit,
+    "NICK": ServerLineHandler._on_nick,
+    "TOPIC": ServerLineHandler._on_topic,
+    "MODE": ServerLineHandler._on_mode,
+    "AWAY": ServerLineHandler._on_away,
+    "INVITE": ServerLineHandler._on_invite,
+    "BATCH": ServerLineHandler._on_batch,
+    "FAIL": ServerLineHandler._on_fail,
+    rpl.RPL_WELCOME: ServerLineHandler._on_welcome,
+    rpl.RPL_CHANNELMODEIS: ServerLineHandler._on_channel_mode_is,
+    rpl.RPL_YOUREOPER: ServerLineHandler._on_youreoper,
+    rpl.RPL_ISUPPORT: ServerLineHandler._on_isupport,
+    rpl.ERR_NICKNAMEINUSE: ServerLineHandler._on_nick_in_use,
+    rpl.RPL_TOPIC: ServerLineHandler._on_topic_reply,
+    rpl.RPL_NOTOPIC: ServerLineHandler._on_topic_reply,
+    rpl.RPL_NAMREPLY: ServerLineHandler._on_names,
+    rpl.RPL_ENDOFNAMES: ServerLineHandler._on_end_of_names,
+}
