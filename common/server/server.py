@@ -214,10 +214,23 @@ class ChatServer:
             conn.release()
             return
         thread = threading.Thread(target=self._serve_connection, args=(client,), name=f"client-{host}", daemon=True)
+        log.info("connection from %s", host)
         with self._threads_lock:
             self._threads.add(thread)
-        log.info("connection from %s", host)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as error:  # "can't start new thread": out of memory or of threads
+            with self._threads_lock:
+                self._threads.discard(thread)  # never started, so never to be joined
+            self._refuse_unstarted(client, error)
+
+    def _refuse_unstarted(self, client: Client, error: Exception) -> None:
+        """A connection whose reader thread could not start: tell it, forget it, and go on serving."""
+        log.error("could not start a thread for %s (%s): connection refused", client.conn.host, error)
+        with self.state.lock:
+            self.state.remove(client)
+        client.conn.close("Server is out of resources; try again later", tell_client=True)
+        client.conn.release()
 
     def _admission_refusal(self, address: str, limited: bool) -> str | None:
         """Why a new connection from ``address`` may not stay, or None. Called with the state lock held."""
@@ -262,6 +275,9 @@ class ChatServer:
                     self._handle_line(client, raw)
                     if conn.close_reason is not None:
                         break
+        except Exception:  # a bug outside any one command: this connection ends, the server goes on
+            log.exception("%s: the connection's thread failed", client.prefix)
+            conn.request_close("Internal error")
         finally:
             self._disconnect(client)
             with self._threads_lock:
@@ -299,9 +315,27 @@ class ChatServer:
         except ProtocolError as error:
             self.reply(client, rpl.ERR_UNKNOWNERROR, error.command, f"Malformed line: {error.reason}")
         else:
+            self._run_command(client, message)
+
+    def _run_command(self, client: Client, message: Message) -> None:
+        """Run one command as a unit: what it decided is sent, or, if it raised, nothing it decided is, and
+        the client is told. Handlers check everything before they change anything (see commands/), so a
+        bug shows as one traceback in the log and one error reply, never as a dead thread."""
+        try:
             prepared = commands.prepare(self, client, message)  # before the lock: see CommandSpec.outside_lock
-            with self.transaction() as out:
+        except Exception:
+            log.exception("%s: %s failed before it ran", client.prefix, message.command)
+            self.reply(client, rpl.ERR_UNKNOWNERROR, message.command, "Could not handle the command")
+            return
+        out = Outbox(self.config.name)
+        with self.state.lock:
+            try:
                 commands.dispatch(commands.Request(self, client, out, prepared), message)
+            except Exception:
+                log.exception("%s: %s failed", client.prefix, message.command)
+                out = Outbox(self.config.name)
+                out.numeric(client, rpl.ERR_UNKNOWNERROR, message.command, "Could not handle the command")
+            self.sequencer.submit(out)
 
     def _disconnect(self, client: Client) -> None:
         conn = client.conn

@@ -11,7 +11,8 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_channel_name, is_valid_nick
 from common.protocol.message import Message, middle_word
 from common.server.commands.base import CHATHISTORY_LIMIT, Request, server_message
-from common.server.history import Viewer, dm_key, parse_time
+from common.protocol.params import parse_count, parse_msgid, parse_timestamp
+from common.server.history import Viewer, dm_key
 from common.server.history_reads import HistoryRequest, send_targets
 
 
@@ -28,9 +29,9 @@ def parse_msgref(ref: str) -> tuple[str, str | int] | None:
     """``timestamp=…`` → ("timestamp", ms); ``msgid=…`` → ("msgid", id); anything else None."""
     kind, _, value = ref.partition("=")
     if kind == "timestamp":
-        moment = parse_time(value)
+        moment = parse_timestamp(value)
         return ("timestamp", moment) if moment is not None else None
-    if kind == "msgid" and value:
+    if kind == "msgid" and parse_msgid(value) is not None:
         return ("msgid", value)
     return None
 
@@ -49,10 +50,11 @@ def handle_chathistory(req: Request, msg: Message) -> None:
         fail_chathistory(req, "NEED_MORE_PARAMS", subcommand)
         return
     limit_text = msg.params[arity[subcommand] - 1]
-    if not limit_text.isdigit() or int(limit_text) < 1:
-        fail_chathistory(req, "INVALID_PARAMS", subcommand, limit_text)
+    asked = parse_count(limit_text, 1, 1_000_000)
+    if asked is None:
+        fail_chathistory(req, "INVALID_PARAMS", subcommand, limit_text[:32])
         return
-    limit = min(int(limit_text), CHATHISTORY_LIMIT)
+    limit = min(asked, CHATHISTORY_LIMIT)
     client = req.client
     viewer = Viewer(client.nick, client.host)
     if subcommand == "TARGETS":
@@ -82,7 +84,7 @@ def handle_chathistory(req: Request, msg: Message) -> None:
     for ref in msg.params[2:arity[subcommand] - 1]:
         parsed = ("latest", 0) if ref == "*" and subcommand == "LATEST" else parse_msgref(ref)
         if parsed is None:
-            fail_chathistory(req, "INVALID_PARAMS", subcommand, ref)
+            fail_chathistory(req, "INVALID_PARAMS", subcommand, ref[:64])
             return
         refs.append(parsed)
     request = HistoryRequest(subcommand, key, shown_target, refs, limit, viewer)

@@ -7,14 +7,19 @@ lists. A change to the channel's own settings is also queued for the history (``
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from common.protocol import numerics as rpl
-from common.protocol.casemap import casefold, is_channel_name, normalize_ban_mask
+from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import Message
+from common.protocol.params import parse_count, parse_mask
 from common.server.commands.base import (CHANMODES, MAX_BANS, MAX_MODES, Request, err_chanop_needed,
                                          err_no_such_channel, err_no_such_nick, relay_to_channel,
                                          remember_channel, user_message)
 from common.server.state import Ban, Channel
+
+MAX_KEY_LENGTH = 32
+MAX_MEMBER_LIMIT = 100_000
 
 
 def handle_mode(req: Request, msg: Message) -> None:
@@ -72,62 +77,140 @@ def compact_modes(changes: list[str]) -> str:
     return result
 
 
+@dataclass(frozen=True)
+class ModeChange:
+    """One channel mode change of a MODE line, its parameter already checked."""
+
+    adding: bool
+    letter: str
+    arg: str = ""
+
+
+class BadModeParameter(ValueError):
+    """A parameter that no change could take (ERR_INVALIDMODEPARAM): the whole line is refused."""
+
+    def __init__(self, letter: str, arg: str, reason: str) -> None:
+        super().__init__(reason)
+        self.letter, self.arg, self.reason = letter, arg, reason
+
+
+def read_channel_modes(modestring: str, mode_args: list[str]) -> tuple[list[ModeChange], list[str], list[str]]:
+    """Read a MODE line's changes without changing anything: (changes, list modes asked for, unknown letters).
+
+    Every parameter is checked here, so that a bad one refuses the line before anything is applied
+    (``BadModeParameter``). A change or a list query counts toward ``MAX_MODES`` (the MODES token of
+    ISUPPORT); what is beyond it is ignored, as modern servers do, so one line costs a bounded amount."""
+    args = list(mode_args)
+    changes: list[ModeChange] = []
+    queries: list[str] = []
+    unknown: list[str] = []
+    adding = True
+    for letter in modestring:
+        if letter in "+-":
+            adding = letter == "+"
+            continue
+        if len(changes) + len(queries) >= MAX_MODES:
+            break
+        if letter in CHANMODES[0]:  # b, q: a mask to add or remove, or without one, the list
+            if not args:
+                if letter not in queries:
+                    queries.append(letter)
+                continue
+            changes.append(ModeChange(adding, letter, checked_mask(letter, args.pop(0))))
+        elif letter in "ov":
+            if args:
+                changes.append(ModeChange(adding, letter, checked_word(letter, args.pop(0))))
+        elif letter == "k":
+            if adding and not args:
+                continue
+            key = args.pop(0) if args else "*"
+            changes.append(ModeChange(adding, letter, checked_key(key) if adding else key))
+        elif letter == "l":
+            if not adding:
+                changes.append(ModeChange(False, letter))
+            elif args:
+                changes.append(ModeChange(True, letter, checked_limit(args.pop(0))))
+        elif letter in CHANMODES[3]:
+            changes.append(ModeChange(adding, letter))
+        elif letter not in unknown:
+            unknown.append(letter)
+    return changes, queries, unknown
+
+
+def checked_word(letter: str, arg: str) -> str:
+    """A parameter must stand in the middle of the relayed line: no space, and not starting with ':'."""
+    if not arg or " " in arg or arg.startswith(":"):
+        raise BadModeParameter(letter, arg, "Invalid parameter")
+    return arg
+
+
+def checked_mask(letter: str, arg: str) -> str:
+    mask = parse_mask(checked_word(letter, arg))
+    if mask is None:
+        raise BadModeParameter(letter, arg, "Invalid mask")
+    return mask
+
+
+def checked_key(arg: str) -> str:
+    if not arg or any(char in arg for char in " ,:") or len(arg) > MAX_KEY_LENGTH:
+        raise BadModeParameter("k", arg, "Invalid key")
+    return arg
+
+
+def checked_limit(arg: str) -> str:
+    limit = parse_count(arg, 1, MAX_MEMBER_LIMIT)
+    if limit is None:
+        raise BadModeParameter("l", arg, f"Invalid limit (a number from 1 to {MAX_MEMBER_LIMIT})")
+    return str(limit)
+
+
 def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
     client = req.client
     if not args:
         req.reply(rpl.RPL_CHANNELMODEIS, channel.name, *channel.mode_string(client in channel.members))
         req.reply(rpl.RPL_CREATIONTIME, channel.name, str(channel.created))
         return
-    modestring, mode_args = args[0], list(args[1:])
-    if modestring.lstrip("+") in ("b", "q", "") and not mode_args:
-        send_mask_list(req, channel, modestring.lstrip("+") or "b")
+    try:
+        changes, queries, unknown = read_channel_modes(args[0], args[1:])
+    except BadModeParameter as bad:
+        req.reply(rpl.ERR_INVALIDMODEPARAM, channel.name, bad.letter, bad.arg[:64], bad.reason)
+        return
+    for letter in unknown:
+        req.reply(rpl.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
+    for letter in queries:
+        send_mask_list(req, channel, letter)
+    if not changes:
         return
     if not channel.is_operator(client):
         err_chanop_needed(req, channel.name)
         return
     applied: list[str] = []
     applied_args: list[str] = []
-    adding = True
-    param_changes = 0
-    for letter in modestring:
-        if letter in "+-":
-            adding = letter == "+"
-            continue
-        takes_param = letter in "ovbqk" or (letter == "l" and adding)
-        if takes_param:
-            if letter in CHANMODES[0] and not mode_args:
-                send_mask_list(req, channel, letter)
-                continue
-            if not mode_args:
-                if letter == "k" and not adding:
-                    mode_args.append("*")
-                else:
-                    continue
-            param_changes += 1
-            if param_changes > MAX_MODES:
-                break
-            arg = mode_args.pop(0)
-        else:
-            arg = ""
-        result = apply_channel_mode(req, channel, adding, letter, arg)
+    for change in changes:
+        result = apply_channel_mode(req, channel, change)
         if result is not None:
-            applied.append(("+" if adding else "-") + letter)
+            applied.append(("+" if change.adding else "-") + change.letter)
             if result:
                 applied_args.append(result)
     if applied:
-        change = user_message(client, "MODE", channel.name, compact_modes(applied), *applied_args)
-        relay_to_channel(req, channel, change)
+        line = user_message(client, "MODE", channel.name, compact_modes(applied), *applied_args)
+        relay_to_channel(req, channel, line)
         if any(item[1] not in "ov" for item in applied):
             remember_channel(req, channel)
         req.server.audit(client, "mode", channel.name, " ".join([compact_modes(applied), *applied_args]))
 
 
-def apply_channel_mode(req: Request, channel: Channel, adding: bool, letter: str, arg: str) -> str | None:
-    """Apply one change; return the parameter to show ("" for none), or None when nothing changed."""
+def apply_channel_mode(req: Request, channel: Channel, change: ModeChange) -> str | None:
+    """Apply one checked change; return the parameter to show ("" for none), or None when nothing changed
+    (told to the client when it is an error: no such nick, not in the channel, a full list, a key set)."""
+    adding, letter, arg = change.adding, change.letter, change.arg
     if letter in "ov":
         target = req.state.find_client(arg)
-        if target is None or target not in channel.members:
-            req.reply(rpl.ERR_USERNOTINCHANNEL, arg, channel.name, "They aren't on that channel")
+        if target is None:
+            err_no_such_nick(req, arg)
+            return None
+        if target not in channel.members:
+            req.reply(rpl.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel")
             return None
         member_modes = channel.members[target]
         if adding == (letter in member_modes):
@@ -142,9 +225,6 @@ def apply_channel_mode(req: Request, channel: Channel, adding: bool, letter: str
                 return None
             channel.key = None
             return "*"
-        if not arg or any(char in arg for char in " ,:") or len(arg) > 32:
-            req.reply(rpl.ERR_INVALIDMODEPARAM, channel.name, "k", arg, "Invalid key")
-            return None
         if channel.key is not None and channel.key != arg:
             req.reply(rpl.ERR_KEYSET, channel.name, "Channel key already set")
             return None
@@ -156,24 +236,17 @@ def apply_channel_mode(req: Request, channel: Channel, adding: bool, letter: str
                 return None
             channel.limit = None
             return ""
-        if not arg.isdigit() or int(arg) < 1:
-            req.reply(rpl.ERR_INVALIDMODEPARAM, channel.name, "l", arg, "Invalid limit")
-            return None
-        channel.limit = int(arg)
-        return str(channel.limit)
-    if letter in CHANMODES[3]:
-        if adding == (letter in channel.modes):
-            return None
-        (channel.modes.add if adding else channel.modes.discard)(letter)
-        return ""
-    req.reply(rpl.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
-    return None
+        channel.limit = int(arg)  # checked by checked_limit: ASCII digits within bounds
+        return arg
+    if adding == (letter in channel.modes):
+        return None
+    (channel.modes.add if adding else channel.modes.discard)(letter)
+    return ""
 
 
-def change_mask_list(req: Request, channel: Channel, letter: str, adding: bool, arg: str) -> str | None:
-    """Add a mask to, or take it from, the ban (+b) or mute (+q) list."""
+def change_mask_list(req: Request, channel: Channel, letter: str, adding: bool, mask: str) -> str | None:
+    """Add a (checked, completed) mask to, or take it from, the ban (+b) or mute (+q) list."""
     masks = channel.mask_list(letter)
-    mask = normalize_ban_mask(arg)
     existing = next((entry for entry in masks if casefold(entry.mask) == casefold(mask)), None)
     if adding:
         if existing is not None:

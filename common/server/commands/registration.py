@@ -10,6 +10,7 @@ import hmac
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_valid_nick
+from common.protocol.params import parse_count
 from common.protocol.message import Message
 from common.server.commands.base import (CHANMODES, USER_MODES, USERLEN, Request, send_isupport, send_lusers,
                                          send_motd, server_message, user_message)
@@ -72,7 +73,7 @@ def cap_command(req: Request, msg: Message) -> None:
     client = req.client
     subcommand = msg.params[0].upper()
     if subcommand == "LS":
-        version = int(msg.param(1, "0")) if msg.param(1, "0").isdigit() else 0
+        version = parse_count(msg.param(1, "0"), 0, 9999) or 0  # not a version we know of: plain CAP LS
         client.cap_version = max(client.cap_version, version)
         if client.cap_version >= 302:
             client.caps.add("cap-notify")
