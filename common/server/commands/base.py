@@ -9,7 +9,7 @@ imports this package, not the reverse).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from common.protocol import numerics as rpl
@@ -64,6 +64,15 @@ class ServerServices(Protocol):
     def disconnect_later(self, client: Client, reason: str) -> None: ...
 
 
+# One line draws at most this many replies with the same error numeric; the rest are dropped. A line such
+# as "JOIN x,x,x,…" or "PRIVMSG a,b,c,…" would otherwise buy hundreds of replies (and log lines).
+SAME_ERROR_LIMIT = 3
+
+
+def is_error_numeric(code: str) -> bool:
+    return code[:1] in "45" or code == rpl.ERR_INVALIDMODEPARAM
+
+
 @dataclass
 class Request:
     """One command being handled: the server, the client that sent it and what will be sent back."""
@@ -72,13 +81,22 @@ class Request:
     client: Client
     out: Outbox
     prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
+    errors_sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def state(self):
         return self.server.state
 
-    def reply(self, code: str, *params: str) -> None:
+    def reply(self, code: str, *params: str) -> bool:
+        """Send a numeric to the caller; False when it was an error repeated past ``SAME_ERROR_LIMIT``
+        (and so dropped: the caller should not log it either)."""
+        if is_error_numeric(code):
+            count = self.errors_sent.get(code, 0) + 1
+            self.errors_sent[code] = count
+            if count > SAME_ERROR_LIMIT:
+                return False
         self.out.numeric(self.client, code, *params)
+        return True
 
 
 def err_need_more_params(req: Request, command: str) -> None:

@@ -35,15 +35,15 @@ def handle_join(req: Request, msg: Message) -> None:
 def join_one(req: Request, name: str, key: str) -> None:
     client, state, config = req.client, req.state, req.server.config
     if not is_valid_channel(name, config.channel_length):
-        req.reply(rpl.ERR_NOSUCHCHANNEL, name, "Invalid channel name")
-        req.server.log_event(f"refused: channel name {name!r}", client)
+        if req.reply(rpl.ERR_NOSUCHCHANNEL, name, "Invalid channel name"):
+            req.server.log_event(f"refused: channel name {name!r}", client)
         return
     channel = state.find_channel(name)
     if channel is not None and client in channel.members:
         return
     if len(client.channels) >= config.max_channels_per_user:
-        req.reply(rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
-        req.server.log_event(f"refused: JOIN {name}, already in {len(client.channels)} channels", client)
+        if req.reply(rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels"):
+            req.server.log_event(f"refused: JOIN {name}, already in {len(client.channels)} channels", client)
         return
     if channel is None:
         channel = Channel(name=name)

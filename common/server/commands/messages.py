@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from common.protocol import numerics as rpl
-from common.protocol.casemap import is_channel_name
+from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.framing import MAX_BODY_BYTES
 from common.protocol.message import Message
 from common.server.commands.base import MAX_TARGETS, Request, err_no_such_channel, err_no_such_nick, user_message
 from common.server.commands.operators import announcement_recipients
@@ -36,21 +37,24 @@ def handle_privmsg(req: Request, msg: Message) -> None:
     client.last_spoke = time.monotonic()
     params = [text] if not is_tagmsg else []
     client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
-    targets = msg.params[0].split(",")
-    for target_name in targets[MAX_TARGETS:]:
-        if not is_notice:
-            req.reply(rpl.ERR_TOOMANYTARGETS, target_name, f"Too many targets. The maximum is {MAX_TARGETS}")
-    for target_name in filter(None, targets[:MAX_TARGETS]):
+    targets = distinct_targets(msg.params[0])
+    if len(targets) > MAX_TARGETS and not is_notice:  # one reply for all that are left out
+        req.reply(rpl.ERR_TOOMANYTARGETS, targets[MAX_TARGETS], f"Too many targets. The maximum is {MAX_TARGETS}")
+    for target_name in targets[:MAX_TARGETS]:
         found = message_recipients(req, target_name, is_notice)
         if found is None:
             continue
         target, recipients = found
+        name = target if isinstance(target, str) else target.name if isinstance(target, Channel) else target.nick
+        if relayed_length(client.prefix, command, name, text) > MAX_BODY_BYTES:
+            req.reply(rpl.ERR_INPUTTOOLONG, f"Message too long to relay to {name} (with your address it would "
+                      f"exceed {MAX_BODY_BYTES} bytes); send it in shorter parts")
+            continue
         if "echo-message" in client.caps:
             recipients.append(client)
         if is_tagmsg:
             recipients = [r for r in recipients if "message-tags" in r.caps]
         tags, time_ms = req.server.message_tags(client_tags)
-        name = target if isinstance(target, str) else target.name if isinstance(target, Channel) else target.nick
         req.out.relay(recipients, user_message(client, command, name, *params, tags=tags))
         if isinstance(target, str):
             req.server.audit(client, "announce", target, text)
@@ -60,6 +64,25 @@ def handle_privmsg(req: Request, msg: Message) -> None:
                 tags["msgid"], time_ms, name, client.prefix, command, text,
                 recipient_host="" if is_channel else target.host, client_tags=client_tags,
                 ops_only=is_channel and target.only_operators_hear(client)))
+
+
+def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
+    """Bytes of ``:prefix COMMAND target :text\r\n`` as recipients get it, tags aside (RFC 1459's 512 bytes
+    count without them). A line the sender could send may not fit once the server adds the prefix: it is
+    refused whole rather than cut, since strict clients drop longer lines and a cut line loses words."""
+    return len(prefix.encode()) + len(command) + len(target.encode()) + len(text.encode()) + 7
+
+
+def distinct_targets(text: str) -> list[str]:
+    """The comma-separated targets of a message, each once (under our casemapping), empty ones dropped."""
+    seen: set[str] = set()
+    targets = []
+    for name in text.split(","):
+        folded = casefold(name)
+        if name and folded not in seen:
+            seen.add(folded)
+            targets.append(name)
+    return targets
 
 
 def message_recipients(req: Request, target_name: str,
