@@ -2,6 +2,8 @@
 questions to the teacher, announcements, KILL and the end of a lesson, and what a student may not do."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 
 import pytest
@@ -166,10 +168,16 @@ def test_operator_actions_are_audited(lesson, caplog):
 
 def test_password_hashes():
     stored = hash_password("correct horse")
-    assert stored.startswith("scrypt$16384$8$1$") and "correct" not in stored
+    assert stored.startswith("scrypt$131072$8$1$") and "correct" not in stored  # OWASP's minimum cost
     assert verify_password(stored, "correct horse")
+    salt = b"s" * 16
+    digest = hashlib.scrypt(b"older", salt=salt, n=2 ** 14, r=8, p=1, dklen=32)
+    older = f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    assert verify_password(older, "older"), "a hash made at the old cost still verifies"
+    assert not verify_password(older.replace("$16384$", "$32768$"), "older"), "the cost is part of the hash"
     assert not verify_password(stored, "correct horsE")
     assert not verify_password("scrypt$16384$8$1$bad$base64", "x"), "a damaged hash matches nothing"
+    assert not verify_password("scrypt$1099511627776$8$1$c2FsdA==$c2FsdA==", "x"), "an absurd cost is refused"
     assert hash_password("same") != hash_password("same"), "every hash has its own salt"
     assert verify_password("plain", "plain") and not verify_password("plain", "plainer")
 

@@ -40,6 +40,7 @@ class Client:
     channels: dict[str, "Channel"] = field(default_factory=dict)
     signon: float = field(default_factory=time.time)
     last_spoke: float = field(default_factory=time.monotonic)
+    failed_logins: int = 0  # wrong OPER passwords on this connection (see commands/operators.py)
 
     @property
     def host(self) -> str:

@@ -65,11 +65,23 @@ def handle_endlesson(req: Request, msg: Message) -> None:
     req.server.audit(client, "endlesson", f"{len(students)} users", msg.param(0))
 
 
+# Wrong OPER passwords one connection may try; the next one closes it. Guessing then costs a reconnect
+# (and the per-address connection limits) on top of a slow scrypt for every try.
+MAX_FAILED_LOGINS = 3
+
+
 def check_oper_login(server: ServerServices, msg: Message) -> bool:
-    """OPER's password check, run before the state lock is taken: a hashed password costs tens of
-    milliseconds on purpose, and nobody else's messages should wait for it."""
+    """OPER's password check, run before the state lock is taken: a hashed password costs most of a second
+    on purpose, and nobody else's messages should wait for it.
+
+    An unknown name is checked against another operator's stored password (and then refused whatever the
+    result), so that it costs the same time as a known one: the reply time does not tell which names exist."""
     stored = server.config.opers.get(msg.params[0])
-    return stored is not None and verify_password(stored, msg.params[1])
+    decoy = next(iter(server.config.opers.values()), None)
+    if stored is None and decoy is None:
+        return False
+    matches = verify_password(stored if stored is not None else decoy, msg.params[1])
+    return matches and stored is not None
 
 
 def handle_oper(req: Request, msg: Message) -> None:
@@ -77,10 +89,16 @@ def handle_oper(req: Request, msg: Message) -> None:
     if not req.server.config.opers:
         req.reply(rpl.ERR_NOOPERHOST, "No O-lines for your host")
         return
-    if not req.prepared:
-        req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
-        req.server.log_event(f"refused: OPER as {msg.params[0]} with a wrong password", client)
+    if client.failed_logins >= MAX_FAILED_LOGINS:
+        req.server.disconnect_later(client, "Too many failed operator logins")
         return
+    if not req.prepared:
+        client.failed_logins += 1
+        req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
+        req.server.log_event(f"refused: OPER as {msg.params[0]} with a wrong password "
+                             f"({client.failed_logins} of {MAX_FAILED_LOGINS})", client)
+        return
+    client.failed_logins = 0
     if not client.is_oper:
         req.state.set_user_mode(client, "o", True)
         req.out.send(client, user_message(client, "MODE", client.nick, "+o"))
