@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from common.protocol.command_line import OneLineErrorParser, fail, python_command
+from common.server.accounts import AccountError, AccountStore, generate_password
 from common.server.history import HistoryStore
 from common.server.passwords import OperFileError, hash_password, read_oper_file
 from common.server.logs import EscapingFormatter, start_log_writer
@@ -51,6 +52,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hash-password", metavar="NAME",
                         help="ask for a password, print an --oper-file line for NAME, and exit")
     parser.add_argument("--audit-log", metavar="FILE", help="also append every operator action to this file")
+    parser.add_argument("--add-teacher", metavar="NAME",
+                        help="create a teacher's account in --db (or make an existing account a teacher's) and exit; "
+                             "asks for the password twice, or reads one line from standard input when it is not "
+                             "a terminal")
+    parser.add_argument("--add-students", metavar="FILE",
+                        help="create an account for each name in FILE (one a line) with a generated password, print "
+                             "the names and passwords to hand out, and exit")
+    parser.add_argument("--registration", choices=["open", "teacher", "closed"], default="open",
+                        help="who may create accounts with REGISTER: anyone for their own nick (open), only a "
+                             "logged-in teacher (teacher), or nobody (closed: --add-students only) "
+                             "(default: %(default)s)")
     parser.add_argument("--tls-cert", metavar="FILE", help="certificate (PEM) for TLS; with --tls-key")
     parser.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
     parser.add_argument("--tls-port", type=int, default=6697,
@@ -159,10 +171,8 @@ def export_transcript(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_password_hash(name: str) -> int:
-    """``--hash-password NAME``: ask twice (or read one line from a pipe) and print an --oper-file line."""
-    if any(char.isspace() for char in name) or not name:
-        fail(PROG, f"an operator name has no spaces, got {name!r}")
+def read_new_password(name: str) -> str:
+    """Ask twice at a terminal (nothing shown), or read one line when standard input is a pipe (scripts)."""
     if sys.stdin.isatty():
         password = getpass.getpass(f"Password for {name}: ")
         if password != getpass.getpass("Again: "):
@@ -171,8 +181,63 @@ def print_password_hash(name: str) -> int:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         fail(PROG, "an empty password is no password")
-    print(f"{name} {hash_password(password)}")
+    return password
+
+
+def print_password_hash(name: str) -> int:
+    """``--hash-password NAME``: ask for a password and print an --oper-file line."""
+    if any(char.isspace() for char in name) or not name:
+        fail(PROG, f"an operator name has no spaces, got {name!r}")
+    print(f"{name} {hash_password(read_new_password(name))}")
     return 0
+
+
+def open_accounts(args: argparse.Namespace) -> AccountStore:
+    if args.db != ":memory:":
+        open_history(args.db).close()  # makes the folder and the file, or says why it cannot
+    try:
+        return AccountStore(args.db, args.nick_length)
+    except sqlite3.Error as error:
+        fail(PROG, f"cannot open the accounts in {args.db}: {error}")
+
+
+def add_teacher(args: argparse.Namespace) -> int:
+    """``--add-teacher NAME``: a new teacher's account, or an existing account made a teacher's."""
+    accounts = open_accounts(args)
+    name = args.add_teacher
+    existing = accounts.find(name)
+    if existing is not None:
+        accounts.set_teacher(existing.name)
+        print(f"{existing.name} is now a teacher (the password is unchanged).")
+        return 0
+    try:
+        accounts.create(name, read_new_password(name), teacher=True)
+    except AccountError as error:
+        fail(PROG, f"cannot create the account {name!r}: {error}")
+    print(f"Created the teacher's account {name} in {args.db}. Log in with it (SASL) to be the teacher.")
+    return 0
+
+
+def add_students(args: argparse.Namespace) -> int:
+    """``--add-students FILE``: an account per name, with a generated password, printed to hand out."""
+    try:
+        with open(args.add_students, encoding="utf-8") as names_file:
+            names = [line.strip() for line in names_file if line.strip() and not line.startswith("#")]
+    except (OSError, UnicodeDecodeError) as error:
+        fail(PROG, f"cannot read the list of students {args.add_students}: {getattr(error, 'strerror', None) or error}")
+    accounts = open_accounts(args)
+    print(f"{'name':<{args.nick_length}}  password")
+    problems = 0
+    for name in names:
+        password = generate_password()
+        try:
+            accounts.create(name, password)
+        except AccountError as error:
+            print(f"{name:<{args.nick_length}}  (not created: {error})")
+            problems += 1
+            continue
+        print(f"{name:<{args.nick_length}}  {password}")
+    return 1 if problems else 0
 
 
 def read_opers(args: argparse.Namespace) -> dict[str, str]:
@@ -203,7 +268,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         sendq_bytes=args.sendq, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
         registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
         flood_rate=args.flood_rate, history=not args.no_history, db_path=args.db, replay=args.replay,
-        history_days=args.history_days,
+        history_days=args.history_days, registration=args.registration,
     )
     if args.motd:
         config.motd = read_motd(args.motd)
@@ -287,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.hash_password is not None:
         return print_password_hash(args.hash_password)
+    if args.add_teacher is not None:
+        return add_teacher(args)
+    if args.add_students is not None:
+        return add_students(args)
     if args.export:
         return export_transcript(args)
     config = config_from_args(args)

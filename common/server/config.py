@@ -45,3 +45,5 @@ class ServerConfig:
     db_path: str = ":memory:"
     replay: int = 50
     history_days: float = 30.0
+    registration: str = "open"  # who may create accounts with REGISTER: open, teacher or closed
+    login_delay: float = 0.5  # seconds of wait after a wrong account password, doubled after each further one

@@ -18,6 +18,7 @@ import os
 import select
 import selectors
 import socket
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from typing import Iterator
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
+from common.server.accounts import AccountStore
 from common.server.config import ServerConfig
 from common.server.connection import Connection, Flusher, closing_link
 from common.protocol.framing import LineFramer, RawLine
@@ -89,6 +91,12 @@ class ChatServer:
         if self.store is not None and config.db_path != ":memory:":
             self._checkpointer = Checkpointer(config.db_path)
             self._checkpointer.start()
+        try:
+            self.accounts: AccountStore | None = AccountStore(config.db_path, config.nick_length,
+                                                              delay_base=config.login_delay)
+        except sqlite3.Error:
+            self._close_listeners()
+            raise
         self.sequencer = Sequencer(self.store, config.history_days or None)
         self.sequencer.start()
         self.flusher = Flusher()
@@ -169,6 +177,8 @@ class ChatServer:
             self._checkpointer.stop()
         if self.store is not None and not self.sequencer.is_alive():
             self.store.close()
+        if self.accounts is not None:
+            self.accounts.close()
         self.flusher.stop()
         self.flusher.join(max(0.0, deadline - time.monotonic()))
         self._wake_reader.close()
@@ -348,6 +358,10 @@ class ChatServer:
             # Close only once the lines above (and any reply before them) have been handed to the socket.
             out.after_delivery.append(lambda: (conn.close(reason), conn.release()))
         log.info("%s disconnected (%s)", client.prefix, reason)
+
+    def pause(self, seconds: float) -> None:
+        """Make the calling reader thread wait (a wrong password's delay); a shutdown ends the wait."""
+        self._stopping.wait(seconds)
 
     def disconnect_later(self, client: Client, reason: str) -> None:
         """End ``client``'s connection once its current line is handled (it is the calling reader)."""

@@ -41,6 +41,11 @@ class Client:
     signon: float = field(default_factory=time.time)
     last_spoke: float = field(default_factory=time.monotonic)
     failed_logins: int = 0  # wrong OPER passwords on this connection (see commands/operators.py)
+    account: str | None = None  # the account logged in to (SASL or REGISTER), as its owner spells it
+    is_teacher: bool = False  # logged in to a teacher's account (and so an operator)
+    # The SASL exchange under way: touched only by this client's reader thread (commands/accounts.py).
+    sasl_mechanism: str | None = None
+    sasl_buffer: str = ""
 
     @property
     def host(self) -> str:
@@ -207,6 +212,12 @@ class ServerState:
             peers.update(channel.members)
         peers.discard(client)
         return peers
+
+    def unset_nick(self, client: Client) -> None:
+        """Take back a nick given before registration (a reserved one): the client must choose again."""
+        if client.nick != "*":
+            self.nicks.pop(casefold(client.nick), None)
+        client.nick = "*"
 
     def rename(self, client: Client, new_nick: str) -> None:
         if client.nick != "*":

@@ -14,12 +14,16 @@ from typing import Protocol
 
 from common.protocol import numerics as rpl
 from common.protocol.message import Message
+from common.server.accounts import AccountStore
 from common.server.config import ServerConfig
 from common.server.outbox import Outbox
 from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
-CAPABILITIES = ("away-notify", "batch", "cap-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
+CAPABILITIES = ("account-notify", "away-notify", "batch", "cap-notify", "draft/account-registration",
+                "echo-message", "message-tags", "multi-prefix", "sasl", "server-time")
+# What CAP LS 302 shows after a capability's name (IRCv3 capability values).
+CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
 CHATHISTORY_LIMIT = 100
 
@@ -39,12 +43,16 @@ USER_MODES = "io"
 class ServerServices(Protocol):
     """What the commands use of the server (``ChatServer`` provides it): the state and the settings, what
     the server advertises, its logs, and the one way to end the calling client's connection. Everything is
-    called with the state lock held, except a command's ``outside_lock`` step, which reads only ``config``."""
+    called with the state lock held, except a command's ``outside_lock`` step, which reads ``config``, uses
+    ``accounts`` (None when the server keeps none) and may ``pause`` its own thread."""
 
     config: ServerConfig
     state: ServerState
     version: str
     created_text: str
+    accounts: AccountStore | None
+
+    def pause(self, seconds: float) -> None: ...
 
     @property
     def history_enabled(self) -> bool: ...

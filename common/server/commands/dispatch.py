@@ -12,6 +12,7 @@ from typing import Callable
 
 from common.protocol import numerics as rpl
 from common.protocol.message import Message
+from common.server.commands.accounts import check_authenticate, create_account, handle_authenticate, handle_register
 from common.server.commands.base import Request, ServerServices, err_need_more_params
 from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_list, handle_names,
                                              handle_part, handle_topic)
@@ -32,12 +33,12 @@ class CommandSpec:
     min_params: int = 0
     before_registration: bool = False
     # Slow work done before the state lock is taken; its result reaches the handler as ``req.prepared``.
-    outside_lock: Callable[[ServerServices, Message], object] | None = None
+    outside_lock: Callable[[ServerServices, Client, Message], object] | None = None
 
     def prepare(self, server: ServerServices, client: Client, msg: Message) -> object:
         runs = self.outside_lock is not None and len(msg.params) >= self.min_params \
             and (client.registered or self.before_registration)
-        return self.outside_lock(server, msg) if runs else None
+        return self.outside_lock(server, client, msg) if runs else None
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -72,6 +73,8 @@ COMMANDS: dict[str, CommandSpec] = {
     "ENDLESSON": CommandSpec(handle_endlesson),
     "MODE": CommandSpec(handle_mode, 1),
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
+    "AUTHENTICATE": CommandSpec(handle_authenticate, 1, before_registration=True, outside_lock=check_authenticate),
+    "REGISTER": CommandSpec(handle_register, 3, before_registration=True, outside_lock=create_account),
 }
 
 

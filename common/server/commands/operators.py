@@ -70,7 +70,7 @@ def handle_endlesson(req: Request, msg: Message) -> None:
 MAX_FAILED_LOGINS = 3
 
 
-def check_oper_login(server: ServerServices, msg: Message) -> bool:
+def check_oper_login(server: ServerServices, client: Client, msg: Message) -> bool:
     """OPER's password check, run before the state lock is taken: a hashed password costs most of a second
     on purpose, and nobody else's messages should wait for it.
 

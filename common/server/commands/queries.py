@@ -59,8 +59,10 @@ def handle_whois(req: Request, msg: Message) -> None:
     if channels:
         req.reply(rpl.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
     req.reply(rpl.RPL_WHOISSERVER, target.nick, req.server.config.name, f"{req.server.config.network} chat server")
+    if target.account is not None:
+        req.reply(rpl.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     if target.is_oper:
-        req.reply(rpl.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+        req.reply(rpl.RPL_WHOISOPERATOR, target.nick, "is a teacher" if target.is_teacher else "is an IRC operator")
     if target.away is not None:
         req.reply(rpl.RPL_AWAY, target.nick, target.away)
     idle = int(time.monotonic() - target.last_spoke)

@@ -12,8 +12,9 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_valid_nick
 from common.protocol.params import parse_count
 from common.protocol.message import Message
-from common.server.commands.base import (CHANMODES, USER_MODES, USERLEN, Request, send_isupport, send_lusers,
-                                         send_motd, server_message, user_message)
+from common.server.commands.base import (CAP_VALUES, CHANMODES, USER_MODES, USERLEN, Request, send_isupport,
+                                         send_lusers, send_motd, server_message, user_message)
+from common.server.commands.accounts import announce_teacher
 from common.server.outbox import tag_gates
 
 
@@ -37,6 +38,9 @@ def handle_nick(req: Request, msg: Message) -> None:
     holder = req.state.find_client(nick)
     if holder is not None and holder is not client:
         req.reply(rpl.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if client.registered and reserved_for_another(req, nick):
+        req.reply(rpl.ERR_NICKNAMEINUSE, nick, "Nickname is reserved for an account: log in to use it")
         return
     if nick == client.nick:
         return
@@ -79,7 +83,9 @@ def cap_command(req: Request, msg: Message) -> None:
             client.caps.add("cap-notify")
         if not client.registered:
             client.cap_negotiating = True
-        req.out.send(client, server_message(req, "CAP", client.nick, "LS", " ".join(req.server.capabilities())))
+        offered = [f"{cap}={CAP_VALUES[cap]}" if cap in CAP_VALUES and client.cap_version >= 302 else cap
+                   for cap in req.server.capabilities()]
+        req.out.send(client, server_message(req, "CAP", client.nick, "LS", " ".join(offered)))
     elif subcommand == "LIST":
         req.out.send(client, server_message(req, "CAP", client.nick, "LIST", " ".join(sorted(client.caps))))
     elif subcommand == "REQ":
@@ -113,9 +119,15 @@ def try_register(req: Request) -> None:
     if config.password is not None and not hmac.compare_digest(
         (client.password or "").encode(), config.password.encode()
     ):
-        req.reply(rpl.ERR_PASSWDMISMATCH, "Password incorrect")
-        req.server.log_event("refused: wrong server password", client)
-        req.server.disconnect_later(client, "Bad password")
+        missing = client.password is None
+        req.reply(rpl.ERR_PASSWDMISMATCH, "This server needs a password (PASS)" if missing else "Password incorrect")
+        req.server.log_event("refused: " + ("no server password" if missing else "wrong server password"), client)
+        req.server.disconnect_later(client, "Password required" if missing else "Bad password")
+        return
+    if reserved_for_another(req, client.nick):
+        # Checked only now, so that a client can log in with SASL between NICK and CAP END.
+        req.reply(rpl.ERR_NICKNAMEINUSE, client.nick, "Nickname is reserved for an account: log in to use it")
+        req.state.unset_nick(client)
         return
     req.state.register(client)
     server = req.server
@@ -127,7 +139,16 @@ def try_register(req: Request) -> None:
     send_isupport(req)
     send_lusers(req)
     send_motd(req)
+    if client.is_teacher:
+        announce_teacher(req)
     server.log_event("registered", client)
+
+
+def reserved_for_another(req: Request, nick: str) -> bool:
+    """Whether ``nick`` is the name of an account the caller is not logged in to."""
+    accounts = req.server.accounts
+    client = req.client
+    return accounts is not None and accounts.is_reserved(nick) and casefold(client.account or "") != casefold(nick)
 
 
 def handle_ping(req: Request, msg: Message) -> None:
