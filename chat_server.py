@@ -24,6 +24,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from common.protocol.casemap import is_valid_channel
 from common.protocol.command_line import OneLineErrorParser, fail, python_command
 from common.server.accounts import AccountError, AccountStore, generate_password
 from common.server.history import HistoryStore
@@ -59,6 +60,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--add-students", metavar="FILE",
                         help="create an account for each name in FILE (one a line) with a generated password, print "
                              "the names and passwords to hand out, and exit")
+    parser.add_argument("--class", dest="class_channels", action="append", default=[], metavar="'#NAME'",
+                        help="a class channel: nobody is its operator by joining first, teachers are on joining, "
+                             "and ENDLESSON closes it until STARTLESSON; repeatable (a teacher can also make one "
+                             "with MODE #name +C)")
     parser.add_argument("--registration", choices=["open", "teacher", "closed"], default="open",
                         help="who may create accounts with REGISTER: anyone for their own nick (open), only a "
                              "logged-in teacher (teacher), or nobody (closed: --add-students only) "
@@ -130,6 +135,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.since = datetime.fromisoformat(args.since)
         except ValueError:
             parser.error(f"--since wants a date like 2026-09-01, got {args.since!r}")
+    for name in args.class_channels:
+        if not is_valid_channel(name, args.channel_length):
+            parser.error(f"--class wants a channel name such as '#math', got {name!r}")
     if args.replay < 0 or args.history_days < 0:
         parser.error("--replay and --history-days cannot be negative")
     return args
@@ -269,6 +277,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
         flood_rate=args.flood_rate, history=not args.no_history, db_path=args.db, replay=args.replay,
         history_days=args.history_days, registration=args.registration,
+        class_channels=tuple(args.class_channels),
     )
     if args.motd:
         config.motd = read_motd(args.motd)

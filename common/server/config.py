@@ -45,5 +45,6 @@ class ServerConfig:
     db_path: str = ":memory:"
     replay: int = 50
     history_days: float = 30.0
+    class_channels: tuple[str, ...] = ()  # made class channels (+C) at start, kept in the database
     registration: str = "open"  # who may create accounts with REGISTER: open, teacher or closed
     login_delay: float = 0.5  # seconds of wait after a wrong account password, doubled after each further one

@@ -38,7 +38,7 @@ from common.server.outbox import Outbox
 from common.server import commands
 from common.protocol import tls
 from common.server.sequencer import Sequencer
-from common.server.state import Channel, Client, ServerState
+from common.server.state import MEMBER_PREFIXES, Channel, Client, ServerState
 
 VERSION = "classchat-1.0"
 log = logging.getLogger("classchat.server")
@@ -85,9 +85,12 @@ class ChatServer:
             try:
                 self.store = HistoryStore(config.db_path)
                 self._load_channels(self.store)
+                self._make_class_channels(self.store)
             except Exception:
                 self._close_listeners()
                 raise
+        else:
+            self._make_class_channels(None)
         if self.store is not None and config.db_path != ":memory:":
             self._checkpointer = Checkpointer(config.db_path)
             self._checkpointer.start()
@@ -406,6 +409,17 @@ class ChatServer:
             channel = self.state.find_channel(name) or self.state.add_channel(Channel(name=name))
             channel.persistent = True
 
+    def _make_class_channels(self, store: HistoryStore | None) -> None:
+        """``--class '#name'``: each is a class channel (+C) from the start, kept across restarts."""
+        made = []
+        for name in self.config.class_channels:
+            channel = self.state.find_channel(name) or self.state.add_channel(Channel(name=name))
+            channel.modes.add("C")
+            channel.persistent = True
+            made.append(channel.snapshot())
+        if store is not None and made:
+            store.write([], made)
+
     def isupport_tokens(self) -> list[str]:
         return [
             f"AWAYLEN={commands.AWAYLEN}",
@@ -420,7 +434,8 @@ class ChatServer:
             f"MODES={commands.MAX_MODES}",
             f"NETWORK={self.config.network}",
             f"NICKLEN={self.config.nick_length}",
-            "PREFIX=(ov)@+",
+            "PREFIX=(" + "".join(MEMBER_PREFIXES) + ")" + "".join(MEMBER_PREFIXES.values()),
+            "EXTBAN=$,a",
             f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
             f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1",
             f"TOPICLEN={self.config.topic_length}",

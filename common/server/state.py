@@ -17,8 +17,17 @@ from common.server.history import ChannelSnapshot
 if TYPE_CHECKING:
     from common.server.connection import Connection
 
-# Channel membership prefixes, highest first (ISUPPORT PREFIX=(ov)@+).
-MEMBER_PREFIXES = {"o": "@", "v": "+"}
+# Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
+# channel (given on joining, never by MODE); like InspIRCd's "official join", it shows as "!".
+MEMBER_PREFIXES = {"Y": "!", "o": "@", "v": "+"}
+ACCOUNT_EXTBAN = "$a:"  # a mask that names an account: "$a:masha" matches whoever is logged in as masha
+
+
+def entry_matches(mask: str, client: "Client") -> bool:
+    """Whether a ban, mute or exception entry names ``client``: by account (``$a:name``), else by mask."""
+    if mask.startswith(ACCOUNT_EXTBAN):
+        return client.account is not None and casefold(client.account) == casefold(mask[len(ACCOUNT_EXTBAN):])
+    return mask_matches(mask, client.prefix)
 
 
 @dataclass(eq=False)
@@ -88,6 +97,7 @@ class Channel:
     invited: set[str] = field(default_factory=set)
     members: dict[Client, set[str]] = field(default_factory=dict)
     persistent: bool = False  # has stored history or settings: kept when empty, and across restarts
+    lesson_roster: set[str] = field(default_factory=set)  # students ENDLESSON walked out (casefolded nicks)
 
     @property
     def folded_name(self) -> str:
@@ -107,10 +117,15 @@ class Channel:
                    quiets=[Ban(*quiet) for quiet in snapshot.quiets], persistent=True)
 
     def is_banned(self, client: Client) -> bool:
-        return any(mask_matches(ban.mask, client.prefix) for ban in self.bans)
+        return any(entry_matches(ban.mask, client) for ban in self.bans)
 
     def is_quieted(self, client: Client) -> bool:
-        return any(mask_matches(quiet.mask, client.prefix) for quiet in self.quiets)
+        return any(entry_matches(quiet.mask, client) for quiet in self.quiets)
+
+    @property
+    def is_class(self) -> bool:
+        """A class channel (+C): nobody is operator by joining first; teachers are, on joining."""
+        return "C" in self.modes
 
     def mask_list(self, letter: str) -> list[Ban]:
         """The list behind a list mode: +b bans, +q mutes."""
@@ -122,7 +137,8 @@ class Channel:
 
     def is_operator(self, client: Client) -> bool:
         """Channel operator, or a server operator (the teacher acts as operator in every channel)."""
-        return "o" in self.members.get(client, ()) or client.is_oper
+        member_modes = self.members.get(client, ())
+        return "o" in member_modes or "Y" in member_modes or client.is_oper
 
     def why_silenced(self, client: Client) -> str | None:
         """Why ``client`` may not speak here, in words for the 404 reply, or None if it may: RFC 2812 §3.3.1
@@ -231,9 +247,17 @@ class ServerState:
 
     def join(self, client: Client, channel: Channel) -> None:
         self.add_channel(channel)
-        channel.members[client] = {"o"} if not channel.members else set()
+        channel.members[client] = self.modes_on_joining(client, channel)
         channel.invited.discard(casefold(client.nick))
         client.channels[channel.folded_name] = channel
+
+    @staticmethod
+    def modes_on_joining(client: Client, channel: Channel) -> set[str]:
+        """In a class channel a teacher (or operator) gets Y and o, everyone else nothing; elsewhere whoever
+        makes the channel by joining it first is its operator (RFC 2811 §4.2.1)."""
+        if channel.is_class:
+            return {"Y", "o"} if client.is_oper else set()
+        return {"o"} if not channel.members else set()
 
     def part(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)

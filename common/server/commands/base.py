@@ -35,8 +35,9 @@ MAX_MODES = 4
 MAX_BANS = 100
 # CHANMODES groups: A (list), B (always a parameter), C (a parameter when set), D (flags).
 # U is "questions to the teacher" (InspIRCd's opmoderated, ergo's op-moderated): what an ordinary member
-# says reaches only the channel operators. q is the mute list of solanum/charybdis.
-CHANMODES = ("bq", "k", "l", "imntU")
+# says reaches only the channel operators. q is the mute list of solanum/charybdis. C makes a class channel
+# (only a teacher sets it): see ServerState.modes_on_joining.
+CHANMODES = ("bq", "k", "l", "CimntU")
 USER_MODES = "io"
 
 

@@ -67,7 +67,8 @@ def may_enter(req: Request, channel: Channel, key: str) -> bool:
     client = req.client
     invited = casefold(client.nick) in channel.invited
     if "i" in channel.modes and not invited:
-        req.reply(rpl.ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
+        why = "the lesson has ended; the teacher will open the channel again" if channel.is_class else "invite only"
+        req.reply(rpl.ERR_INVITEONLYCHAN, channel.name, f"Cannot join channel (+i): {why}")
         return False
     if channel.is_banned(client) and not invited:
         req.reply(rpl.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")

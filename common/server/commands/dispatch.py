@@ -19,7 +19,8 @@ from common.server.commands.channels import (handle_invite, handle_join, handle_
 from common.server.commands.chathistory import handle_chathistory
 from common.server.commands.messages import handle_privmsg
 from common.server.commands.modes import handle_mode
-from common.server.commands.operators import check_oper_login, handle_endlesson, handle_kill, handle_oper
+from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
+                                              handle_startlesson)
 from common.server.commands.queries import (handle_away, handle_ison, handle_lusers, handle_motd, handle_time,
                                             handle_userhost, handle_version, handle_who, handle_whois)
 from common.server.commands.registration import (handle_cap, handle_nick, handle_pass, handle_ping, handle_pong,
@@ -71,6 +72,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "OPER": CommandSpec(handle_oper, 2, outside_lock=check_oper_login),
     "KILL": CommandSpec(handle_kill, 1),
     "ENDLESSON": CommandSpec(handle_endlesson),
+    "STARTLESSON": CommandSpec(handle_startlesson),
     "MODE": CommandSpec(handle_mode, 1),
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
     "AUTHENTICATE": CommandSpec(handle_authenticate, 1, before_registration=True, outside_lock=check_authenticate),

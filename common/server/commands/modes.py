@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass
 
 from common.protocol import numerics as rpl
-from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.casemap import casefold, is_channel_name, is_valid_nick, normalize_ban_mask
 from common.protocol.message import Message
 from common.protocol.params import parse_count, parse_mask
 from common.server.commands.base import (CHANMODES, MAX_BANS, MAX_MODES, Request, err_chanop_needed,
                                          err_no_such_channel, err_no_such_nick, relay_to_channel,
                                          remember_channel, user_message)
-from common.server.state import Ban, Channel
+from common.server.state import ACCOUNT_EXTBAN, Ban, Channel
 
 MAX_KEY_LENGTH = 32
 MAX_MEMBER_LIMIT = 100_000
@@ -145,10 +145,36 @@ def checked_word(letter: str, arg: str) -> str:
 
 
 def checked_mask(letter: str, arg: str) -> str:
-    mask = parse_mask(checked_word(letter, arg))
+    """A mask, or an account (``$a:name``), or a bare nick, which ``by_identity`` turns into one of them."""
+    word = checked_word(letter, arg)
+    if word.startswith(ACCOUNT_EXTBAN):
+        if not is_valid_nick(word[len(ACCOUNT_EXTBAN):], 100):
+            raise BadModeParameter(letter, arg, "Invalid account")
+        return word
+    if is_bare_nick(word):
+        return word
+    mask = parse_mask(word)
     if mask is None:
         raise BadModeParameter(letter, arg, "Invalid mask")
     return mask
+
+
+def is_bare_nick(word: str) -> bool:
+    return not any(char in word for char in "!@$*?")
+
+
+def by_identity(req: Request, mask: str) -> str:
+    """A bare nick in a ban or mute names that person, not that nick: a logged-in user by their account
+    (``$a:name``), so a new nick does not escape it; a guest by their address (``*!*@host``). A nick nobody
+    uses now is ``nick!*@*``, as every server completes it."""
+    if not is_bare_nick(mask):
+        return mask
+    target = req.state.find_client(mask)
+    if target is None:
+        return normalize_ban_mask(mask)
+    if target.account is not None:
+        return ACCOUNT_EXTBAN + target.account
+    return f"*!*@{target.host}"
 
 
 def checked_key(arg: str) -> str:
@@ -182,7 +208,10 @@ def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
     if not changes:
         return
     if not channel.is_operator(client):
-        err_chanop_needed(req, channel.name)
+        if channel.is_class:
+            req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel.name, "Only a teacher changes a class channel")
+        else:
+            err_chanop_needed(req, channel.name)
         return
     applied: list[str] = []
     applied_args: list[str] = []
@@ -204,6 +233,12 @@ def apply_channel_mode(req: Request, channel: Channel, change: ModeChange) -> st
     """Apply one checked change; return the parameter to show ("" for none), or None when nothing changed
     (told to the client when it is an error: no such nick, not in the channel, a full list, a key set)."""
     adding, letter, arg = change.adding, change.letter, change.arg
+    if letter == "C" and not req.client.is_oper:
+        req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel.name, "Only a teacher makes or unmakes a class channel")
+        return None
+    if letter == "o" and channel.is_class and not req.client.is_oper:
+        req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel.name, "Only a teacher gives operator status in a class channel")
+        return None
     if letter in "ov":
         target = req.state.find_client(arg)
         if target is None:
@@ -218,7 +253,7 @@ def apply_channel_mode(req: Request, channel: Channel, change: ModeChange) -> st
         (member_modes.add if adding else member_modes.discard)(letter)
         return target.nick
     if letter in CHANMODES[0]:
-        return change_mask_list(req, channel, letter, adding, arg)
+        return change_mask_list(req, channel, letter, adding, by_identity(req, arg))
     if letter == "k":
         if not adding:
             if channel.key is None:

@@ -135,7 +135,7 @@ def try_register(req: Request) -> None:
     req.reply(rpl.RPL_YOURHOST, f"Your host is {config.name}, running version {server.version}")
     req.reply(rpl.RPL_CREATED, f"This server was created {server.created_text}")
     req.reply(rpl.RPL_MYINFO, config.name, server.version, USER_MODES, "".join(sorted("".join(CHANMODES) + "ov")),
-              "bkloqv")
+              "bkloqv")  # the channel modes that take a parameter (Y is given on joining, never set)
     send_isupport(req)
     send_lusers(req)
     send_motd(req)
