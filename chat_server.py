@@ -81,6 +81,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="new connections one address may open per minute, 0 for no limit (default: %(default)s)")
     parser.add_argument("--max-channels", type=int, default=20, metavar="N",
                         help="channels one user may be in (default: %(default)s)")
+    parser.add_argument("--max-channels-made", type=int, default=10, metavar="N",
+                        help="channels the students of one computer may have made at once; a channel left empty "
+                             "for a day is forgotten, unless it is a class channel (default: %(default)s)")
     parser.add_argument("--nick-length", type=int, default=30, metavar="N", help="longest nick (default: %(default)s)")
     parser.add_argument("--channel-length", type=int, default=50, metavar="N",
                         help="longest channel name (default: %(default)s)")
@@ -122,7 +125,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"TLS port {args.tls_port} is out of range 0-65535")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
-    for flag in ("max_clients", "max_channels", "nick_length", "channel_length", "topic_length"):
+    for flag in ("max_clients", "max_channels", "max_channels_made", "nick_length", "channel_length", "topic_length"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1")
     for flag in ("max_per_address", "connects_per_minute"):
@@ -277,7 +280,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
         flood_rate=args.flood_rate, history=not args.no_history, db_path=args.db, replay=args.replay,
         history_days=args.history_days, registration=args.registration,
-        class_channels=tuple(args.class_channels),
+        class_channels=tuple(args.class_channels), max_channels_made=args.max_channels_made,
     )
     if args.motd:
         config.motd = read_motd(args.motd)

@@ -3,6 +3,9 @@ lessons that end and stay ended until the teacher starts the next, and mutes tha
 account rather than a nick."""
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from common.server.accounts import AccountStore
@@ -114,3 +117,25 @@ def test_class_channels_survive_a_restart(make_server, tmp_path):
     assert "C" in early.expect_numeric("324").params[2]
     early.send("MODE #history +o early_bird")
     early.expect_numeric("482")
+
+
+def test_a_students_kept_channel_is_forgotten_when_empty_too_long_but_class_channels_stay(make_server, tmp_path):
+    running = make_server(db_path=str(tmp_path / "h.sqlite3"), class_channels=("#math",), channel_expiry=0.2,
+                          housekeeping_interval=0.05)
+    student = running.connect("student")
+    student.join("#project")
+    student.send("PRIVMSG #project :this makes the channel worth keeping")
+    student.send("PART #project")
+    student.sync()
+    watcher = running.connect("watcher")
+    deadline = time.monotonic() + 5
+    pause = threading.Event()
+    while True:  # the housekeeping thread forgets it within a few of its rounds
+        watcher.send("LIST")
+        listed = [reply.params[1] for reply in watcher.collect_until("321|322|323", end="323")
+                  if reply.command == "322"]
+        if "#project" not in listed:
+            break
+        assert time.monotonic() < deadline, "the empty channel was never forgotten"
+        pause.wait(0.05)
+    assert "#math" in listed, "a class channel is kept however long it is empty"

@@ -30,6 +30,10 @@ class ServerConfig:
     connects_per_minute: int = 30  # new connections per address per minute (a burst of as many); 0: no limit
     limit_exempt: tuple[str, ...] = ("127.0.0.1", "::1")  # the teacher's own machine (ergo exempts it too)
     max_channels_per_user: int = 20
+    # Channels the students of one address may have made that exist at once (teachers and this computer are
+    # not limited), and how long a kept channel may stay empty before it is forgotten (not class channels).
+    max_channels_made: int = 10
+    channel_expiry: float = 86400.0
     nick_length: int = 30
     channel_length: int = 50
     topic_length: int = 390

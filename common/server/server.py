@@ -408,6 +408,9 @@ class ChatServer:
         for name in store.channels_with_messages():
             channel = self.state.find_channel(name) or self.state.add_channel(Channel(name=name))
             channel.persistent = True
+        now = time.monotonic()
+        for channel in self.state.channels.values():
+            channel.empty_since = now  # empty until someone joins; forgotten after channel_expiry
 
     def _make_class_channels(self, store: HistoryStore | None) -> None:
         """``--class '#name'``: each is a class channel (+C) from the start, kept across restarts."""
@@ -465,6 +468,13 @@ class ChatServer:
 
     # ------------------------------------------------------------ housekeeping
 
+    def _expire_channels(self, now: float) -> None:
+        """Forget channels that have stayed empty too long (their settings; the history keeps the messages)."""
+        with self.transaction() as out:
+            for channel in self.state.expired_channels(now, self.config.channel_expiry):
+                self.state.drop_channel(channel)
+                out.forgotten_channels.append(channel.name)
+
     def _housekeeping(self) -> None:
         """PING idle clients, drop the silent and the never-registered (one thread for all timeouts)."""
         while not self._stopping.wait(self.config.housekeeping_interval):
@@ -483,6 +493,7 @@ class ChatServer:
                     elif now - conn.last_received > self.config.ping_interval:
                         conn.ping_sent_at = now
                         to_ping.append(conn)
+            self._expire_channels(now)
             ping = f"PING :{self.config.name}\r\n".encode()
             for conn in to_ping:
                 conn.send_now(ping)

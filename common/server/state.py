@@ -98,6 +98,8 @@ class Channel:
     members: dict[Client, set[str]] = field(default_factory=dict)
     persistent: bool = False  # has stored history or settings: kept when empty, and across restarts
     lesson_roster: set[str] = field(default_factory=set)  # students ENDLESSON walked out (casefolded nicks)
+    creator_address: str | None = None  # where a student who made it connects from (None: a teacher, restored)
+    empty_since: float | None = None  # monotonic time it was left empty, for expiry (see ServerState)
 
     @property
     def folded_name(self) -> str:
@@ -193,6 +195,7 @@ class ServerState:
         # Clients by user mode, so LUSERS counts without scanning everyone at every registration.
         self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set()}
         self.max_registered = 0
+        self.made_from: dict[str, int] = {}  # address -> channels made from it by students that exist now
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
@@ -243,12 +246,34 @@ class ServerState:
 
     def add_channel(self, channel: Channel) -> Channel:
         self.channels[channel.folded_name] = channel
+        if channel.creator_address is not None:
+            self.made_from[channel.creator_address] = self.made_from.get(channel.creator_address, 0) + 1
         return channel
 
+    def drop_channel(self, channel: Channel) -> None:
+        if self.channels.pop(channel.folded_name, None) is not None and channel.creator_address is not None:
+            remaining = self.made_from.get(channel.creator_address, 1) - 1
+            if remaining > 0:
+                self.made_from[channel.creator_address] = remaining
+            else:
+                self.made_from.pop(channel.creator_address, None)
+
+    def channels_made_from(self, address: str) -> int:
+        """How many of the channels that exist now students made from ``address``."""
+        return self.made_from.get(address, 0)
+
+    def expired_channels(self, now: float, after: float) -> list[Channel]:
+        """Channels left empty for ``after`` seconds that are not class channels: forgotten, with their
+        settings (their messages stay in the history). Class channels are the teacher's and are kept."""
+        return [channel for channel in self.channels.values() if not channel.members and not channel.is_class
+                and channel.empty_since is not None and now - channel.empty_since > after]
+
     def join(self, client: Client, channel: Channel) -> None:
-        self.add_channel(channel)
+        if self.channels.get(channel.folded_name) is not channel:
+            self.add_channel(channel)
         channel.members[client] = self.modes_on_joining(client, channel)
         channel.invited.discard(casefold(client.nick))
+        channel.empty_since = None
         client.channels[channel.folded_name] = channel
 
     @staticmethod
@@ -262,9 +287,12 @@ class ServerState:
     def part(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
         client.channels.pop(channel.folded_name, None)
-        if not channel.members and not channel.persistent:
-            # An empty channel goes away (RFC 2812 §1.3), unless it has history or settings to keep.
-            self.channels.pop(channel.folded_name, None)
+        if not channel.members:
+            if channel.persistent:
+                channel.empty_since = time.monotonic()  # kept, with its history or settings, for a while
+            else:
+                # An empty channel goes away (RFC 2812 §1.3), unless it has history or settings to keep.
+                self.drop_channel(channel)
 
     def remove(self, client: Client) -> set[Client]:
         """Forget a client entirely; returns the peers that must see its QUIT."""

@@ -46,7 +46,9 @@ def join_one(req: Request, name: str, key: str) -> None:
             req.server.log_event(f"refused: JOIN {name}, already in {len(client.channels)} channels", client)
         return
     if channel is None:
-        channel = Channel(name=name)
+        channel = new_channel(req, name)
+        if channel is None:
+            return
     elif not client.is_oper and not may_enter(req, channel, key):
         return
     state.join(client, channel)
@@ -60,6 +62,21 @@ def join_one(req: Request, name: str, key: str) -> None:
     if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
         limit, name, privileged = req.server.config.replay, channel.name, channel.is_operator(client)
         req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit, privileged))
+
+
+def new_channel(req: Request, name: str) -> Channel | None:
+    """A channel the caller makes by joining it, or None (told why) when the students of its address already
+    made ``max_channels_made`` channels that still exist: one student cannot fill the server with channels."""
+    client, config = req.client, req.server.config
+    address = client.conn.address[0]
+    if client.is_oper or address in config.limit_exempt:
+        return Channel(name=name)
+    if req.state.channels_made_from(address) >= config.max_channels_made:
+        if req.reply(rpl.ERR_TOOMANYCHANNELS, name, f"Your computer has made {config.max_channels_made} channels "
+                     "already; join one of them or ask the teacher"):
+            req.server.log_event(f"refused: making {name}, too many channels made", client)
+        return None
+    return Channel(name=name, creator_address=address)
 
 
 def may_enter(req: Request, channel: Channel, key: str) -> bool:
