@@ -148,7 +148,7 @@ class MessageView(ttk.Frame):
     def __init__(self, master: tk.Misc, font: str, bold_font: str, nick_colours: NickColours) -> None:
         super().__init__(master)
         self.text = tk.Text(self, wrap="word", state="disabled", font=font, borderwidth=0, highlightthickness=0,
-                            padx=8, pady=6, cursor="arrow", spacing1=2, width=20, height=10)
+                            padx=8, pady=6, cursor="arrow", spacing1=2, width=24, height=10)
         self.scrollbar = ttk.Scrollbar(self, command=self._scroll_bar_moved)
         self.text.configure(yscrollcommand=self._on_scroll)
         scrollbar = self.scrollbar

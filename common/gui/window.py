@@ -167,8 +167,8 @@ class ChatWindow:
     @staticmethod
     def _colour_menu(menu: tk.Menu, palette: Palette) -> None:
         menu.configure(background=palette.panel, foreground=palette.text, activebackground=palette.selection,
-                       activeforeground=palette.text, disabledforeground=palette.muted,
-                       selectcolor=palette.text, relief="flat", borderwidth=1, activeborderwidth=0)
+                       activeforeground=palette.text, disabledforeground=palette.muted, selectcolor=palette.text,
+                       activeborderwidth=0)
 
     # ------------------------------------------------------------------ looks and language
 
