@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 try:
     import tkinter as tk
@@ -131,7 +132,7 @@ class Application:
         ConnectDialog(AppToplevel(self.root), self.settings, self.lang, on_connect=self.open_window,
                       on_cancel=self.finish)
 
-    def after(self, what: str, milliseconds: int, callback) -> None:
+    def after(self, what: str, milliseconds: int, callback: Callable[[], None]) -> None:
         """``root.after``, remembered under ``what`` so that ``finish()`` can cancel it."""
         def run() -> None:
             del self._after_ids[what]

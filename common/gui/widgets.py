@@ -440,8 +440,10 @@ class ElidedLabel(ttk.Label):
         if width <= 1:  # not laid out yet: the first <Configure> fits it
             self.configure(text=self.full_text)
             return
-        measure = lambda text: int(self.tk.call("font", "measure", self.font, text))  # noqa: E731
-        self.configure(text=elide(self.full_text, width - self._padding, measure))
+        self.configure(text=elide(self.full_text, width - self._padding, self._measure))
+
+    def _measure(self, text: str) -> int:
+        return int(self.tk.call("font", "measure", self.font, text))
 
 
 class Banner(tk.Label):
