@@ -586,7 +586,7 @@ def test_closing_leaves_the_tk_loop_running(server_process, open_window, tk_root
         assert time.monotonic() - started < 0.5, "close() waited for the network"
         assert not alice.top.winfo_exists(), "the window stays on screen while it quits"
         ticks = []
-        tk_root.after(50, lambda: ticks.append(alice._quitter.is_alive()))
+        tk_root.after(50, lambda: ticks.append(alice.quitting))
         pump_until(tk_root, lambda: ticks, timeout=2, what="a Tk tick while the session quits")
         assert ticks == [True], "the quit was over before the tick: the test proves nothing"
         type_and_send(bob, "still here")

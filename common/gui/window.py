@@ -508,13 +508,18 @@ class ChatWindow:
         self._quit_deadline = time.monotonic() + QUIT_WAIT_SECONDS
         self._after_id = self._root.after(POLL_MS, self._finish_closing)
 
+    @property
+    def quitting(self) -> bool:
+        """Whether the session is still saying goodbye, after ``close()``."""
+        return self._quitter is not None and self._quitter.is_alive()
+
     def _finish_closing(self) -> None:
         """An ``after`` tick of the root: the bounded, non-blocking join of the quitting thread."""
         self._after_id = None
-        if self._quitter.is_alive() and time.monotonic() < self._quit_deadline:
+        if self.quitting and time.monotonic() < self._quit_deadline:
             self._after_id = self._root.after(POLL_MS, self._finish_closing)
             return
-        if self._quitter.is_alive():
+        if self.quitting:
             log.warning("%s: the session did not finish quitting in %.0f s", self.session.nick, QUIT_WAIT_SECONDS)
         self.closed = True
         if self.on_closed is not None:
