@@ -27,8 +27,9 @@ DEFAULT_TIMEOUT = 5.0
 _sync_tokens = itertools.count(1)
 
 
-def start_virtual_display(size: str = "1920x1080") -> subprocess.Popen | None:
-    """A private Xvfb, with DISPLAY set to it; None (and nothing started) when Xvfb is not installed.
+def start_xvfb(size: str = "1920x1080") -> tuple[subprocess.Popen, str] | None:
+    """A private Xvfb with a screen of ``size`` and its display name (":N"); None (and nothing started)
+    when Xvfb is not installed.
 
     ``-displayfd`` makes Xvfb pick a free display number and say which, so runs never collide.
     """
@@ -43,7 +44,15 @@ def start_virtual_display(size: str = "1920x1080") -> subprocess.Popen | None:
     if not number:
         xvfb.kill()
         raise RuntimeError("Xvfb did not start")
-    os.environ["DISPLAY"] = f":{number}"
+    return xvfb, f":{number}"
+
+
+def start_virtual_display(size: str = "1920x1080") -> subprocess.Popen | None:
+    """A private Xvfb, with DISPLAY set to it; None (and nothing started) when Xvfb is not installed."""
+    started = start_xvfb(size)
+    if started is None:
+        return None
+    xvfb, os.environ["DISPLAY"] = started
     return xvfb
 
 

@@ -43,8 +43,14 @@ def open_window(tk_root):
         return window
 
     yield open_
+    close_and_wait(tk_root, windows)
+
+
+def close_and_wait(root: tk.Misc, windows: list[ChatWindow]) -> None:
+    """Close windows as their Quit does, and run the Tk loop until each has quit and is gone."""
     for window in windows:
         window.close()
+    pump_until(root, lambda: all(window.closed for window in windows), timeout=15, what="the windows to close")
 
 
 def press(window: ChatWindow, key: str) -> None:
@@ -334,15 +340,9 @@ def demo_app(display, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     app = chat_client_gui.Application(Settings(), "en")
     yield app
-    for window in list(app.windows):
-        window.close()
-    if app.demo_server is not None and app.demo_server.poll() is None:
-        app.demo_server.kill()
-        app.demo_server.wait()
-    try:
-        app.root.destroy()
-    except tk.TclError:
-        pass  # the demo destroyed it when its last window closed
+    if not app.finished:
+        close_and_wait(app.root, list(app.windows))
+    app.finish()  # stops the demo's server, if the test left it running
     retire_tk_root(app.root)
 
 
@@ -351,6 +351,7 @@ def test_demo_opens_three_windows_and_stops_its_server(demo_app):
 
     app = demo_app
     chat_client_gui.run_demo(app, chat_client_gui.parse_args(["--demo"]))
+    pump_until(app.root, lambda: len(app.windows) == 3, what="bob's and carol's windows after alice's")
     assert [w.session.config.nick for w in app.windows] == ["alice", "bob", "carol"]
     pump_until(app.root, lambda: all(w.book.current == "#general" for w in app.windows),
                what="all three windows to show #general")
@@ -362,7 +363,234 @@ def test_demo_opens_three_windows_and_stops_its_server(demo_app):
     except AssertionError:
         shown = {w.session.nick: (w.book.current, view_text(w)[-300:]) for w in app.windows}
         raise AssertionError(f"not in every window: {shown}; alice's input: {app.windows[0].input.value!r}")
+    assert app.windows[1].session.members("#general").get("alice") == "@", "alice joined first: the operator"
     server = app.demo_server
     for window in list(app.windows):
         window.close()
+    pump_until(app.root, lambda: app.finished, what="the demo to finish")
     assert server.poll() is not None, "the demo server must stop with the last window"
+
+
+def last_line_shown(window: ChatWindow) -> bool:
+    """Whether the last line of the view is on screen, whole."""
+    text = window.view.text
+    info = text.dlineinfo("end-1c linestart -1c")
+    return info is not None and info[1] + info[3] <= text.winfo_height()
+
+
+def test_view_keeps_following_new_lines_after_an_announcement(server_process, open_window, tk_root):
+    """The banner takes room from the view after the view judged whether it was at the bottom: the view
+    must go on showing the newest line (a teacher would miss the lines under the fold)."""
+    process = server_process("--oper", "teacher:secret", "--flood-rate", "0")
+    alice = open_window(process.address, "alice")
+    teacher = IRCTestClient(process.address).register("teacher")
+    teacher.send("OPER teacher secret")
+    teacher.expect_numeric("381")
+    teacher.join("#general")
+    for index in range(60):
+        teacher.send(f"PRIVMSG #general :line {index}")
+    pump_until(tk_root, lambda: "line 59" in view_text(alice) and last_line_shown(alice), what="line 59 shown")
+    teacher.send("NOTICE $* :Test in 5 minutes")
+    pump_until(tk_root, lambda: alice.announcement.winfo_ismapped(), what="the announcement banner")
+    for index in range(3):
+        teacher.send(f"PRIVMSG #general :after the banner {index}")
+    pump_until(tk_root, lambda: "after the banner 2" in view_text(alice))
+    pump_until(tk_root, lambda: last_line_shown(alice), timeout=3, what="the newest line to stay in view")
+    assert alice.view.following
+
+    for _ in range(3):  # the user turns the mouse wheel up to read: new lines must not pull the view down
+        alice.view.text.event_generate("<Button-4>")
+    assert not alice.view.following
+    teacher.send("PRIVMSG #general :while reading")
+    pump_until(tk_root, lambda: "while reading" in view_text(alice))
+    assert not last_line_shown(alice)
+
+
+def test_offline_text_says_not_connected_and_is_typed_over(server_process, open_window, tk_root):
+    process = server_process()
+    address = process.address
+    assert process.stop() == 0
+    alice = open_window(address, "alice", channel=None)
+    pump_until(tk_root, lambda: alice.state_key == "state_offline", what="the failed connection")
+    press(alice, "<KeyPress-h>")
+    press(alice, "<KeyPress-i>")
+    press(alice, "<Return>")
+    assert "Not connected: the message was not sent." in view_text(alice)
+    assert "Join a channel first" not in view_text(alice)
+    assert alice.input.value == "hi", "unsent text stays in the line"
+    for key in ("slash", "j"):  # the next command replaces it instead of running on from its end
+        press(alice, f"<KeyPress-{key}>")
+    assert alice.input.value == "/j"
+    press(alice, "<Up>")
+    assert alice.input.value == "hi", "the unsent text is in the input history"
+
+
+def test_a_join_that_fails_leaves_no_conversation(server_process, open_window, tk_root):
+    process = server_process()
+    teacher = IRCTestClient(process.address).register("teacher")
+    teacher.join("#secret")
+    teacher.send("MODE #secret +i")
+    teacher.expect(r" MODE #secret \+i")
+    alice = open_window(process.address, "alice")
+    type_and_send(alice, "/join #bad,name")
+    assert "#bad,name is not a channel name" in view_text(alice)
+    assert alice.input.value == "/join #bad,name"
+    type_and_send(alice, "/join #secret")
+    pump_until(tk_root, lambda: "Cannot join channel (+i)" in view_text(alice), what="the refusal")
+    type_and_send(alice, "/join #math")
+    pump_until(tk_root, lambda: alice.book.current == "#math", what="alice to be shown #math once joined")
+    names = [conversation.name for conversation in alice.book]
+    assert names == ["*", "#general", "#math"], f"a phantom conversation: {names}"
+
+
+def test_own_private_message_is_not_unread(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    rawpeer = IRCTestClient(process.address).register("rawpeer")
+    type_and_send(alice, "/msg rawpeer hello there")
+    rawpeer.expect(r" PRIVMSG rawpeer :hello there")
+    pump_until(tk_root, lambda: alice.book.find("rawpeer") is not None, what="the private conversation")
+    assert alice.book.total_unread == 0, "what alice sent herself is not unread"
+    rawpeer.send("PRIVMSG alice :hi alice")
+    pump_until(tk_root, lambda: alice.book.total_unread == 1, what="the reply as unread")
+    labels = [alice.conversation_list.listbox.get(i).strip() for i in range(alice.conversation_list.listbox.size())]
+    assert "rawpeer  (1)" in labels
+    assert alice.top.title() == "(1) classchat — alice"
+
+
+def test_member_panel_only_in_channels(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+
+    def panel_shown() -> bool:
+        tk_root.update_idletasks()
+        return str(alice.member_list) in [str(pane) for pane in alice.panes.panes()]
+
+    assert panel_shown()
+    width = alice.member_list.winfo_width()
+    alice.open_conversation("bob")
+    assert not panel_shown(), "a private chat has no member list"
+    alice.open_conversation("*")
+    assert not panel_shown(), "nor has the server's tab"
+    alice.open_conversation("#general")
+    assert panel_shown()
+    pump_until(tk_root, lambda: alice.member_list.winfo_width() == width, what="the member list's old width")
+
+
+def test_long_topic_ends_with_an_ellipsis_after_a_word(server_process, open_window, tk_root):
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    topic = "Lesson 4: sockets, threads and the IRC protocol, " + "with many more words " * 8 + "END"
+    type_and_send(alice, f"/topic {topic}")
+    pump_until(tk_root, lambda: alice.topic.full_text.endswith("END"), what="the topic in the header")
+    pump_until(tk_root, lambda: alice.topic.cget("text").endswith("…"), what="the elided header")
+    shown = alice.topic.cget("text")
+    assert f"#general  {topic}".startswith(shown[:-1]) and shown[-2] != " "
+    assert f"#general  {topic}"[len(shown) - 1] == " ", f"cut inside a word: {shown!r}"
+    room = alice.topic.winfo_width() - 16
+    assert int(tk_root.tk.call("font", "measure", alice.topic.font, shown)) <= room
+
+
+def test_elide_keeps_whole_words():
+    from common.gui.widgets import elide
+
+    measure = len  # one pixel a character
+    assert elide("short", 10, measure) == "short"
+    assert elide("one two three", 9, measure) == "one two…"
+    assert elide("unbreakable", 5, measure) == "unbr…"
+
+
+def test_long_links_wrap_after_a_slash_and_open_whole(server_process, open_window, tk_root):
+    from common.gui.widgets import link_pieces
+
+    assert link_pieces("https://docs.python.org/3/library/socket.html?highlight=socket#module") == [
+        "https://docs.python.org/", "3/", "library/", "socket.html?", "highlight=", "socket#", "module"]
+    assert link_pieces("https://python.org") == ["https://python.org"]
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    alice.top.geometry("600x400")  # a text some 300 pixels wide: the link takes two lines
+    url = "https://docs.python.org/3/library/socketserver.html"
+    other = IRCTestClient(process.address).register("other")
+    other.join("#general")
+    other.send(f"PRIVMSG #general :Docs: {url}")
+    pump_until(tk_root, lambda: "socketserver" in view_text(alice))
+    text = alice.view.text
+    tk_root.update_idletasks()
+    start, end = text.tag_ranges("link")[:2]
+    lines = []  # the display lines the link is drawn on
+    index = text.index(f"{start} linestart")
+    while text.compare(index, "<", end):
+        following = text.index(f"{index} +1 display lines")
+        if text.compare(following, ">", start):
+            lines.append(text.get(index, following))
+        index = following
+    assert len(lines) > 1 and all(line.endswith(" ") for line in lines[:-1]), f"a link cut inside a word: {lines}"
+    assert alice.view.link_at(text.index(f"{end} -2c")) == url
+    text.tag_add("sel", start, end)
+    assert alice.view.selected_text() == url
+    assert tk_root.selection_get() == url, "a middle-click paste gets the link as written"
+
+
+def test_members_of_a_channel_get_different_nick_colours(server_process, open_window, tk_root):
+    from common.gui.theme import NickColours, preferred_colour_index
+
+    assert preferred_colour_index("alice", 12) == preferred_colour_index("bob", 12), "the case this is about"
+    colours = NickColours(12)
+    colours.assign(["alice", "bob", "carol"])
+    first = {nick: colours.index(nick) for nick in ("alice", "bob", "carol")}
+    assert len(set(first.values())) == 3
+    colours.assign(["alice", "bob", "carol", "aaron"])
+    assert {nick: colours.index(nick) for nick in first} == first, "a newcomer takes no one's colour"
+    assert colours.index("ALICE") == first["alice"]
+
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    bob = IRCTestClient(process.address).register("bob")
+    bob.join("#general")
+    bob.send("PRIVMSG #general :hello")
+    type_and_send(alice, "hi bob")
+    pump_until(tk_root, lambda: "hello" in view_text(alice))
+    text = alice.view.text
+    assert text.tag_cget("nick:alice", "foreground") != text.tag_cget("nick:bob", "foreground")
+
+
+def test_dark_theme_colours_menus_and_scroll_bars(server_process, open_window, tk_root):
+    from tkinter import ttk
+
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    alice.apply_theme("dark")
+    dark = THEMES["dark"]
+    menus = [alice.menubar, alice.channel_menu, alice.member_menu]
+    assert all(str(menu.cget("background")) == dark.panel and str(menu.cget("foreground")) == dark.text
+               for menu in menus)
+    style = ttk.Style(alice.top)
+    assert style.lookup("Vertical.TScrollbar", "troughcolor") == dark.background
+    assert style.lookup("Vertical.TScrollbar", "background") == dark.thumb
+    alice.set_language("ru")  # a new menu bar keeps the theme
+    assert str(alice.menubar.cget("background")) == dark.panel
+
+
+def test_closing_leaves_the_tk_loop_running(server_process, open_window, tk_root):
+    """A server that does not answer QUIT (stopped with SIGSTOP) makes Session.quit wait; the window goes
+    at once and the Tk loop goes on meanwhile."""
+    import signal
+
+    process = server_process()
+    alice = open_window(process.address, "alice")
+    bob = open_window(process.address, "bob")
+    process.proc.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        alice.close()
+        assert time.monotonic() - started < 0.5, "close() waited for the network"
+        assert not alice.top.winfo_exists(), "the window stays on screen while it quits"
+        ticks = []
+        tk_root.after(50, lambda: ticks.append(alice.quitting))
+        pump_until(tk_root, lambda: ticks, timeout=2, what="a Tk tick while the session quits")
+        assert ticks == [True], "the quit was over before the tick: the test proves nothing"
+        type_and_send(bob, "still here")
+        assert bob.input.value == "", "the other window works meanwhile"
+    finally:
+        process.proc.send_signal(signal.SIGCONT)
+    pump_until(tk_root, lambda: alice.closed, timeout=15, what="alice's window to be destroyed")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from common.protocol.casemap import is_channel_name
+from common.protocol.casemap import is_channel_name, is_valid_channel
 from common.client.session import Session
 from common.client.texts import tr
 
@@ -68,6 +68,8 @@ def cmd_join(inv: Invocation) -> CommandResult:
     channel = inv.args[0]
     if not is_channel_name(channel):
         channel = "#" + channel
+    if not is_valid_channel(channel, 200):  # a comma would make it a list: JOIN #bad,name joins two
+        return CommandResult(output=[tr("bad_channel", inv.lang, name=channel)], sent=False)
     return sent(inv.session.join(channel, inv.args[1] if len(inv.args) > 1 else None), inv, switch_to=channel)
 
 
@@ -253,7 +255,8 @@ def run_input(line: str, session: Session, current: str | None, lang: str) -> Co
         if not text.strip():
             return CommandResult(sent=False)
         if not current:
-            return CommandResult(output=[tr("no_target", lang)], sent=False)
+            return CommandResult(output=[tr("no_target" if session.is_registered else "not_connected", lang)],
+                                 sent=False)
         return sent(session.send_text(current, text), Invocation(session, current, text, lang))
     name, _, rest = line[1:].partition(" ")
     command = SLASH_COMMANDS.get(name.lower())

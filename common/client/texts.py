@@ -25,6 +25,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nick_taken": {"en": "The nick {nick} is taken; using {new}.", "ru": "Ник {nick} занят; используется {new}."},
     "not_connected": {"en": "Not connected: the message was not sent.",
                       "ru": "Нет соединения: сообщение не отправлено."},
+    "bad_channel": {"en": "{name} is not a channel name: # and then no spaces, commas or colons.",
+                    "ru": "{name} — не имя канала: # и дальше без пробелов, запятых и двоеточий."},
     "no_target": {"en": "Join a channel first (/join #general) or open a private chat (/query nick).",
                   "ru": "Сначала войдите в канал (/join #general) или откройте личный чат (/query ник)."},
     "logged": {"en": "This chat is logged; history is kept for {days} days.",

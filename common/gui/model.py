@@ -1,5 +1,5 @@
 """What the GUI shows, without Tk: conversations with capped scrollback and unread counts, and where
-each session event goes. The Tk widgets (``gui_widgets.py``) only draw this, so it tests without a display.
+each session event goes. The Tk widgets (``widgets.py``) only draw this, so it tests without a display.
 """
 from __future__ import annotations
 
@@ -91,10 +91,12 @@ class ConversationBook:
         return conversation
 
     def add(self, name: str, line: DisplayLine) -> Conversation:
-        """Append a line; a chat line in a conversation not shown counts as unread."""
+        """Append a line; someone else's chat line in a conversation not shown counts as unread (what the
+        user sent, say with /msg from another conversation, is read already)."""
         conversation = self.open(name)
         conversation.lines.append(line)
-        if casefold(conversation.name) != casefold(self.current) and line.kind in ("message", "action", "notice"):
+        if casefold(conversation.name) != casefold(self.current) and line.kind in ("message", "action", "notice") \
+                and not line.own:
             conversation.unread += 1
             conversation.mentioned |= line.mention or not conversation.is_channel
         return conversation

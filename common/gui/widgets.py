@@ -5,15 +5,51 @@ Only the Tk main thread calls them.
 """
 from __future__ import annotations
 
+import re
 import tkinter as tk
 import webbrowser
 from tkinter import ttk
 from typing import Callable, Iterable
 
 from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
-from common.gui.theme import Palette, nick_colour
+from common.gui.theme import NickColours, Palette
 
 MEMBER_RANK = {"@": 0, "+": 1}
+ELLIPSIS = "…"
+# Where a long link may wrap: after a '/', '?', '&', '#' or '=' of its path (Tk's word wrap breaks only at
+# spaces, so a link longer than the line was cut anywhere, "…/library/s" + "ocket.html").
+LINK_BREAK = re.compile(r"(?<=[/?&#=])(?=[^/?&#=])")
+WRAP_POINT = "wrap-point"  # the tag of the one-pixel spaces put at those places
+
+
+def link_pieces(url: str) -> list[str]:
+    """A link cut where it may wrap; the scheme's "//" and the host stay whole."""
+    scheme, separator, rest = url.rpartition("://") if "://" in url else ("", "", url)
+    host, slash, path = rest.partition("/")
+    return [f"{scheme}{separator}{host}{slash}", *(piece for piece in LINK_BREAK.split(path) if piece)]
+
+
+def elide(text: str, room: int, measure: Callable[[str], int]) -> str:
+    """As much of ``text`` as fits in ``room`` pixels: whole words and "…" when it is too long (a
+    first word that alone is too long is cut between characters)."""
+    if measure(text) <= room:
+        return text
+    words = text.split(" ")
+
+    def longest(count: int, prefix: Callable[[int], str]) -> int:
+        low, high = 0, count  # the longest prefix that fits, by bisection: measuring is a Tk call
+        while low < high:
+            middle = (low + high + 1) // 2
+            if measure(prefix(middle).rstrip() + ELLIPSIS) <= room:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    kept = longest(len(words), lambda count: " ".join(words[:count]))
+    if kept:
+        return " ".join(words[:kept]).rstrip() + ELLIPSIS
+    return text[:longest(len(text), lambda count: text[:count])].rstrip() + ELLIPSIS
 
 
 class NamedFont:
@@ -56,7 +92,7 @@ class TitledList(ttk.Frame):
 
     def __init__(self, master: tk.Misc, font: str, width: int) -> None:
         super().__init__(master)
-        self.title = ttk.Label(self, anchor="w")
+        self.title = ttk.Label(self, anchor="w", font=font)  # in the window's font, to shrink with it
         self.title.pack(fill="x", padx=6, pady=(6, 2))
         self.listbox = tk.Listbox(self, activestyle="none", exportselection=False, font=font, borderwidth=0,
                                   highlightthickness=0, width=width)
@@ -65,6 +101,10 @@ class TitledList(ttk.Frame):
     def apply_palette(self, palette: Palette) -> None:
         self.listbox.configure(background=palette.panel, foreground=palette.text,
                                selectbackground=palette.selection, selectforeground=palette.text)
+
+    def set_width(self, characters: int) -> None:
+        """How wide the list asks to be, in average characters of its font."""
+        self.listbox.configure(width=characters)
 
 
 class ConversationList(TitledList):
@@ -98,23 +138,41 @@ class ConversationList(TitledList):
 
 
 class MessageView(ttk.Frame):
-    """The lines of one conversation: times, coloured nicks, quieter system lines, clickable links."""
+    """The lines of one conversation: times, coloured nicks, quieter system lines, clickable links.
 
-    def __init__(self, master: tk.Misc, font: str, bold_font: str) -> None:
+    The view follows new lines while ``following``: that changes only when the user scrolls (wheel,
+    keys, scroll bar, dragging a selection), judged after the scroll, and never when the layout moves
+    the text, as a banner showing up above it does; a resize while following shows the end again.
+    """
+
+    def __init__(self, master: tk.Misc, font: str, bold_font: str, nick_colours: NickColours) -> None:
         super().__init__(master)
         self.text = tk.Text(self, wrap="word", state="disabled", font=font, borderwidth=0, highlightthickness=0,
-                            padx=8, pady=6, cursor="arrow", spacing1=2, width=30, height=10)
-        self.scrollbar = ttk.Scrollbar(self, command=self.text.yview)
+                            padx=8, pady=6, cursor="arrow", spacing1=2, width=24, height=10)
+        self.scrollbar = ttk.Scrollbar(self, command=self._scroll_bar_moved)
         self.text.configure(yscrollcommand=self._on_scroll)
         scrollbar = self.scrollbar
         scrollbar.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         self.bold_font = bold_font
+        self.nick_colours = nick_colours
         self.palette: Palette | None = None
+        self.following = True
         self._nick_tags: set[str] = set()
+        self.text.tag_configure(WRAP_POINT, font=(self.tk.call("font", "actual", font, "-family"), -1))
         self.text.tag_bind("link", "<Button-1>", self._open_link)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        # A tag of ours after the Text class's, so these run once the class binding has scrolled.
+        user_scroll = f"user-scroll{self.text}"  # a bind tag; one that begins with "." would name a window
+        tags = list(self.text.bindtags())
+        self.text.bindtags((*tags[:tags.index("Text") + 1], user_scroll, *tags[tags.index("Text") + 1:]))
+        for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<Key>", "<B1-Motion>", "<ButtonRelease-1>"):
+            self.text.bind_class(user_scroll, sequence, lambda _e: self._user_scrolled())
+        self.text.bind("<Configure>", lambda _e: self._follow())
+        self.text.bind("<<Copy>>", self._copy)
+        for target in ("STRING", "UTF8_STRING"):
+            self.text.selection_handle(self._export_selection, type=target)
 
     def _on_scroll(self, first: str, last: str) -> None:
         """Keep the scrollbar in step; at the very top of a scrollable view, ask for older messages."""
@@ -122,10 +180,22 @@ class MessageView(ttk.Frame):
         if float(first) <= 0.0 and float(last) < 1.0:
             self.event_generate("<<ReachedTop>>", when="tail")
 
+    def _scroll_bar_moved(self, *how: str) -> None:
+        self.text.yview(*how)
+        self._user_scrolled()
+
+    def _user_scrolled(self) -> None:
+        self.following = self.text.yview()[1] >= 0.999
+
+    def _follow(self) -> None:
+        if self.following:
+            self.text.see("end")
+
     def keep_position_after_prepend(self, added_lines: int) -> None:
         """After older lines went in above, show the line the user was looking at, not the new top."""
         self.text.see(f"{added_lines + 1}.0")
         self.text.yview(f"{added_lines}.0")
+        self.following = False
 
     def apply_palette(self, palette: Palette) -> None:
         self.palette = palette
@@ -140,20 +210,20 @@ class MessageView(ttk.Frame):
         text.tag_configure("link", foreground=palette.link, underline=True)
         text.tag_configure("divider", foreground=palette.muted, justify="center")
         for tag in self._nick_tags:
-            text.tag_configure(tag, foreground=nick_colour(tag[5:], palette))
+            text.tag_configure(tag, foreground=self.nick_colours.colour(tag[5:], palette))
         text.tag_raise("link")
 
     def show(self, lines: Iterable[DisplayLine]) -> None:
         self.text.configure(state="normal")
         self.text.delete("1.0", "end")
         self.text.configure(state="disabled")
+        self.following = True
         self.append(list(lines))
 
     def append(self, lines: list[DisplayLine]) -> None:
-        """Add lines in one insert; keep the view at the bottom if it was there; cap the scrollback."""
+        """Add lines in one insert; keep following the end if the view was; cap the scrollback."""
         if not lines:
             return
-        at_bottom = self.text.yview()[1] >= 0.999
         segments: list[str | tuple[str, ...]] = []
         for line in lines:
             segments.extend(self._segments(line))
@@ -167,8 +237,7 @@ class MessageView(ttk.Frame):
         if excess > 0:
             self.text.delete("1.0", f"{excess + 1}.0")
         self.text.configure(state="disabled")
-        if at_bottom:
-            self.text.see("end")
+        self._follow()
 
     def _segments(self, line: DisplayLine) -> list[str | tuple[str, ...]]:
         base: tuple[str, ...] = ("own",) if line.own else ("mention",) if line.mention else ()
@@ -187,7 +256,12 @@ class MessageView(ttk.Frame):
         else:
             parts += [line.nick, (nick_tag, *base), ": ", base]
         for piece, is_link in split_links(line.text):
-            parts += [piece, ("link", *base) if is_link else base]
+            if not is_link:
+                parts += [piece, base]
+                continue
+            for index, run in enumerate(link_pieces(piece)):
+                parts += [" ", ("link", WRAP_POINT, *base)] if index else []
+                parts += [run, ("link", *base)]
         parts += ["\n", base]
         return parts
 
@@ -195,15 +269,41 @@ class MessageView(ttk.Frame):
         tag = f"nick:{nick}"
         if tag not in self._nick_tags:
             self._nick_tags.add(tag)
-            colour = nick_colour(nick, self.palette) if self.palette else None
+            colour = self.nick_colours.colour(nick, self.palette) if self.palette else None
             self.text.tag_configure(tag, foreground=colour, font=self.bold_font)
         return tag
 
-    def _open_link(self, event: tk.Event) -> None:
-        index = self.text.index(f"@{event.x},{event.y}")
+    def link_at(self, index: str) -> str:
+        """The address of the link at a text index, as written (a URL has no spaces: the wrap points go)."""
         start, end = self.text.tag_prevrange("link", f"{index}+1c")
-        url = self.text.get(start, end)
+        return self.text.get(start, end).replace(" ", "")
+
+    def _open_link(self, event: tk.Event) -> None:
+        url = self.link_at(self.text.index(f"@{event.x},{event.y}"))
         webbrowser.open(url if "://" in url else f"https://{url}")
+
+    def selected_text(self) -> str:
+        """The selected text as it was written, without the wrap points in links."""
+        ranges = self.text.tag_ranges("sel")
+        if not ranges:
+            return ""
+        position, end = ranges[0], ranges[-1]
+        pieces = []
+        while found := self.text.tag_nextrange(WRAP_POINT, position, end):
+            pieces.append(self.text.get(position, found[0]))
+            position = found[1]
+        pieces.append(self.text.get(position, end))
+        return "".join(pieces)
+
+    def _export_selection(self, offset: str, length: str) -> str:
+        """The X selection (a middle-click paste elsewhere) is ``selected_text()``, in the parts asked for."""
+        return self.selected_text()[int(offset):int(offset) + int(length)]
+
+    def _copy(self, _event: tk.Event) -> str:
+        if self.text.tag_ranges("sel"):
+            self.clipboard_clear()
+            self.clipboard_append(self.selected_text())
+        return "break"
 
 
 class MemberList(TitledList):
@@ -243,7 +343,7 @@ class InputLine(ttk.Frame):
 
     def __init__(self, master: tk.Misc, font: str, completions: Callable[[], list[str]]) -> None:
         super().__init__(master)
-        self.entry = tk.Entry(self, font=font, borderwidth=1, relief="solid", highlightthickness=0)
+        self.entry = tk.Entry(self, font=font, borderwidth=1, relief="solid", highlightthickness=0, width=10)
         self.button = ttk.Button(self, width=0, padding=(10, 2),
                                  command=lambda: self.event_generate("<<InputSubmitted>>"))
         self.button.pack(side="right", padx=(6, 0))
@@ -267,11 +367,21 @@ class InputLine(ttk.Frame):
 
     def sent(self) -> None:
         """The text went out: remember it and clear the line."""
+        self._remember()
+        self.entry.delete(0, "end")
+
+    def keep(self) -> None:
+        """The text was not sent: it stays, selected, so that what is typed next replaces it instead of
+        running on from its end ("hello/join #math"); Up brings it back from the history."""
+        self._remember()
+        self.entry.selection_range(0, "end")
+        self.entry.icursor("end")
+
+    def _remember(self) -> None:
         text = self.entry.get()
         if text and (not self.history or self.history[-1] != text):
             self.history.append(text)
         self._history_index = len(self.history)
-        self.entry.delete(0, "end")
 
     def apply_palette(self, palette: Palette) -> None:
         self.entry.configure(background=palette.background, foreground=palette.text,
@@ -308,6 +418,32 @@ class InputLine(ttk.Frame):
         self.entry.delete(self._cycle_start, cursor)
         self.entry.insert(self._cycle_start, nick + suffix)
         return "break"
+
+
+class ElidedLabel(ttk.Label):
+    """One line of text that never widens the window: what does not fit ends in "…" after a whole word."""
+
+    def __init__(self, master: tk.Misc, font: str, padding: tuple[int, int]) -> None:
+        super().__init__(master, anchor="w", padding=padding, font=font, width=1)  # width 1: asks for no room
+        self.font = font
+        self.full_text = ""
+        self._padding = padding[0] * 2
+        self.bind("<Configure>", lambda _e: self._fit())
+
+    def set_text(self, text: str) -> None:
+        if text != self.full_text:
+            self.full_text = text
+            self._fit()
+
+    def _fit(self) -> None:
+        width = self.winfo_width()
+        if width <= 1:  # not laid out yet: the first <Configure> fits it
+            self.configure(text=self.full_text)
+            return
+        self.configure(text=elide(self.full_text, width - self._padding, self._measure))
+
+    def _measure(self, text: str) -> int:
+        return int(self.tk.call("font", "measure", self.font, text))
 
 
 class Banner(tk.Label):

@@ -3,15 +3,20 @@
 A ``ChatWindow`` owns one ``Session``. The session's receiver thread fills its ``queue.Queue``; the Tk
 main thread drains it every ``POLL_MS`` with ``get_nowait()``, at most ``MAX_EVENTS_PER_TICK`` events a
 tick, each handled in its own try/log, and draws the lines of a tick with one insert. So a flood of
-messages never freezes the window, and no other thread ever touches a widget.
+messages never freezes the window, and no other thread ever touches a widget. Closing destroys the
+window at once and runs ``Session.quit`` (which waits on the network) in a thread of its own, polled from
+the Tk loop, so the other windows stay alive meanwhile.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
+import threading
+import time
 import tkinter as tk
 from tkinter import ttk
-from typing import Callable
+from typing import Callable, Iterator
 
 from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
@@ -19,8 +24,9 @@ from common.client.slash_commands import run_input
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
 from common.gui.settings import (MAX_FONT, MIN_FONT, Settings, save_settings, session_config,
                                  validate_connect_form)
-from common.gui.theme import THEMES
-from common.gui.widgets import Banner, ConversationList, InputLine, MemberList, MessageView, NamedFont
+from common.gui.theme import THEMES, NickColours, Palette
+from common.gui.widgets import (Banner, ConversationList, ElidedLabel, InputLine, MemberList, MessageView,
+                                NamedFont)
 from common.client.session import Session, SessionConfig
 from common.client.texts import LANGUAGES, tr
 from common.protocol.tls import normalize_fingerprint
@@ -28,6 +34,28 @@ from common.protocol.tls import normalize_fingerprint
 log = logging.getLogger("classchat.gui")
 POLL_MS = 30
 MAX_EVENTS_PER_TICK = 300
+QUIT_WAIT_SECONDS = 10.0  # how long a closing window waits for its session's goodbye before it goes anyway
+MIN_WIDTH, MIN_HEIGHT = 360, 300
+COMPACT_FONT = 9  # the smallest text fit_width() goes down to
+LIST_WIDTHS = ((13, 12), (11, 10), (10, 8))  # the side lists' widths in characters (conversations, members)
+APP_NAME = "classchat"
+
+
+class AppToplevel(tk.Toplevel):
+    """A top-level window whose WM_CLASS is ("classchat", "Classchat"), like the Tk root's
+    (``Tk(className="classchat")``), so that a taskbar groups classchat's windows under one program.
+
+    Tk takes the WM_CLASS instance name from the last part of the window's path, which siblings cannot
+    share: each window is therefore the child of a frame of its own, never shown, destroyed with it.
+    """
+
+    def __init__(self, root: tk.Misc) -> None:
+        self.holder = tk.Frame(root)
+        super().__init__(self.holder, name=APP_NAME, class_=APP_NAME.capitalize())
+
+    def destroy(self) -> None:
+        super().destroy()
+        self.holder.destroy()
 
 
 class ChatWindow:
@@ -36,16 +64,24 @@ class ChatWindow:
     def __init__(self, top: tk.Toplevel | tk.Tk, config: SessionConfig, settings: Settings, lang: str,
                  on_closed: Callable[["ChatWindow"], None] | None = None, save: bool = True) -> None:
         self.top = top
+        self._root = top._root()  # outlives the window: it polls the closing session
         self.settings = settings
         self.lang = lang
         self.on_closed = on_closed
         self.save = save
         self.server_text = f"{config.host}:{config.port}"
         self.state_key = "state_connecting"
-        self.first_channel = config.channels[0] if config.channels else None
+        # Channels to show once the server says we joined them: the first one, then those the user /joins.
+        self._select_on_join = {casefold(channel) for channel in config.channels[:1]}
         self.book = ConversationBook()
         self.session = Session(config)
+        self.nick_colours = NickColours(len(THEMES["light"].nicks))
         self.closing = False
+        self.closed = False
+        self._quitter: threading.Thread | None = None
+        self._quit_deadline = 0.0
+        self._member_panel_shown = True
+        self._member_width: int | None = None  # pixels, once known
         self._after_id: str | None = None
         self._members_dirty = True
         self._list_dirty = True
@@ -64,22 +100,23 @@ class ChatWindow:
         size = self.settings.font_size
         self.font = NamedFont(self.top, "DejaVu Sans", size)
         self.bold_font = NamedFont(self.top, "DejaVu Sans", size, weight="bold")
-        self.top.minsize(560, 360)
+        self.top.minsize(MIN_WIDTH, MIN_HEIGHT)
         self.status = ttk.Label(self.top, anchor="w", padding=(8, 3))
         self.status.pack(side="bottom", fill="x")
-        panes = ttk.PanedWindow(self.top, orient="horizontal")
+        # Tk's own panedwindow: ttk's cannot be told a pane's width, which fit_width() needs.
+        self.panes = panes = tk.PanedWindow(self.top, orient="horizontal", sashwidth=4, borderwidth=0)
         panes.pack(fill="both", expand=True)
         self.conversation_list = ConversationList(panes, self.font.name)
-        centre = ttk.Frame(panes)
+        self.centre = centre = ttk.Frame(panes)
         self.member_list = MemberList(panes, self.font.name)
-        panes.add(self.conversation_list, weight=0)
-        panes.add(centre, weight=1)
-        panes.add(self.member_list, weight=0)
-        self.topic = ttk.Label(centre, anchor="w", padding=(8, 6), font=self.bold_font.name)
+        panes.add(self.conversation_list, stretch="never")
+        panes.add(centre, stretch="always")
+        panes.add(self.member_list, stretch="never")
+        self.topic = ElidedLabel(centre, self.bold_font.name, padding=(8, 6))
         self.topic.pack(fill="x")
         self.input = InputLine(centre, self.font.name, self._completions)
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
-        self.view = MessageView(centre, self.font.name, self.bold_font.name)
+        self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours)
         self.view.pack(fill="both", expand=True)
         self.banner = Banner(centre, before=self.view)
         self.announcement = Banner(centre, before=self.view, kind="announce")
@@ -94,6 +131,8 @@ class ChatWindow:
         self.input.entry.focus_set()
 
     def _build_menu(self) -> None:
+        """The menu bar, made anew for a language or a theme (a Tk menu bar takes its colours when made)."""
+        old = getattr(self, "menubar", None)
         menubar = tk.Menu(self.top)
         chat = tk.Menu(menubar, tearoff=False)
         chat.add_command(label=tr("menu_close_conversation", self.lang), command=self.close_current)
@@ -115,6 +154,21 @@ class ChatWindow:
         menubar.add_cascade(label=tr("menu_language", self.lang), menu=language)
         self.top.configure(menu=menubar)
         self.menubar = menubar
+        for menu in self._menus():
+            self._colour_menu(menu, self.palette)
+        if old is not None:
+            old.destroy()
+
+    def _menus(self) -> Iterator[tk.Menu]:
+        yield self.member_menu
+        yield self.menubar
+        yield from self.menubar.winfo_children()  # its cascades
+
+    @staticmethod
+    def _colour_menu(menu: tk.Menu, palette: Palette) -> None:
+        menu.configure(background=palette.panel, foreground=palette.text, activebackground=palette.selection,
+                       activeforeground=palette.text, disabledforeground=palette.muted, selectcolor=palette.text,
+                       activeborderwidth=0)
 
     # ------------------------------------------------------------------ looks and language
 
@@ -122,28 +176,81 @@ class ChatWindow:
         self.settings.theme = name if name in THEMES else "light"
         self.palette = THEMES[self.settings.theme]
         style = ttk.Style(self.top)
-        if "clam" in style.theme_names():
+        if "clam" in style.theme_names() and style.theme_use() != "clam":
             style.theme_use("clam")
         palette = self.palette
-        style.configure(".", background=palette.panel, foreground=palette.text)
+        style.configure(".", background=palette.panel, foreground=palette.text, bordercolor=palette.border,
+                        troughcolor=palette.background, lightcolor=palette.panel, darkcolor=palette.panel)
+        style.map(".", background=[("disabled", palette.panel), ("active", palette.selection)])
         style.configure("TLabel", background=palette.panel, foreground=palette.text)
         style.configure("TFrame", background=palette.panel)
         style.configure("TButton", background=palette.selection, foreground=palette.text)
+        style.map("TButton", background=[("pressed", palette.thumb), ("active", palette.selection)])
+        # clam draws a scroll bar with a light gradient unless its colours are given here
+        style.configure("Vertical.TScrollbar", background=palette.thumb, troughcolor=palette.background,
+                        bordercolor=palette.border, arrowcolor=palette.muted, lightcolor=palette.thumb,
+                        darkcolor=palette.thumb, gripcount=0)
+        style.map("Vertical.TScrollbar", background=[("active", palette.muted)])
         self.top.configure(background=palette.panel)
+        self.panes.configure(background=palette.border)  # the colour of its sashes
         for widget in (self.view, self.conversation_list, self.member_list, self.input):
             widget.apply_palette(palette)
         for banner in (self.banner, self.announcement):
             banner.recolour(palette)
+        if getattr(self, "menubar", None) is not None:
+            self._build_menu()
         self._list_dirty = True
         self._refresh()
         self._persist()
 
     def change_font_size(self, step: int) -> None:
-        size = min(MAX_FONT, max(MIN_FONT, self.settings.font_size + step))
+        size = min(MAX_FONT, max(MIN_FONT, self.font.size + step))
         self.settings.font_size = size
+        self._set_font_size(size)
+        self._persist()
+
+    def _set_font_size(self, size: int) -> None:
         self.font.set_size(size)
         self.bold_font.set_size(size)
-        self._persist()
+
+    def fit_width(self, width: int) -> None:
+        """Make the window's layout, with its member list shown, fit in ``width`` pixels: narrower side
+        lists first, then a point smaller text at a time down to COMPACT_FONT; the side lists get the
+        widths they ask for and the conversation the rest. The window's minimum size never exceeds
+        ``width``. For windows tiled side by side (the demo)."""
+        sizes = range(self.font.size, min(COMPACT_FONT, self.font.size) - 1, -1)
+        for size, (conversations, members) in itertools.product(sizes, LIST_WIDTHS):
+            self._set_font_size(size)
+            self.conversation_list.set_width(conversations)
+            self.member_list.set_width(members)
+            if self._needed_width() <= width:
+                break
+        self.panes.paneconfigure(self.conversation_list, width=self.conversation_list.winfo_reqwidth())
+        self._member_width = self.member_list.winfo_reqwidth()
+        if self._member_panel_shown:
+            self.panes.paneconfigure(self.member_list, width=self._member_width)
+        self.top.minsize(min(MIN_WIDTH, width), MIN_HEIGHT)
+
+    def _needed_width(self) -> int:
+        """What the three panels ask for, side by side, with the sashes between them."""
+        self.top.update_idletasks()
+        sash = int(self.panes.cget("sashwidth")) + 2 * int(self.panes.cget("sashpad"))
+        panels = (self.conversation_list, self.centre, self.member_list)
+        return sum(panel.winfo_reqwidth() for panel in panels) + sash * (len(panels) - 1)
+
+    def _show_member_panel(self, shown: bool) -> None:
+        """The member list is for channels: a private chat and the server's tab have none. It comes back
+        as wide as it was (or as fit_width() made it)."""
+        if shown == self._member_panel_shown:
+            return
+        if shown:
+            self.panes.add(self.member_list, stretch="never",
+                           **({"width": self._member_width} if self._member_width else {}))
+        else:
+            if self.member_list.winfo_ismapped():
+                self._member_width = self.member_list.winfo_width()
+            self.panes.forget(self.member_list)
+        self._member_panel_shown = shown
 
     def set_language(self, lang: str) -> None:
         if lang in LANGUAGES:
@@ -191,14 +298,15 @@ class ChatWindow:
             self._on_connection_state(event)
         elif isinstance(event, ev.Joined) and event.own:
             self.book.open(event.channel)
-            if self.first_channel is None or casefold(event.channel) == casefold(self.first_channel) \
-                    or casefold(current) == casefold(event.channel):
+            folded = casefold(event.channel)
+            if folded in self._select_on_join or casefold(current) == folded:
+                self._select_on_join.discard(folded)
                 self._select(event.channel)
                 current = self.book.current
-                self.first_channel = None
         elif isinstance(event, ev.NickChanged) and not event.own and self.book.find(event.old):
             self.book.rename(event.old, event.new)
         elif isinstance(event, ev.MembersChanged):
+            self.nick_colours.assign(self.session.members(event.channel))
             self._members_dirty |= casefold(event.channel) == casefold(current)
         elif isinstance(event, ev.ChatMessage) and event.mentions_me and self.top.focus_displayof() is None:
             self.top.bell()
@@ -240,15 +348,17 @@ class ChatWindow:
         if self._list_dirty:
             self.conversation_list.show(self.book, self.book.current, tr("server_tab", self.lang), self.palette)
             self._list_dirty = False
+        in_channel = conversation is not None and conversation.is_channel
         if self._members_dirty:
-            members = self.session.members(self.book.current) if conversation and conversation.is_channel else {}
+            self._show_member_panel(in_channel)
+            members = self.session.members(self.book.current) if in_channel else {}
             muted = frozenset(nick for nick in members if self.session.is_muted(self.book.current, nick))
             self.member_list.show(members, tr("members", self.lang, count=len(members)), muted,
                                   tr("member_muted_mark", self.lang))
             self._members_dirty = False
-        topic = self.session.topic(self.book.current) if conversation and conversation.is_channel else ""
+        topic = self.session.topic(self.book.current) if in_channel else ""
         heading = self.book.current if self.book.current != SERVER_TAB else tr("server_tab", self.lang)
-        self.topic.configure(text=f"{heading}  {topic}".strip())
+        self.topic.set_text(f"{heading}  {topic}".strip())
         self.status.configure(text=tr("status", self.lang, server=self.server_text, nick=self.session.nick,
                                       state=tr(self.state_key, self.lang)))
         unread = self.book.total_unread
@@ -294,8 +404,12 @@ class ChatWindow:
         for line in result.output:
             self._add_line(self.book.current, DisplayLine("system", line))
         if result.sent or (text.startswith("/") and not result.output):
-            self.input.sent()  # what was not sent stays in the line, to send again
-        if result.switch_to:
+            self.input.sent()
+        else:
+            self.input.keep()  # to send again, or to type over
+        if result.switch_to and is_channel_name(result.switch_to) and not self.session.is_joined(result.switch_to):
+            self._select_on_join.add(casefold(result.switch_to))  # shown once joined: a refused join leaves nothing
+        elif result.switch_to:
             self._select(result.switch_to)
         if result.close:
             self.book.close(result.close)
@@ -375,17 +489,39 @@ class ChatWindow:
         self.input.entry.focus_set()
 
     def close(self) -> None:
-        """Quit the session, stop polling, and destroy the window."""
+        """Stop drawing, destroy the window, and quit the session in a thread of its own; ``on_closed``
+        comes once the quit is over, or after QUIT_WAIT_SECONDS.
+
+        The window goes first, not withdrawn to wait for the quit: Tk 8.6 keeps a dangling focus pointer
+        to a toplevel withdrawn and then destroyed, and a later focus change in the process crashes it.
+        """
         if self.closing:
             return
         self.closing = True
         if self._after_id is not None:
             self.top.after_cancel(self._after_id)
-            self._after_id = None
-        self.session.quit("Leaving")
         self.top.destroy()
         self.font.delete()
         self.bold_font.delete()
+        self._quitter = threading.Thread(target=self.session.quit, args=("Leaving",), name="session-quit")
+        self._quitter.start()
+        self._quit_deadline = time.monotonic() + QUIT_WAIT_SECONDS
+        self._after_id = self._root.after(POLL_MS, self._finish_closing)
+
+    @property
+    def quitting(self) -> bool:
+        """Whether the session is still saying goodbye, after ``close()``."""
+        return self._quitter is not None and self._quitter.is_alive()
+
+    def _finish_closing(self) -> None:
+        """An ``after`` tick of the root: the bounded, non-blocking join of the quitting thread."""
+        self._after_id = None
+        if self.quitting and time.monotonic() < self._quit_deadline:
+            self._after_id = self._root.after(POLL_MS, self._finish_closing)
+            return
+        if self.quitting:
+            log.warning("%s: the session did not finish quitting in %.0f s", self.session.nick, QUIT_WAIT_SECONDS)
+        self.closed = True
         if self.on_closed is not None:
             self.on_closed(self)
 
