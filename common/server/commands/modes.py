@@ -50,10 +50,10 @@ def user_mode(req: Request, nick: str, args: list[str]) -> None:
     for letter in args[0]:
         if letter in "+-":
             adding = letter == "+"
-        elif letter == "i":
-            if adding != ("i" in client.modes):
-                req.state.set_user_mode(client, "i", adding)
-                applied.append(("+" if adding else "-") + "i")
+        elif letter in "iB":  # invisible; a bot (IRCv3 bot-mode)
+            if adding != (letter in client.modes):
+                req.state.set_user_mode(client, letter, adding)
+                applied.append(("+" if adding else "-") + letter)
         elif letter == "o":
             if not adding and client.is_oper:  # +o only through OPER
                 req.state.set_user_mode(client, "o", False)
