@@ -178,19 +178,7 @@ def send_names(req: Request, channel: Channel) -> None:
         for member in channel.members
         if in_channel or not member.is_invisible
     ]
-    head = f":{req.server.config.name} {rpl.RPL_NAMREPLY} {viewer.nick} = {channel.name} :"
-    budget = 510 - len(head.encode())
-    line: list[str] = []
-    used = 0
-    for name in names:
-        size = len(name.encode()) + 1
-        if line and used + size > budget:
-            req.reply(rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
-            line, used = [], 0
-        line.append(name)
-        used += size
-    if line:
-        req.reply(rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+    reply_packed(req, rpl.RPL_NAMREPLY, names, " ", "=", channel.name)
     req.reply(rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
