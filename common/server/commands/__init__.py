@@ -10,8 +10,8 @@ parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.hors
 One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
 (INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes`` and ``chathistory``; ``labels``
 labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
-``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached only through ``ServerServices``, so
-nothing here imports ``common.server.server``.
+``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
+only through ``ServerServices``, so nothing here imports ``common.server.server``.
 """
 from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMODES, CHATHISTORY_CAP,
                                          CHATHISTORY_LIMIT, KICKLEN, MAX_BANS, MAX_MODES, MAX_TARGETS,

@@ -31,9 +31,7 @@ def handle_who(req: Request, msg: Message) -> None:
     fields = "".join(field for field in WHOX_FIELDS if field in fields)
     token = token if parse_count(token, 0, 999) is not None else "0"
     multi_prefix = "multi-prefix" in req.client.caps
-    for shared, client in who_rows(req, mask):
-        if "o" in flags and not client.is_oper:
-            continue
+    for shared, client in who_rows(req, mask, opers_only="o" in flags):
         if whox:
             values = whox_values(req, shared, client, multi_prefix, token)
             req.reply(rpl.RPL_WHOSPCRPL, *(values[field] for field in fields))
@@ -44,22 +42,24 @@ def handle_who(req: Request, msg: Message) -> None:
     req.reply(rpl.RPL_ENDOFWHO, mask if len(mask) <= MAX_MASK_LENGTH else "*", "End of WHO list")
 
 
-def who_rows(req: Request, mask: str) -> list[tuple[Channel | None, Client]]:
-    """Who a WHO mask names, each with a channel it shares with the caller (or None)."""
+def who_rows(req: Request, mask: str, opers_only: bool) -> list[tuple[Channel | None, Client]]:
+    """Who a WHO mask names (only the operators with ``opers_only``), each with a channel it shares with the
+    caller (or None)."""
     state, viewer = req.state, req.client
     if is_channel_name(mask):
         channel = state.find_channel(mask)
         if channel is None:
             return []
         in_channel = viewer in channel.members
-        return [(channel, member) for member in channel.members if in_channel or not member.is_invisible]
+        return [(channel, member) for member in channel.members
+                if (in_channel or not member.is_invisible) and (member.is_oper or not opers_only)]
     named = state.find_client(mask)
     if named is not None and named.registered:
-        return [(shared_channel(viewer, named), named)]
+        return [(shared_channel(viewer, named), named)] if named.is_oper or not opers_only else []
     rows: list[tuple[Channel | None, Client]] = []
     shares = state.peers_of(viewer) | {viewer}
     for client in state.registered_clients():
-        if client.is_invisible and client not in shares:
+        if (client.is_invisible and client not in shares) or (opers_only and not client.is_oper):
             continue
         if mask in ("*", "0") or mask_matches(mask, client.nick) or mask_matches(mask, client.host) \
                 or mask_matches(mask, client.realname) or mask_matches(mask, client.prefix):
