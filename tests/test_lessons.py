@@ -97,13 +97,17 @@ def test_a_mute_follows_the_account_not_the_nick(school):
     teacher.expect(r"and now I may speak")
 
 
-def test_a_guest_is_muted_by_address(school):
+def test_a_guest_is_muted_by_address_unless_on_the_servers_own_computer(school):
     teacher = log_in(school, "teacher", "teacher", "chalk-and-board")
     teacher.join("#math")
-    guest = school.connect("guest")
+    guest = school.client(source_address="127.0.0.2").register("guest")  # another computer
     guest.join("#math")
     teacher.send("MODE #math +q guest")
-    assert teacher.expect(r" MODE #math \+q ").params[-1] == "*!*@127.0.0.1"
+    assert teacher.expect(r" MODE #math \+q ").params[-1] == "*!*@127.0.0.2"
+    local = school.connect("local")  # a window on the server's computer, like the lab demonstration
+    local.join("#math")
+    teacher.send("MODE #math +q local")
+    assert teacher.expect(r" MODE #math \+q ").params[-1] == "local!*@*"
 
 
 def test_class_channels_survive_a_restart(make_server, tmp_path):

@@ -16,7 +16,7 @@ def test_registration_burst_advertises_isupport_and_motd(server):
     myinfo = alice.expect_numeric("004")
     assert myinfo.params[1] == "classchat.local"
     isupport = " ".join(" ".join(alice.expect_numeric("005").params) for _ in range(2))
-    for token in ("CASEMAPPING=rfc1459", "CHANTYPES=#", "PREFIX=(ov)@+", "CHANMODES=bq,k,l,imntU",
+    for token in ("CASEMAPPING=rfc1459", "CHANTYPES=#", "PREFIX=(Yov)!@+", "CHANMODES=bq,k,l,CimntU", "EXTBAN=$,a",
                   "NICKLEN=30", "CHANNELLEN=50", "TOPICLEN=390", "NETWORK=classchat", "UTF8ONLY"):
         assert token in isupport
     alice.expect_numeric("251")

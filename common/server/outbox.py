@@ -81,6 +81,20 @@ class Outbox:
             tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
             self._relays.append((conns, Message(message.command, message.params, message.source, tags).to_bytes()))
 
+    def rewrite_lines_for(self, conn: "Connection", rewrite: Callable[[list[bytes]], list[bytes]]) -> None:
+        """Replace the lines bound for ``conn`` so far by ``rewrite(lines)`` (labeled-response wraps one
+        command's replies: see ``commands/labels.py``). Their order is kept; other connections' lines are
+        untouched, and the rewritten ones go after them, which no connection can tell."""
+        lines: list[bytes] = []
+        kept: list[tuple[list["Connection"], bytes]] = []
+        for conns, data in self._relays:
+            if conn in conns:
+                lines.append(data)
+                conns = [other for other in conns if other is not conn]
+            if conns:
+                kept.append((conns, data))
+        self._relays = kept + [([conn], data) for data in rewrite(lines)]
+
     def commit_into(self, pending: dict["Connection", list[bytes]]) -> None:
         """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists)."""
         for conns, data in self._relays:

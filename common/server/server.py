@@ -344,6 +344,7 @@ class ChatServer:
         with self.state.lock:
             try:
                 commands.dispatch(commands.Request(self, client, out, prepared), message)
+                commands.label_replies(out, client, message)  # labeled-response, once the outbox is complete
             except Exception:
                 log.exception("%s: %s failed", client.prefix, message.command)
                 out = Outbox(self.config.name)
@@ -357,6 +358,7 @@ class ChatServer:
             peers = self.state.remove(client)
             if client.registered and not self._stopping.is_set():
                 out.relay(peers, Message("QUIT", [reason], source=client.prefix))
+                commands.announce_offline(out, self.state, client.nick)  # MONITOR
             out.send(client, closing_link(client.host, reason))
             # Close only once the lines above (and any reply before them) have been handed to the socket.
             out.after_delivery.append(lambda: (conn.close(reason), conn.release()))
@@ -426,6 +428,7 @@ class ChatServer:
     def isupport_tokens(self) -> list[str]:
         return [
             f"AWAYLEN={commands.AWAYLEN}",
+            f"BOT={commands.BOT_MODE}",
             f"CASEMAPPING={CASEMAPPING}",
             f"CHANLIMIT={CHANNEL_PREFIXES}:{self.config.max_channels_per_user}",
             "CHANMODES=" + ",".join(commands.CHANMODES),
@@ -435,15 +438,18 @@ class ChatServer:
             f"MAXLIST=b:{commands.MAX_BANS},q:{commands.MAX_BANS}",
             f"MAXTARGETS={commands.MAX_TARGETS}",
             f"MODES={commands.MAX_MODES}",
+            f"MONITOR={commands.MONITOR_LIMIT}",
+            f"NAMELEN={commands.NAMELEN}",
             f"NETWORK={self.config.network}",
             f"NICKLEN={self.config.nick_length}",
             "PREFIX=(" + "".join(MEMBER_PREFIXES) + ")" + "".join(MEMBER_PREFIXES.values()),
             "EXTBAN=$,a",
             f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
-            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1",
+            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1,WHOWAS:{commands.MAX_TARGETS}",
             f"TOPICLEN={self.config.topic_length}",
             f"USERLEN={commands.USERLEN}",
             "UTF8ONLY",
+            "WHOX",
             *([f"CHATHISTORY={commands.CHATHISTORY_LIMIT}", "MSGREFTYPES=timestamp,msgid"]
               if self.history_enabled else []),
         ]

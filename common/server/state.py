@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from common.protocol.casemap import casefold, mask_matches
 from common.server.history import ChannelSnapshot
+from common.server.nick_history import NickHistory, PastNick
 
 if TYPE_CHECKING:
     from common.server.connection import Connection
@@ -55,6 +56,7 @@ class Client:
     # The SASL exchange under way: touched only by this client's reader thread (commands/accounts.py).
     sasl_mechanism: str | None = None
     sasl_buffer: str = ""
+    monitoring: dict[str, str] = field(default_factory=dict)  # MONITOR list: casefolded nick -> nick as given
 
     @property
     def host(self) -> str:
@@ -71,6 +73,14 @@ class Client:
     @property
     def is_invisible(self) -> bool:
         return "i" in self.modes
+
+    @property
+    def is_bot(self) -> bool:
+        """User mode +B (IRCv3 bot-mode, ISUPPORT ``BOT=B``)."""
+        return "B" in self.modes
+
+    def past_nick(self) -> PastNick:
+        return PastNick(self.nick, self.username, self.host, self.realname, self.account)
 
 
 @dataclass
@@ -196,6 +206,8 @@ class ServerState:
         self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set()}
         self.max_registered = 0
         self.made_from: dict[str, int] = {}  # address -> channels made from it by students that exist now
+        self.nick_history = NickHistory()  # WHOWAS
+        self.watchers: dict[str, set[Client]] = {}  # MONITOR: casefolded nick -> the clients monitoring it
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
@@ -239,6 +251,8 @@ class ServerState:
         client.nick = "*"
 
     def rename(self, client: Client, new_nick: str) -> None:
+        if client.registered:
+            self.nick_history.record(client.past_nick())
         if client.nick != "*":
             self.nicks.pop(casefold(client.nick), None)
         client.nick = new_nick
@@ -307,9 +321,30 @@ class ServerState:
                 self.per_address[address] = remaining
             else:
                 self.per_address.pop(address, None)
+        if client in self.registered:
+            self.nick_history.record(client.past_nick())
+        for folded in list(client.monitoring):
+            self.unmonitor(client, folded)
         self.registered.discard(client)
         for holders in self.with_user_mode.values():
             holders.discard(client)
         if client.nick != "*" and self.nicks.get(casefold(client.nick)) is client:
             del self.nicks[casefold(client.nick)]
         return peers
+
+    def watchers_of(self, nick: str) -> set[Client]:
+        """The clients monitoring ``nick`` (MONITOR)."""
+        return self.watchers.get(casefold(nick), set())
+
+    def monitor(self, client: Client, nick: str) -> None:
+        folded = casefold(nick)
+        client.monitoring.setdefault(folded, nick)
+        self.watchers.setdefault(folded, set()).add(client)
+
+    def unmonitor(self, client: Client, folded: str) -> None:
+        client.monitoring.pop(folded, None)
+        watchers = self.watchers.get(folded)
+        if watchers is not None:
+            watchers.discard(client)
+            if not watchers:
+                del self.watchers[folded]

@@ -7,18 +7,21 @@ released, and reads of the history are queued for the sequencer (``common.server
 dispatcher answers the generic errors (421 unknown command, 451 not registered, 461 not enough
 parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.horse.
 
-One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``operators``, ``modes``
-and ``chathistory``; ``base`` holds what they share (``Request``, ``ServerServices``, the limits and the
-common replies) and ``dispatch`` the table. The server is reached only through ``ServerServices``, so
-nothing here imports ``common.server.server``.
+One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
+(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes`` and ``chathistory``; ``labels``
+labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
+``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
+only through ``ServerServices``, so nothing here imports ``common.server.server``.
 """
-from common.server.commands.base import (AWAYLEN, CAPABILITIES, CHANMODES, CHATHISTORY_CAP, CHATHISTORY_LIMIT,
-                                         KICKLEN, MAX_BANS, MAX_MODES, MAX_TARGETS, USERLEN, Request,
-                                         ServerServices)
+from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMODES, CHATHISTORY_CAP,
+                                         CHATHISTORY_LIMIT, KICKLEN, MAX_BANS, MAX_MODES, MAX_TARGETS,
+                                         MONITOR_LIMIT, NAMELEN, USERLEN, Request, ServerServices)
 from common.server.commands.dispatch import COMMANDS, CommandSpec, dispatch, prepare
+from common.server.commands.labels import label_replies
+from common.server.commands.monitor import announce_offline
 
 __all__ = [
-    "AWAYLEN", "CAPABILITIES", "CHANMODES", "CHATHISTORY_CAP", "CHATHISTORY_LIMIT", "COMMANDS", "CommandSpec",
-    "KICKLEN", "MAX_BANS", "MAX_MODES", "MAX_TARGETS", "Request", "ServerServices", "USERLEN", "dispatch",
-    "prepare",
+    "AWAYLEN", "BOT_MODE", "CAPABILITIES", "CHANMODES", "CHATHISTORY_CAP", "CHATHISTORY_LIMIT", "COMMANDS",
+    "CommandSpec", "KICKLEN", "MAX_BANS", "MAX_MODES", "MAX_TARGETS", "MONITOR_LIMIT", "NAMELEN", "Request",
+    "ServerServices", "USERLEN", "announce_offline", "dispatch", "label_replies", "prepare",
 ]

@@ -21,7 +21,8 @@ from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
 CAPABILITIES = ("account-notify", "away-notify", "batch", "cap-notify", "draft/account-registration",
-                "echo-message", "message-tags", "multi-prefix", "sasl", "server-time")
+                "echo-message", "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl",
+                "server-time", "setname")
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
@@ -30,6 +31,8 @@ CHATHISTORY_LIMIT = 100
 KICKLEN = 390
 AWAYLEN = 390
 USERLEN = 16
+NAMELEN = 128  # realnames (USER, SETNAME), as InspIRCd advertises it
+MONITOR_LIMIT = 100  # nicks on one client's MONITOR list (ISUPPORT MONITOR)
 MAX_TARGETS = 4
 MAX_MODES = 4
 MAX_BANS = 100
@@ -38,7 +41,8 @@ MAX_BANS = 100
 # says reaches only the channel operators. q is the mute list of solanum/charybdis. C makes a class channel
 # (only a teacher sets it): see ServerState.modes_on_joining.
 CHANMODES = ("bq", "k", "l", "CimntU")
-USER_MODES = "io"
+BOT_MODE = "B"  # the bot user mode (IRCv3 bot-mode, ISUPPORT BOT=B)
+USER_MODES = "Bio"
 
 
 class ServerServices(Protocol):
@@ -138,8 +142,39 @@ def server_message(req: Request, command: str, *params: str) -> Message:
     return Message(command, list(params), source=req.server.config.name)
 
 
+def send_fail(req: Request, command: str, code: str, description: str) -> None:
+    """An IRCv3 standard reply: ``FAIL <command> <code> :<description>``."""
+    req.out.send(req.client, server_message(req, "FAIL", command, code, description))
+
+
 def user_message(client: Client, command: str, *params: str, tags: dict[str, str] | None = None) -> Message:
     return Message(command, list(params), source=client.prefix, tags=tags or {})
+
+
+def packed(items: list[str], budget: int, separator: str = " ") -> list[str]:
+    """``items`` joined by ``separator`` into as few pieces as possible of at most ``budget`` bytes each (an
+    item longer than the budget gets a piece of its own): the last parameter of NAMES, MONITOR or CAP LS
+    lines, each of which must fit in 512 bytes."""
+    pieces: list[str] = []
+    piece: list[str] = []
+    used = 0
+    for item in items:
+        size = len(item.encode()) + len(separator)
+        if piece and used + size > budget + len(separator):
+            pieces.append(separator.join(piece))
+            piece, used = [], 0
+        piece.append(item)
+        used += size
+    if piece:
+        pieces.append(separator.join(piece))
+    return pieces
+
+
+def reply_packed(req: Request, code: str, items: list[str], separator: str = " ", *params: str) -> None:
+    """As many numerics ``code`` as it takes to list ``items`` in their last parameter within 512 bytes."""
+    head = " ".join([f":{req.server.config.name}", code, req.client.nick, *params, ":"])
+    for piece in packed(items, 510 - len(head.encode()), separator):
+        req.reply(code, *params, piece)
 
 
 def send_names(req: Request, channel: Channel) -> None:
@@ -152,19 +187,7 @@ def send_names(req: Request, channel: Channel) -> None:
         for member in channel.members
         if in_channel or not member.is_invisible
     ]
-    head = f":{req.server.config.name} {rpl.RPL_NAMREPLY} {viewer.nick} = {channel.name} :"
-    budget = 510 - len(head.encode())
-    line: list[str] = []
-    used = 0
-    for name in names:
-        size = len(name.encode()) + 1
-        if line and used + size > budget:
-            req.reply(rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
-            line, used = [], 0
-        line.append(name)
-        used += size
-    if line:
-        req.reply(rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+    reply_packed(req, rpl.RPL_NAMREPLY, names, " ", "=", channel.name)
     req.reply(rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
@@ -215,7 +238,13 @@ def relay_to_channel(req: Request, channel: Channel, message: Message, include_s
 
 
 def relay_to_peers_with_cap(req: Request, cap: str, message: Message) -> None:
-    req.out.relay([peer for peer in req.state.peers_of(req.client) if cap in peer.caps], message)
+    """A change of the caller (AWAY, SETNAME) to those who share a channel with it and negotiated ``cap``,
+    and to those who monitor its nick with extended-monitor and ``cap`` (IRCv3 extended-monitor)."""
+    client = req.client
+    recipients = {peer for peer in req.state.peers_of(client) if cap in peer.caps}
+    recipients.update(watcher for watcher in req.state.watchers_of(client.nick)
+                      if watcher is not client and cap in watcher.caps and "extended-monitor" in watcher.caps)
+    req.out.relay(recipients, message)
 
 
 def remember_channel(req: Request, channel: Channel) -> None:

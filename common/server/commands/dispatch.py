@@ -17,14 +17,18 @@ from common.server.commands.base import Request, ServerServices, err_need_more_p
 from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_list, handle_names,
                                              handle_part, handle_topic)
 from common.server.commands.chathistory import handle_chathistory
+from common.server.commands.info import handle_help, handle_info, handle_links
 from common.server.commands.messages import handle_privmsg
 from common.server.commands.modes import handle_mode
+from common.server.commands.monitor import handle_monitor
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
                                               handle_startlesson)
 from common.server.commands.queries import (handle_away, handle_ison, handle_lusers, handle_motd, handle_time,
                                             handle_userhost, handle_version, handle_who, handle_whois)
 from common.server.commands.registration import (handle_cap, handle_nick, handle_pass, handle_ping, handle_pong,
                                                  handle_quit, handle_user)
+from common.server.commands.setname import handle_setname
+from common.server.commands.whowas import handle_whowas
 from common.server.state import Client
 
 
@@ -77,6 +81,13 @@ COMMANDS: dict[str, CommandSpec] = {
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
     "AUTHENTICATE": CommandSpec(handle_authenticate, 1, before_registration=True, outside_lock=check_authenticate),
     "REGISTER": CommandSpec(handle_register, 3, before_registration=True, outside_lock=create_account),
+    "WHOWAS": CommandSpec(handle_whowas),
+    "INFO": CommandSpec(handle_info),
+    "LINKS": CommandSpec(handle_links),
+    "HELP": CommandSpec(handle_help),
+    "HELPOP": CommandSpec(handle_help),
+    "MONITOR": CommandSpec(handle_monitor, 1),
+    "SETNAME": CommandSpec(handle_setname, 1),
 }
 
 

@@ -55,6 +55,8 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         if is_tagmsg:
             recipients = [r for r in recipients if "message-tags" in r.caps]
         tags, time_ms = req.server.message_tags(client_tags)
+        if client.is_bot:
+            tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value, for clients with message-tags
         req.out.relay(recipients, user_message(client, command, name, *params, tags=tags))
         if isinstance(target, str):
             req.server.audit(client, "announce", target, text)

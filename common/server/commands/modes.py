@@ -50,10 +50,10 @@ def user_mode(req: Request, nick: str, args: list[str]) -> None:
     for letter in args[0]:
         if letter in "+-":
             adding = letter == "+"
-        elif letter == "i":
-            if adding != ("i" in client.modes):
-                req.state.set_user_mode(client, "i", adding)
-                applied.append(("+" if adding else "-") + "i")
+        elif letter in "iB":  # invisible; a bot (IRCv3 bot-mode)
+            if adding != (letter in client.modes):
+                req.state.set_user_mode(client, letter, adding)
+                applied.append(("+" if adding else "-") + letter)
         elif letter == "o":
             if not adding and client.is_oper:  # +o only through OPER
                 req.state.set_user_mode(client, "o", False)
@@ -165,8 +165,9 @@ def is_bare_nick(word: str) -> bool:
 
 def by_identity(req: Request, mask: str) -> str:
     """A bare nick in a ban or mute names that person, not that nick: a logged-in user by their account
-    (``$a:name``), so a new nick does not escape it; a guest by their address (``*!*@host``). A nick nobody
-    uses now is ``nick!*@*``, as every server completes it."""
+    (``$a:name``), so a new nick does not escape it; a guest by their computer's address (``*!*@host``).
+    A nick nobody uses now, or a guest on this very computer (whose address every window here shares, as in
+    the lab demonstration), is ``nick!*@*``, as every server completes a nick."""
     if not is_bare_nick(mask):
         return mask
     target = req.state.find_client(mask)
@@ -174,6 +175,8 @@ def by_identity(req: Request, mask: str) -> str:
         return normalize_ban_mask(mask)
     if target.account is not None:
         return ACCOUNT_EXTBAN + target.account
+    if target.conn.address[0] in req.server.config.limit_exempt:  # this computer: 127.0.0.1, ::1
+        return f"{target.nick}!*@*"
     return f"*!*@{target.host}"
 
 

@@ -12,9 +12,11 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_valid_nick
 from common.protocol.params import parse_count
 from common.protocol.message import Message
-from common.server.commands.base import (CAP_VALUES, CHANMODES, USER_MODES, USERLEN, Request, send_isupport,
-                                         send_lusers, send_motd, server_message, user_message)
 from common.server.commands.accounts import announce_teacher
+from common.server.commands.base import (CAP_VALUES, CHANMODES, NAMELEN, USER_MODES, USERLEN, Request,
+                                         err_need_more_params, packed, send_isupport, send_lusers, send_motd,
+                                         server_message, user_message)
+from common.server.commands.monitor import announce_nick_change, announce_online
 from common.server.outbox import tag_gates
 
 
@@ -53,7 +55,10 @@ def handle_nick(req: Request, msg: Message) -> None:
     if client.registered:
         change = user_message(client, "NICK", nick)
         req.out.relay([client, *req.state.peers_of(client)], change)
+    old_nick = client.nick
     req.state.rename(client, nick)
+    if client.registered:
+        announce_nick_change(req.out, req.state, client, old_nick)
     try_register(req)
 
 
@@ -62,9 +67,12 @@ def handle_user(req: Request, msg: Message) -> None:
     if client.registered:
         req.reply(rpl.ERR_ALREADYREGISTERED, "You may not reregister")
         return
+    if not msg.params[3]:  # "USER u 0 * :" (modern.ircdocs.horse: the realname must not be empty)
+        err_need_more_params(req, "USER")
+        return
     username = "".join(char for char in msg.params[0] if char.isalnum() or char in "-_.")[:USERLEN - 1]
     client.username = "~" + (username or "user")
-    client.realname = msg.params[3]
+    client.realname = msg.params[3][:NAMELEN]
     try_register(req)
 
 
@@ -85,9 +93,9 @@ def cap_command(req: Request, msg: Message) -> None:
             client.cap_negotiating = True
         offered = [f"{cap}={CAP_VALUES[cap]}" if cap in CAP_VALUES and client.cap_version >= 302 else cap
                    for cap in req.server.capabilities()]
-        req.out.send(client, server_message(req, "CAP", client.nick, "LS", " ".join(offered)))
+        send_cap_list(req, "LS", offered)
     elif subcommand == "LIST":
-        req.out.send(client, server_message(req, "CAP", client.nick, "LIST", " ".join(sorted(client.caps))))
+        send_cap_list(req, "LIST", sorted(client.caps))
     elif subcommand == "REQ":
         if not client.registered:
             client.cap_negotiating = True
@@ -110,6 +118,17 @@ def cap_command(req: Request, msg: Message) -> None:
         req.reply(rpl.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
 
 
+def send_cap_list(req: Request, subcommand: str, caps: list[str]) -> None:
+    """CAP LS or CAP LIST in lines of at most 512 bytes: every line but the last has a ``*`` before its list
+    (``CAP * LS * :…``, IRCv3 capability negotiation 3.2)."""
+    client = req.client
+    head = f":{req.server.config.name} CAP {client.nick} {subcommand} * :"
+    pieces = packed(caps, 510 - len(head.encode())) or [""]
+    for index, piece in enumerate(pieces):
+        more = ["*"] if index < len(pieces) - 1 else []
+        req.out.send(client, server_message(req, "CAP", client.nick, subcommand, *more, piece))
+
+
 def try_register(req: Request) -> None:
     """Finish registration once NICK and USER are in and CAP negotiation (if any) has ended."""
     client = req.client
@@ -130,6 +149,7 @@ def try_register(req: Request) -> None:
         req.state.unset_nick(client)
         return
     req.state.register(client)
+    announce_online(req.out, req.state, client)
     server = req.server
     req.reply(rpl.RPL_WELCOME, f"Welcome to the {config.network} IRC Network {client.prefix}")
     req.reply(rpl.RPL_YOURHOST, f"Your host is {config.name}, running version {server.version}")

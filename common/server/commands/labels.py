@@ -1,0 +1,61 @@
+"""labeled-response (IRCv3): the replies to a command sent with a ``label`` tag carry that label, so a
+client can tell which answer belongs to which request.
+
+One reply gets the label itself; several are wrapped in ``BATCH +<ref> labeled-response`` (the batch start
+carries the label; lines already inside a batch of their own, such as a chathistory batch, stay in it and
+that batch nests); no reply at all becomes ``ACK``. A client gets labels only when it negotiated both
+labeled-response and batch, and a label over ``MAX_LABEL_BYTES`` is ignored.
+
+The labeling is done once the command's outbox is complete: at once, under the state lock, for most
+commands; for a command answered from the history (CHATHISTORY, a JOIN's replay) as the last of its
+history reads, which the sequencer runs after the others. Either way it only rewrites the caller's lines of
+that one outbox (``Outbox.rewrite_lines_for``) and reads of the caller only its ``conn``.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from common.protocol.message import Message, parse
+from common.server.outbox import Outbox
+from common.server.state import Client
+
+MAX_LABEL_BYTES = 64
+LABEL_CAPS = frozenset({"labeled-response", "batch"})
+log = logging.getLogger("classchat.server")
+
+
+def label_replies(out: Outbox, client: Client, msg: Message) -> None:
+    """Label what ``out`` sends ``client`` in answer to ``msg``, if ``msg`` has a label the client may use."""
+    label = msg.tags.get("label")
+    if not label or len(label.encode()) > MAX_LABEL_BYTES or not LABEL_CAPS <= client.caps:
+        return
+    if not out.history_reads:
+        out.rewrite_lines_for(client.conn, lambda lines: labeled(lines, label, out.server_name))
+        return
+
+    def label_after_reads(_store: object, filled: Outbox) -> None:
+        try:
+            filled.rewrite_lines_for(client.conn, lambda lines: labeled(lines, label, filled.server_name))
+        except Exception:  # on the sequencer's thread: the replies go out unlabeled, the thread goes on
+            log.exception("%s: could not label the replies", client.prefix)
+
+    out.history_reads.append(label_after_reads)
+
+
+def labeled(lines: list[bytes], label: str, server_name: str) -> list[bytes]:
+    """One command's lines for one client, labeled (see the module docstring)."""
+    if not lines:
+        return [Message("ACK", [], source=server_name, tags={"label": label}).to_bytes()]
+    messages = [parse(line.decode()) for line in lines]
+    if len(messages) == 1:
+        only = messages[0]
+        only.tags = {"label": label, **only.tags}
+        return [only.to_bytes()]
+    reference = secrets.token_hex(4)
+    wrapped = [Message("BATCH", [f"+{reference}", "labeled-response"], source=server_name, tags={"label": label})]
+    for message in messages:
+        message.tags.setdefault("batch", reference)
+        wrapped.append(message)
+    wrapped.append(Message("BATCH", [f"-{reference}"], source=server_name))
+    return [message.to_bytes() for message in wrapped]
