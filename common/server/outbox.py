@@ -4,6 +4,13 @@ A relayed message is encoded once per tag variant (the tags a recipient negotiat
 gets) and the same bytes object goes to every recipient of that variant. The outbox keeps (connections,
 bytes) pairs in order; the sequencer gathers the pairs of a whole batch of commands per connection, so
 each connection gets one ``send()`` per batch, however many messages the batch held.
+
+A message that is stored in the history is relayed with ``relay_stored()``: its lines are kept apart
+(as a range of the pairs, with its sender), because it may be delivered only once it is stored. When the
+sequencer could not store the batch, ``commit_into(pending, stored=False)`` leaves those lines out and
+gives each sender, in their place, ``FAIL <command> MESSAGE_NOT_SENT <target> :…`` (IRCv3 standard
+replies; MESSAGE_NOT_SENT is classchat's own code: the message reached nobody and is not in the history,
+so the client may send it again). Every other line of the batch is delivered as usual.
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ if TYPE_CHECKING:
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
 TAG_CAPABILITIES = {"time": "server-time", "batch": "batch"}
 TAG_GATES = ("server-time", "batch", "message-tags")  # every capability that decides a tag variant
+NOT_STORED = "MESSAGE_NOT_SENT"
+NOT_STORED_TEXT = "Your message was not sent: the server could not save it"
 
 
 def tag_allowed(tag: str, caps: set[str] | frozenset[str]) -> bool:
@@ -35,12 +44,16 @@ class Outbox:
     with ``commit_into()``.
 
     With history on, it also carries what to store (``stored``, ``saved_channels``) and what to read
-    from the history once that is stored (``history_reads``); the sequencer does both before committing.
+    from the history once that is stored (``history_reads``); the sequencer does both before committing,
+    then runs ``after_delivery``. ``stored`` is filled by ``relay_stored()``, which also records which
+    lines carry each stored message.
     """
 
     def __init__(self, server_name: str) -> None:
         self.server_name = server_name
         self._relays: list[tuple[list["Connection"], bytes]] = []
+        # The lines of each message relayed by relay_stored(): _relays[start:end], its sender, the message.
+        self._stored_relays: list[tuple[int, int, "Client", "StoredMessage"]] = []
         self.stored: list["StoredMessage"] = []
         self.saved_channels: list["ChannelSnapshot"] = []
         self.forgotten_channels: list[str] = []
@@ -81,8 +94,25 @@ class Outbox:
             tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
             self._relays.append((conns, Message(message.command, message.params, message.source, tags).to_bytes()))
 
-    def commit_into(self, pending: dict["Connection", list[bytes]]) -> None:
-        """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists)."""
+    def relay_stored(self, sender: "Client", recipients: Iterable["Client"], message: Message,
+                     stored: "StoredMessage") -> None:
+        """Relay a message that goes into the history: it is stored before anyone receives it, and if
+        storing fails, nobody does and ``sender`` is told (see the module docstring)."""
+        start = len(self._relays)
+        self.relay(recipients, message)
+        self.stored.append(stored)
+        self._stored_relays.append((start, len(self._relays), sender, stored))
+
+    def take_lines_from(self, other: "Outbox") -> None:
+        """Append another outbox's lines to this one's (a history read's answer, once it is complete)."""
+        self._relays.extend(other._relays)
+        other._relays = []
+
+    def commit_into(self, pending: dict["Connection", list[bytes]], stored: bool = True) -> None:
+        """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists).
+        ``stored=False``: the batch's messages could not be stored; their lines become FAILs to the senders."""
+        if not stored and self._stored_relays:
+            self._refuse_stored_messages()
         for conns, data in self._relays:
             for conn in conns:
                 lines = pending.get(conn)
@@ -92,7 +122,20 @@ class Outbox:
                     lines.append(data)
         self._relays.clear()
 
-    def run_after_delivery(self) -> None:
+    def _refuse_stored_messages(self) -> None:
+        relays: list[tuple[list["Connection"], bytes]] = []
+        position = 0
+        for start, end, sender, message in self._stored_relays:
+            relays.extend(self._relays[position:start])
+            fail = Message("FAIL", [message.command, NOT_STORED, middle_word(message.target), NOT_STORED_TEXT],
+                           source=self.server_name)
+            relays.append(([sender.conn], fail.to_bytes()))
+            position = end
+        relays.extend(self._relays[position:])
+        self._relays = relays
+        self._stored_relays = []
+
+    def take_after_delivery(self) -> list[Callable[[], None]]:
+        """The actions to run once this outbox's lines are handed to the sockets (the sequencer runs them)."""
         actions, self.after_delivery = self.after_delivery, []
-        for action in actions:
-            action()
+        return actions
