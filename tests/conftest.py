@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,12 @@ def fail_on_thread_errors(caplog):
 
 
 class RunningServer:
-    """An in-process ``ChatServer`` served from a thread; ``connect()`` opens registered test clients."""
+    """An in-process ``ChatServer`` served from a thread; ``connect()`` opens registered test clients.
+    ``wall_clock`` replaces the server's clock (seconds since the epoch), the rest are ``ServerConfig``'s."""
 
-    def __init__(self, **overrides):
+    def __init__(self, wall_clock=time.time, **overrides):
         config = ServerConfig(host="127.0.0.1", port=0, tls_port=0, **overrides)
-        self.server = ChatServer(config)
+        self.server = ChatServer(config, wall_clock=wall_clock)
         self.address = self.server.address
         self.thread = threading.Thread(target=self.server.serve_forever, name="serve_forever")
         self.thread.start()

@@ -293,3 +293,21 @@ class EventLog:
             self.seen.append(event)
             if isinstance(event, event_type) and all(getattr(event, key) == value for key, value in fields.items()):
                 return event
+
+
+def take_logged(caplog, level: int, text: str) -> list:
+    """The captured records at ``level`` whose message contains ``text``, removed from the capture, so
+    that the guard against logged errors (conftest.py) still fails the test on any other one."""
+    taken = [record for record in caplog.records if record.levelno == level and text in record.getMessage()]
+    caplog.records[:] = [record for record in caplog.records if record not in taken]
+    return taken
+
+
+def wait_until(condition, timeout: float = DEFAULT_TIMEOUT, what: str = "condition") -> None:
+    """Poll a cheap in-process condition until it holds (the server threads change it)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        pause.wait(0.01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import sqlite3
 import subprocess
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from common.server.history import ChannelSnapshot, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
-from helpers import PROJECT_ROOT, IRCTestClient
+from helpers import PROJECT_ROOT, IRCTestClient, take_logged
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags")
 
@@ -59,6 +60,21 @@ def test_store_orders_pages_and_survives_reopening(db):
     assert store.purge_before(base + 5000) == 5
     assert len(store.export("#c")) == 5
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_the_store_refuses_numbers_sqlite_cannot_hold(db, caplog):
+    """Defence in depth: a channel limit past 64 bits once raised OverflowError inside the sequencer."""
+    store = HistoryStore(db)
+    absurd = ChannelSnapshot("#x", 1, "", "", 0, "ntl", None, 99999999999999999999, ())
+    fine = ChannelSnapshot("#y", 1, "", "", 0, "ntl", None, 10, ())
+    store.write([StoredMessage("m1", 1000, "#y", "a!a@h", "PRIVMSG", "hi")], [absurd, fine])
+    assert [(c.name, c.limit) for c in store.load_channels()] == [("#y", 10)]
+    assert take_logged(caplog, logging.WARNING, "not saving the settings of #x")
+    with pytest.raises(sqlite3.DataError):
+        store.write([StoredMessage("m2", 1001, "#y", "a!a@h", "PRIVMSG", "kept?"),
+                     StoredMessage("m3", 2 ** 64, "#y", "a!a@h", "PRIVMSG", "from the far future")])
+    assert [m.msgid for m in store.before("#y", None, 10)] == ["m1"], "part of a refused batch was stored"
     store.close()
 
 

@@ -8,9 +8,11 @@ traceback.
 from __future__ import annotations
 
 import fcntl
+import itertools
+import logging
 import os
-import re
 import resource
+import socket
 import sqlite3
 import struct
 import termios
@@ -19,7 +21,9 @@ import time
 
 import pytest
 
-from helpers import IRCTestClient, ServerProcess
+from common.protocol.message import parse
+from common.server.history import parse_time
+from helpers import IRCTestClient, ServerProcess, take_logged, wait_until
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags", "draft/chathistory")
 
@@ -66,8 +70,10 @@ def test_absurd_member_limit_does_not_stop_deliveries(classroom):
     assert "l" not in student.expect_numeric("324").params[2]
     bystander.send("PRIVMSG #class :after the absurd limit")
     assert_class_goes_on(process, bystander)
-    for _ in range(20):  # connections still come and go without leaking
-        IRCTestClient(process.address).register("passerby").send("QUIT")
+    for _ in range(20):  # connections still come and go
+        passerby = IRCTestClient(process.address).register("passerby")
+        passerby.send("QUIT")
+        passerby.expect_closed()
 
 
 def test_pathological_who_mask_does_not_hold_the_server(classroom):
@@ -269,71 +275,107 @@ def test_relayed_lines_never_exceed_512_bytes(classroom):
 
 # ------------------------------------------------------------------ history and durability
 
-def test_replay_on_join_holds_no_duplicates_of_live_messages(classroom):
-    process, bystander, _db = classroom()
-    talker = IRCTestClient(process.address).register("talker")
-    talker.join("#busy")
-    stop = threading.Event()
+def test_replay_on_join_holds_no_duplicates_of_live_messages(make_server, tmp_path):
+    """Three students talk as fast as they can while others join: a message decided after a JOIN reaches
+    the joiner live, so it must not be in the JOIN's replay too. (Deterministically, with the JOIN and the
+    messages after it in one batch: tests/test_sequencer.py.)"""
+    running = make_server(db_path=str(tmp_path / "history.sqlite3"), flood_rate=0, replay=1000)
+    talkers = [running.connect(f"talker{index}") for index in range(3)]
+    for talker in talkers:
+        talker.join("#busy")
+    joiners = [running.connect(f"joiner{index}", caps=("batch", "server-time", "message-tags"))
+               for index in range(12)]
 
-    def talk():
-        count = 0
-        while not stop.is_set() and count < 400:
-            talker.send(f"PRIVMSG #busy :line {count}")
-            count += 1
+    def talk(talker: IRCTestClient, joining: list[IRCTestClient]) -> None:
+        for count in range(300):
+            talker.send(f"PRIVMSG #busy :{talker.nick} {count}")
+            if count % 25 == 10 and joining:
+                joining.pop().send("JOIN #busy")  # a JOIN among the messages in flight
 
-    thread = threading.Thread(target=talk)
-    thread.start()
-    try:
-        for round_ in range(8):
-            joiner = IRCTestClient(process.address).register(f"joiner{round_}", caps=("batch", "server-time",
-                                                                                     "message-tags"))
-            joiner.join("#busy")
-            lines = joiner.sync()
-            msgids = re.findall(r"msgid=([^;\s]+)", "\n".join(line for line in lines if " PRIVMSG " in line))
-            assert len(msgids) == len(set(msgids)), "a replayed message also arrived live"
-            joiner.send("QUIT")
-    finally:
-        stop.set()
-        thread.join(10)
-    assert_class_goes_on(process, bystander)
+    threads = [threading.Thread(target=talk, args=(talker, joiners[index::3]))
+               for index, talker in enumerate(talkers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for talker in talkers:
+        talker.sync()  # everything it sent is delivered
+    for joiner in joiners:
+        lines = [parse(line) for line in joiner.sync()]
+        assert any(line.command == "366" for line in lines), f"{joiner.nick} never joined"
+        msgids = [line.tags["msgid"] for line in lines if line.command == "PRIVMSG"]
+        assert len(msgids) == len(set(msgids)), f"{joiner.nick}: a replayed message also arrived live"
+        assert len(msgids) == 900, f"{joiner.nick}: {len(msgids)} of the 900 messages (replay and live)"
 
 
-def test_message_times_never_go_backwards(classroom):
-    process, bystander, _db = classroom()
-    watcher = IRCTestClient(process.address).register("watcher", caps=("server-time", "message-tags"))
-    watcher.join("#class")
-    for index in range(50):
-        bystander.send(f"PRIVMSG #class :{index}")
-    bystander.sync()
-    times = [re.search(r"time=([^;\s]+)", line).group(1) for line in watcher.sync() if " PRIVMSG " in line]
-    assert len(times) == 50 and times == sorted(times)
+def test_message_times_never_go_backwards(make_server, tmp_path):
+    """The wall clock steps back ten seconds (NTP) between two messages: the second is stamped with the
+    first one's time, not earlier, so the history keeps the order everyone received them in."""
+    clock = [1_800_000_000.0]
+    running = make_server(wall_clock=lambda: clock[0], db_path=str(tmp_path / "history.sqlite3"))
+    watcher = running.connect("watcher", caps=("server-time", "message-tags", "batch", "draft/chathistory"))
+    talker = running.connect("talker")
+    for client in (watcher, talker):
+        client.join("#class")
+    sent = []
+    for index, step in enumerate([0, 0.25, -10, 0.125, 0, 10.5, -0.5]):  # exact in binary: no rounding
+        clock[0] += step
+        talker.send(f"PRIVMSG #class :{index}")
+        sent.append(watcher.expect(rf" PRIVMSG #class :?{index}$"))
+    times = [parse_time(line.tags["time"]) for line in sent]
+    start = 1_800_000_000_000
+    assert times == [start, start + 250, start + 250, start + 250, start + 250, start + 875, start + 875], \
+        "a message was stamped before the one it followed"
+    watcher.send("CHATHISTORY LATEST #class * 20")
+    watcher.expect(r" BATCH \+\S+ chathistory #class")
+    history = []
+    for _ in range(20):
+        line = watcher.expect(r" (PRIVMSG|BATCH) ")
+        if line.command == "BATCH":
+            break
+        history.append(line.params[1])
+    assert history == [str(index) for index in range(7)], "the history's order is not the order of delivery"
 
 
 def test_a_locked_database_does_not_stall_delivery(classroom):
+    """Another program holds the database locked: a message is refused within the busy timeout (200 ms)
+    instead of stalling everyone, other lines still flow, channel settings are saved once the lock is
+    gone, and the log tells the incident once, then its end."""
     process, bystander, db = classroom()
-    talker = IRCTestClient(process.address).register("talker")
+    talker = IRCTestClient(process.address).register("talker", caps=("echo-message",))
     talker.join("#class")
     locker = sqlite3.connect(db, timeout=0)
     locker.execute("BEGIN EXCLUSIVE")
     try:
         started = time.monotonic()
         talker.send("PRIVMSG #class :while the database is locked")
-        reply = talker.expect(r" FAIL PRIVMSG | PONG ", timeout=5)
-        talker.send("PING :x")
-        assert time.monotonic() - started < 3.0
-        assert not any("while the database is locked" in line for line in bystander.sync()), \
-            "a message was delivered that was not stored"
-        assert reply.command == "FAIL"
+        fail = talker.expect(r" FAIL ")
+        assert time.monotonic() - started < 1.5
+        assert fail.params == ["PRIVMSG", "MESSAGE_NOT_SENT", "#class",
+                               "Your message was not sent: the server could not save it"]
+        bystander.send("TOPIC #class :set while locked")  # a line that carries no message still flows
+        talker.expect(r" TOPIC #class :set while locked$", timeout=1.5)
+        talker.send("PRIVMSG #class :again while locked")
+        talker.expect(r" FAIL PRIVMSG MESSAGE_NOT_SENT #class ")
+        assert not any(" PRIVMSG " in line for line in bystander.sync()), "a message was delivered that was not stored"
     finally:
         locker.rollback()
         locker.close()
     talker.send("PRIVMSG #class :after the lock")
     bystander.expect("after the lock")
+    process.wait_for_stderr("history storage works again")
+    assert process.stderr_text.count("could not store") == 1, process.stderr_text
+    with sqlite3.connect(db) as history:
+        texts = [row[0] for row in history.execute("SELECT text FROM messages")]
+        topic = history.execute("SELECT topic FROM channels WHERE name_key = '#class'").fetchone()
+    assert texts == ["after the lock"]
+    assert topic == ("set while locked",), "the settings refused with the lock were not saved after it"
     assert_class_goes_on(process, bystander)
 
 
 def test_a_full_disk_refuses_messages_then_recovers(classroom, tmp_path):
-    """RLIMIT_FSIZE makes every write past a size fail with EFBIG, as a full disk does."""
+    """RLIMIT_FSIZE makes every write past a size fail with EFBIG, as a full disk does. Once space is
+    freed (here by deleting the stored messages from outside), the server stores again by itself."""
     limit = 2 * 1024 * 1024
 
     def small_disk():
@@ -344,23 +386,56 @@ def test_a_full_disk_refuses_messages_then_recovers(classroom, tmp_path):
     process, bystander, db = classroom(preexec_fn=small_disk)
     talker = IRCTestClient(process.address).register("talker")
     talker.join("#class")
-    delivered = 0
-    refused = 0
+    refused = []
     big = "w" * 400
     for index in range(20000):
         talker.send(f"PRIVMSG #class :{index} {big}")
         if index % 50 == 49:
-            lines = talker.sync()
-            refused += sum(1 for line in lines if " FAIL PRIVMSG " in line)
+            refused = [line for line in talker.sync() if " FAIL " in line]
             if refused:
                 break
     assert refused, "the disk never filled"
-    received = [line for line in bystander.sync() if " PRIVMSG #class :" in line]
-    delivered = len(received)
-    stored = sqlite3.connect(db).execute("SELECT count(*) FROM messages").fetchone()[0]
-    assert delivered <= stored, f"{delivered} delivered but only {stored} stored"
+    assert all(" FAIL PRIVMSG MESSAGE_NOT_SENT #class :" in line for line in refused), refused[:3]
+    received = {line.split(" :", 1)[1].split()[0] for line in bystander.sync() if " PRIVMSG #class :" in line}
+    with sqlite3.connect(db) as history:
+        stored = {row[0].split()[0] for row in history.execute("SELECT text FROM messages")}
+    assert received <= stored, f"{len(received - stored)} delivered but not stored"
     process.wait_for_stderr("could not store")
+    with sqlite3.connect(db, timeout=10) as history:  # the teacher frees space
+        history.execute("DELETE FROM messages")
+    attempts = itertools.count()
+
+    def stores_again() -> bool:
+        talker.send(f"PRIVMSG #class :after freeing space {next(attempts)}")
+        return not any(" FAIL " in line for line in talker.sync())
+
+    wait_until(stores_again, timeout=15, what="the server to store messages again")
+    bystander.expect(rf"after freeing space {next(attempts) - 1}$")
+    process.wait_for_stderr("history storage works again")
     assert_class_goes_on(process, bystander)
+
+
+def test_a_history_read_that_fails_affects_only_itself(make_server, tmp_path, caplog):
+    """A damaged row in the history file makes the replay on JOIN raise (not an sqlite3.Error): once, that
+    ended the sequencer thread, and nobody received anything after it."""
+    db = str(tmp_path / "history.sqlite3")
+    running = make_server(db_path=db)
+    alice = running.connect("alice")
+    alice.join("#c")
+    alice.send("PRIVMSG #c :before the damage")
+    alice.sync()
+    with sqlite3.connect(db) as history:
+        history.execute("UPDATE messages SET client_tags = '{damaged'")
+    bob = running.connect("bob", caps=("server-time", "batch", "message-tags"))
+    bob.send("JOIN #c")
+    lines = [parse(line) for line in bob.sync()]
+    assert [line.command for line in lines if line.command in ("JOIN", "366", "PRIVMSG")] == ["JOIN", "366"]
+    alice.send("PRIVMSG #c :after the damage")
+    bob.expect(r" PRIVMSG #c :after the damage$")
+    failed = take_logged(caplog, logging.ERROR, "could not answer a history read")
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    carol = running.connect("carol")
+    carol.join("#other")
 
 
 # ------------------------------------------------------------------ threads, logging, closing
@@ -435,19 +510,66 @@ def test_a_stalled_log_reader_does_not_stall_the_class(server_process, tmp_path)
         os.close(read_end)
 
 
-def test_kill_delivers_the_closing_error_line(classroom):
-    process, bystander, _db = classroom("--oper", "teacher:secret")
-    teacher = IRCTestClient(process.address).register("teacher")
+def read_to_the_end(client: IRCTestClient, count: int) -> list[str]:
+    """What a client that read nothing for a while finds, up to the server closing the connection: the
+    ``count`` numbered messages in order, complete, and the closing ERROR as the very last line."""
+    lines = [line for line in client.expect_closed(timeout=15) if " PING " not in line and not line.startswith("PING ")]
+    numbers = [line.split(" :", 1)[1].split()[0] for line in lines if " PRIVMSG #class :" in line]
+    assert numbers == [str(index) for index in range(count)], f"{len(numbers)} of {count} messages, or out of order"
+    assert lines[-1].startswith("ERROR :Closing Link: "), f"no closing ERROR last: {lines[-2:]}"
+    return lines
+
+
+def a_client_that_reads_nothing(running, nick: str) -> IRCTestClient:
+    """A client in #class that reads nothing until the test says so. The kernel's send buffer of its
+    connection is shrunk (on loopback it grows to megabytes), so that what it does not read waits in the
+    server's own buffer, where a close could lose it."""
+    client = running.client(rcvbuf=4096).register(nick)
+    client.join("#class")
+    running.server.state.find_client(nick).conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return client
+
+
+def queue_for(running, nick: str, sender: IRCTestClient, count: int) -> list[str]:
+    """``sender`` sends ``count`` numbered messages to #class; returns once all of them are handed to the
+    connections, with what ``sender`` received meanwhile. Most of them wait in ``nick``'s buffer."""
+    for index in range(count):
+        sender.send(f"PRIVMSG #class :{index} " + "q" * 300)
+    received = sender.sync()
+    assert running.server.state.find_client(nick).conn.pending_bytes > 0, "nothing waits in the server's buffer"
+    return received
+
+
+def test_kill_delivers_the_closing_error_line(make_server):
+    """The victim reads nothing for a while, so that what was sent to it waits in the server's buffer when
+    the KILL comes: the socket is shut down only once that and the ERROR are out."""
+    running = make_server(opers={"teacher": "secret"}, flood_rate=0)
+    teacher = running.connect("teacher")
     teacher.send("OPER teacher secret")
     teacher.expect_numeric("381")
-    victim = IRCTestClient(process.address).register("victim")
-    victim.join("#class")
-    for index in range(200):
-        bystander.send(f"PRIVMSG #class :{index} " + "q" * 300)
+    victim = a_client_that_reads_nothing(running, "victim")
+    bystander = running.connect("bystander")
+    bystander.join("#class")
+    queue_for(running, "victim", bystander, 300)
     teacher.send("KILL victim :enough")
-    lines = victim.expect_closed()
-    assert any(line.startswith("ERROR ") and "enough" in line for line in lines), lines[-3:]
-    assert_class_goes_on(process, bystander)
+    bystander.expect(r":victim!\S+ QUIT :Killed \(teacher \(enough\)\)")
+    lines = read_to_the_end(victim, 300)
+    assert "enough" in lines[-1]
+
+
+def test_a_ping_timeout_closes_after_what_was_queued(make_server):
+    """A client that neither reads nor answers PINGs: its ping-timeout ERROR goes through the sequencer,
+    after the lines queued before it, and the socket is shut down only once they are out."""
+    running = make_server(ping_interval=2.0, ping_timeout=0.5, housekeeping_interval=0.05, flood_rate=0)
+    silent = a_client_that_reads_nothing(running, "silent")
+    talker = running.connect("talker")
+    talker.join("#class")
+    received = queue_for(running, "silent", talker, 300)
+    assert not any(" QUIT " in line for line in received), "the timeout came before the messages were queued"
+    silent_conn = running.server.state.find_client("silent").conn
+    wait_until(lambda: silent_conn.close_reason is not None, timeout=10, what="the ping timeout")
+    lines = read_to_the_end(silent, 300)  # only now does the silent client read
+    assert "Ping timeout" in lines[-1]
 
 
 def test_failed_operator_logins_are_limited(classroom):

@@ -6,17 +6,7 @@ import struct
 import threading
 import time
 
-from helpers import IRCTestClient
-
-
-def wait_until(condition, timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll a cheap in-process condition until it holds (the server threads change it)."""
-    deadline = time.monotonic() + timeout
-    event = threading.Event()
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        event.wait(0.01)
+from helpers import IRCTestClient, wait_until
 
 
 def test_overlong_line_gets_417_and_the_connection_lives(server):

@@ -7,9 +7,17 @@ and ``flush()``, called once that lock is released, sends what the kernel takes 
 the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
 connection is closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else
 waits for it.
+
+Closing keeps the order of what was sent: ``close()`` queues the closing ERROR after everything already
+buffered, accepts nothing more, and shuts the socket down only once the buffer is sent, or after
+``CLOSE_FLUSH_SECONDS``, or at once when the buffer is hopeless (SendQ exceeded, the peer gone). Until
+then the flusher finishes the writes; the receiving side is shut at once, so the reader thread ends and
+the others see the QUIT without waiting. The file descriptor is closed by whichever comes last: the
+reader thread's ``release()`` or the flusher once the final lines are out.
 """
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import threading
@@ -17,6 +25,12 @@ import time
 
 from common.protocol.message import Message
 from common.protocol.tls import TLSChannel
+from common.server.logs import run_reporting_end
+
+log = logging.getLogger("classchat.server")
+# How long a closing connection's last lines (its ERROR) may take to reach a client that reads slowly.
+CLOSE_FLUSH_SECONDS = 5.0
+UNREAD_DRAIN_LIMIT = 16  # reads of at most 64 KiB each, to drain what a closing client still sent
 
 
 def closing_link(host: str, reason: str) -> Message:
@@ -43,7 +57,11 @@ class Connection:
         self._wire = bytearray()
         self._watched = False
         self._overflowed = False
-        self._closed = False
+        self._closing = False  # close() was called: nothing more is queued, the socket is shut once flushed
+        self._shut = False  # the socket is shut down (both ways)
+        self._released = False  # the reader thread is done with it: the descriptor closes once shut
+        self._closed = False  # the descriptor is closed
+        self.close_deadline: float | None = None  # when the flusher gives up sending the last lines
         self.close_reason: str | None = None
         self.connected_at = time.monotonic()
         self.last_received = self.connected_at
@@ -74,7 +92,7 @@ class Connection:
     def enqueue(self, data: bytes) -> None:
         """Append bytes to send. Only memory work: safe under the state lock."""
         with self._lock:
-            if self._closed or self._overflowed:
+            if self._closing or self._closed or self._overflowed:
                 return
             if self.pending_bytes + len(data) > self.sendq_limit:
                 self._overflowed = True
@@ -85,21 +103,16 @@ class Connection:
     def flush(self) -> None:
         """Send what the kernel takes now and hand the rest to the flusher. Never call under the state lock."""
         with self._lock:
-            if self._overflowed and self.close_reason is None:
+            if self._overflowed and not self._closing:
                 # The buffer may end inside a line: CRLF first, so the ERROR stands on a line of its own.
                 self._close_locked("SendQ exceeded", b"\r\n" + closing_link(self.host, "SendQ exceeded").to_bytes())
                 return
             self._send_locked()
-            start_watching = self.pending_bytes > 0 and not self._watched
-            if start_watching:
-                self._watched = True
+            if self._closing and not self.pending_bytes:
+                self._shut_down_locked()
+            start_watching = self._watch_locked()
         if start_watching:
             self._flusher.watch(self)
-
-    def send_now(self, data: bytes) -> None:
-        """Enqueue and flush: for lines that go to this one client only, outside any relay."""
-        self.enqueue(data)
-        self.flush()
 
     def request_close(self, reason: str) -> None:
         """Ask the reader thread to end this connection after the line it is handling (QUIT, bad PASS)."""
@@ -108,37 +121,98 @@ class Connection:
                 self.close_reason = reason
 
     def close(self, reason: str, tell_client: bool = False) -> None:
-        """Stop this connection, first sending the closing ERROR if ``tell_client`` and the kernel takes it;
-        then shut the socket down.
+        """Stop this connection: queue the closing ERROR after what is buffered if ``tell_client``, accept
+        nothing more, and shut the socket down once the buffer is sent (see the module docstring).
 
-        The reader thread wakes from ``recv()`` and does the cleanup; ``reason`` (the first one given)
-        becomes the QUIT reason that others see.
+        The receiving side is shut at once: the reader thread wakes from ``recv()`` and does the cleanup;
+        ``reason`` (the first one given) becomes the QUIT reason that others see.
         """
         with self._lock:
             self._close_locked(reason, closing_link(self.host, reason).to_bytes() if tell_client else b"")
+            flushing = not self._shut and self.pending_bytes > 0
+            if flushing:
+                self._watched = True
+        if flushing:
+            self._flusher.watch(self)  # also when watched already: it wakes to heed the close deadline
 
     def release(self) -> None:
-        """Close the file descriptor; called once, by the reader thread, after its cleanup."""
+        """Called once, by the reader thread, after its cleanup: close the file descriptor now, or, while
+        the last lines are still being sent, let the flusher close it when they are out."""
         with self._lock:
-            self._closed = True
-            self._pending.clear()
-            self._wire.clear()
+            self._released = True
+            if self._closing and not self._shut:
+                return
+            self._close_descriptor_locked()
         self._flusher.forget(self)
-        self.sock.close()
 
     def _close_locked(self, reason: str, final_line: bytes) -> None:
         if self.close_reason is None:
             self.close_reason = reason
-        if final_line and not self._closed:
-            self._pending += final_line
-            if self.tls is not None:
-                self._encrypt_pending_locked()
-                self._wire += self.tls.close_notify()
-            self._send_locked()
+        if self._shut:
+            return
+        if final_line and not self._closing:
+            # After an overflow the buffer was dropped, maybe inside a line: the ERROR goes on a line of its own.
+            self._pending += b"\r\n" + final_line if self._overflowed and not final_line.startswith(b"\r\n") \
+                else final_line
+        self._closing = True
+        if self.tls is not None:
+            self._encrypt_pending_locked()
+            self._wire += self.tls.close_notify()
+        self._send_locked()
+        if not self.pending_bytes or self._overflowed:  # all sent, or hopeless
+            self._shut_down_locked()
+            return
+        if self.close_deadline is None:
+            self.close_deadline = time.monotonic() + CLOSE_FLUSH_SECONDS
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RD)  # wakes the reader thread; the writes go on
         except OSError:
-            pass  # already shut down or reset by the peer: nothing left to stop
+            pass  # reset by the peer: the next send fails and ends it
+
+    def _shut_down_locked(self) -> None:
+        """Shut the socket down both ways (what is still buffered here is dropped); close the descriptor
+        too if the reader thread has released it."""
+        self._pending.clear()
+        self._wire.clear()
+        if not self._shut:
+            self._shut = True
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already shut down or reset by the peer: nothing left to stop
+        if self._released:
+            self._close_descriptor_locked()
+
+    def _close_descriptor_locked(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._shut = True
+        self._pending.clear()
+        self._wire.clear()
+        # Unread input makes close() send a reset, which can destroy the last lines still on their way:
+        # read what the client sent meanwhile (bounded) and drop it.
+        try:
+            for _ in range(UNREAD_DRAIN_LIMIT):
+                if not self.sock.recv(65536, socket.MSG_DONTWAIT):
+                    break
+        except OSError:
+            pass  # nothing more to read (or the peer is gone)
+        self.sock.close()
+
+    def _watch_locked(self) -> bool:
+        """Whether the flusher should start watching: bytes are left and it does not watch yet."""
+        if self.pending_bytes > 0 and not self._watched and not self._closed:
+            self._watched = True
+            return True
+        return False
+
+    def give_up_closing(self) -> None:
+        """The flusher's call when ``close_deadline`` has passed (or it stops): drop what is left, shut down."""
+        with self._lock:
+            self._shut_down_locked()
+            self._watched = False
+        self._flusher.forget(self)
 
     def _encrypt_pending_locked(self) -> None:
         """Move the plaintext into TLS records (with anything the TLS layer itself has to send)."""
@@ -167,10 +241,13 @@ class Connection:
         del outgoing[:sent]
 
     def _flush_when_writable(self) -> None:
-        """Called by the flusher when the socket is writable; stops the watch once nothing is left."""
+        """Called by the flusher when the socket is writable; stops the watch once nothing is left, and
+        shuts a closing connection down once its last lines are out."""
         with self._lock:
             self._send_locked()
             if not self.pending_bytes or self._closed:
+                if self._closing:
+                    self._shut_down_locked()
                 self._watched = False
                 self._flusher.forget(self)
 
@@ -179,7 +256,10 @@ class Connection:
 
 
 class Flusher(threading.Thread):
-    """The one thread that finishes writes the kernel refused: it polls the sockets with pending bytes."""
+    """The one thread that finishes writes the kernel refused: it polls the sockets with pending bytes,
+    and gives up on a closing connection's last lines at its ``close_deadline``.
+
+    One connection that fails is logged and dropped from the watch; the loop goes on for the others."""
 
     def __init__(self) -> None:
         super().__init__(name="flusher")
@@ -214,11 +294,27 @@ class Flusher(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self._stopping:
-                self._poll_once()
+            run_reporting_end(log, "flusher", self._serve, lambda: self._stopping)
         finally:
+            with self._lock:
+                left = list(self._watched)
+            for conn in left:  # stopping: what has not left by now will not
+                self._guarded(conn.give_up_closing, conn)
             self._wake_reader.close()
             self._wake_writer.close()
+
+    def _serve(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                self._poll_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                if failures == 1:
+                    log.exception("the flusher failed; it goes on")
+                # A failure that repeats must not spin: wait a little (a stop or a new watch wakes us).
+                select.select([self._wake_reader], [], [], min(0.01 * failures, 1.0))
 
     def _poll_once(self) -> None:
         with self._lock:
@@ -226,12 +322,16 @@ class Flusher(threading.Thread):
         poller = select.poll()
         poller.register(self._wake_reader, select.POLLIN)
         by_fd: dict[int, Connection] = {}
+        deadline: float | None = None
         for conn in conns:
             fd = conn.fileno()
             if fd >= 0:
                 by_fd[fd] = conn
                 poller.register(fd, select.POLLOUT)
-        for fd, _events in poller.poll():
+            if conn.close_deadline is not None:
+                deadline = conn.close_deadline if deadline is None else min(deadline, conn.close_deadline)
+        timeout = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000) + 1)
+        for fd, _events in poller.poll(timeout):
             if fd == self._wake_reader.fileno():
                 try:
                     while self._wake_reader.recv(4096):
@@ -239,4 +339,17 @@ class Flusher(threading.Thread):
                 except BlockingIOError:
                     pass
             elif fd in by_fd:
-                by_fd[fd]._flush_when_writable()
+                self._guarded(by_fd[fd]._flush_when_writable, by_fd[fd])
+        if deadline is not None:
+            now = time.monotonic()
+            for conn in conns:
+                if conn.close_deadline is not None and conn.close_deadline <= now:
+                    self._guarded(conn.give_up_closing, conn)
+
+    def _guarded(self, action, conn: Connection) -> None:
+        """One connection's failure is logged and ends its watch, nobody else's."""
+        try:
+            action()
+        except Exception:
+            log.exception("could not finish sending to %s", conn.host)
+            self.forget(conn)

@@ -5,11 +5,21 @@ command on its own). The database is in WAL mode with ``synchronous=NORMAL``: a 
 survives the process being killed (kill -9), which is what "never lose a message" needs here; only a
 power cut can take the last commits with it.
 
-Messages are ordered by (time, id): the server's clock in milliseconds, then the row id for messages
-in the same millisecond. A private message is stored once, under a key made of both nicks; it is only
-ever returned to a client that is one of the two sides: the sender's nick from the sender's host, or the
-recipient's nick from the host it was delivered to. Without accounts, nick and host are the identity a
-classroom server has; someone who takes a nick from another computer sees none of its private history.
+Writes wait at most ``BUSY_TIMEOUT_MS`` (200 ms) for a lock another program holds on the file (a backup,
+an ``sqlite3`` shell left in a transaction); then they fail, and the sequencer refuses that batch's
+messages instead of stalling everyone's delivery. Values SQLite cannot hold (integers beyond 64 bits)
+are refused in Python before the transaction starts, never raised as an OverflowError from inside it.
+
+Messages are ordered by (time, id): the server's clock in milliseconds (never decreasing, see
+``ChatServer.message_tags``), then the row id for messages in the same millisecond. Row ids grow in the
+order the sequencer stored the messages, which is the order the server decided them; ``visible_up_to()``
+bounds every read by one, so that a read queued between two messages of one batch sees the first and not
+the second.
+
+A private message is stored once, under a key made of both nicks; it is only ever returned to a client
+that is one of the two sides: the sender's nick from the sender's host, or the recipient's nick from the
+host it was delivered to. Without accounts, nick and host are the identity a classroom server has;
+someone who takes a nick from another computer sees none of its private history.
 """
 from __future__ import annotations
 
@@ -18,18 +28,25 @@ import json
 import logging
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import action_text
+from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
 SCHEMA_VERSION = 3
 # The writer copies the log into the database itself only past this many pages (a backstop): normally the
 # Checkpointer does it every second from its own connection, off the delivery path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
+# How long a write waits for a lock held by another connection to the file before it fails: the longest
+# a locked database can hold up one batch's delivery (its messages are then refused, see sequencer.py).
+BUSY_TIMEOUT_MS = 200
+SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -2 ** 63, 2 ** 63 - 1  # beyond, binding an int raises OverflowError
+ALL_ROWS = SQLITE_INTEGER_MAX  # the row id bound of a read that sees every stored message
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -89,6 +106,11 @@ class Viewer(NamedTuple):
     nick: str = ""
     host: str = ""
     privileged: bool = False
+
+
+def fits_sqlite(number: int) -> bool:
+    """Whether an SQLite INTEGER holds ``number`` (binding one that does not raises OverflowError)."""
+    return SQLITE_INTEGER_MIN <= number <= SQLITE_INTEGER_MAX
 
 
 def dm_key(nick_a: str, nick_b: str) -> str:
@@ -204,16 +226,32 @@ class Checkpointer(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None)
+        run_reporting_end(log, "checkpointer", self._checkpoint_every_interval, self._stopping.is_set)
+
+    def _checkpoint_every_interval(self) -> None:
+        """One failed checkpoint (locked, disk full, or anything else) is logged and the next is tried; the
+        connection is opened again after a failure, in case it was the connection that broke."""
+        db: sqlite3.Connection | None = None
+        failing = False
         try:
-            db.execute("PRAGMA busy_timeout=1000")
             while not self._stopping.wait(self.interval):
                 try:
+                    if db is None:
+                        db = sqlite3.connect(self.path, isolation_level=None)
+                        db.execute("PRAGMA busy_timeout=1000")
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as error:
-                    log.warning("history checkpoint failed: %s", error)
+                    failing = False
+                except Exception as error:
+                    if not failing:  # once per incident, not every second
+                        log.warning("history checkpoint failed: %s", error,
+                                    exc_info=not isinstance(error, (sqlite3.Error, OSError)))
+                    failing = True
+                    if db is not None:
+                        db.close()
+                        db = None
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -221,12 +259,16 @@ class Checkpointer(threading.Thread):
 
 
 class HistoryStore:
+    """The history database. Every read sees the messages up to ``visible_up_to()``'s row id (all of
+    them unless the sequencer says otherwise)."""
+
     def __init__(self, path: str) -> None:
         self.path = path
+        self._last_visible = ALL_ROWS
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         with self.db:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -254,14 +296,27 @@ class HistoryStore:
 
     def write(self, messages: Iterable[StoredMessage], channels: Iterable[ChannelSnapshot] = (),
               forget_channels: Iterable[str] = ()) -> None:
-        """Store a batch in one transaction: after this returns, it survives the process being killed."""
+        """Store a batch in one transaction: after this returns, it survives the process being killed.
+
+        Raises ``sqlite3.Error`` (or ``OSError``) when the batch could not be stored, and then nothing of it
+        is: a message whose time SQLite cannot hold raises ``sqlite3.DataError`` before anything is written.
+        A channel snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead,
+        since the sequencer retries unsaved snapshots and would otherwise fail every batch after it.
+        """
         message_rows = [self._row(m) for m in messages]
-        channel_rows = [(casefold(c.name), c.name, c.created, c.topic, c.topic_set_by, c.topic_set_at, c.modes, c.key,
-                         c.limit, json.dumps(c.bans, ensure_ascii=False), json.dumps(c.quiets, ensure_ascii=False))
-                        for c in channels]
+        channel_rows = []
+        for c in channels:
+            if not all(value is None or fits_sqlite(value) for value in (c.created, c.topic_set_at, c.limit)):
+                log.warning("not saving the settings of %s: a number too large for the history database", c.name)
+                continue
+            channel_rows.append((casefold(c.name), c.name, c.created, c.topic, c.topic_set_by, c.topic_set_at, c.modes,
+                                 c.key, c.limit, json.dumps(c.bans, ensure_ascii=False),
+                                 json.dumps(c.quiets, ensure_ascii=False)))
         forget = [(casefold(name),) for name in forget_channels]
         if not (message_rows or channel_rows or forget):
             return
+        if self.db.in_transaction:  # a failed ROLLBACK earlier must not make every later BEGIN fail
+            self.db.execute("ROLLBACK")
         self.db.execute("BEGIN")
         try:
             self.db.executemany(
@@ -273,10 +328,14 @@ class HistoryStore:
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
                 " key, member_limit, bans, quiets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
             self.db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
+            self.db.execute("COMMIT")  # may fail too (disk full, locked): the transaction is then still open
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite rolls back by itself on some errors (SQLITE_FULL)
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the next write rolls back first; the error that matters is the one raised
             raise
-        self.db.execute("COMMIT")
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)
@@ -288,10 +347,30 @@ class HistoryStore:
         return target_key(target, nick), casefold(nick), rest.rpartition("@")[2], recipient_key
 
     def _row(self, m: StoredMessage) -> tuple:
+        if not fits_sqlite(m.time_ms):
+            raise sqlite3.DataError(f"message time {m.time_ms} is out of range for the history database")
         key, sender_key, sender_host, recipient_key = self._keys(m.target, m.sender)
         tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
         return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
                 m.text, tags, int(m.ops_only), recipient_key)
+
+    def last_row_id(self) -> int:
+        """The row id of the newest message stored (0 when there is none)."""
+        return self.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+
+    def row_id(self, msgid: str) -> int | None:
+        row = self.db.execute("SELECT id FROM messages WHERE msgid = ?", (msgid,)).fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def visible_up_to(self, last_row_id: int | None) -> Iterator["HistoryStore"]:
+        """Within the block, reads see only messages with row ids up to ``last_row_id`` (None: all of
+        them). The sequencer bounds each history read by the last message decided before it."""
+        self._last_visible = ALL_ROWS if last_row_id is None else last_row_id
+        try:
+            yield self
+        finally:
+            self._last_visible = ALL_ROWS
 
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
@@ -313,8 +392,8 @@ class HistoryStore:
         return {row[0] for row in rows}
 
     def cursor_for_msgid(self, key: str, msgid: str) -> Cursor | None:
-        row = self.db.execute("SELECT time_ms, id FROM messages WHERE msgid = ? AND target_key = ?",
-                              (msgid, key)).fetchone()
+        row = self.db.execute("SELECT time_ms, id FROM messages WHERE msgid = ? AND target_key = ? AND id <= ?",
+                              (msgid, key, self._last_visible)).fetchone()
         return Cursor(row[0], row[1]) if row else None
 
     def before(self, key: str, cursor: Cursor | None, limit: int, viewer: Viewer = Viewer(),
@@ -361,19 +440,21 @@ class HistoryStore:
         rows = []
         for channel in channels:
             latest = self.db.execute(
-                "SELECT target, time_ms FROM messages WHERE target_key = ? AND time_ms > ? AND time_ms < ?"
-                " ORDER BY time_ms DESC LIMIT 1", (casefold(channel), low, high)).fetchone()
+                "SELECT target, time_ms FROM messages WHERE target_key = ? AND time_ms > ? AND time_ms < ? AND id <= ?"
+                " ORDER BY time_ms DESC LIMIT 1", (casefold(channel), low, high, self._last_visible)).fetchone()
             if latest is not None:
                 rows.append(latest)
-        me, host = casefold(viewer.nick), viewer.host
+        me, host, last = casefold(viewer.nick), viewer.host, self._last_visible
         private = self.db.execute(
             "SELECT target_key, MAX(time_ms) FROM ("
             " SELECT target_key, time_ms FROM messages"
             "  WHERE recipient_key <> '' AND sender_key = ? AND sender_host = ? AND time_ms > ? AND time_ms < ?"
+            "  AND id <= ?"
             " UNION ALL"
             " SELECT target_key, time_ms FROM messages"
             "  WHERE recipient_key <> '' AND recipient_key = ? AND recipient_host = ? AND time_ms > ? AND time_ms < ?"
-            ") GROUP BY target_key", (me, host, low, high, me, host, low, high)).fetchall()
+            "  AND id <= ?"
+            ") GROUP BY target_key", (me, host, low, high, last, me, host, low, high, last)).fetchall()
         for key, latest in private:
             first, second = key[3:].split(":", 1)
             other = second if first == me else first
@@ -388,12 +469,12 @@ class HistoryStore:
     def _display_nick(self, key: str, folded_nick: str) -> str:
         """How a nick in a private conversation was last written (its case), for TARGETS: as the sender
         wrote their own nick, else as the other side addressed them."""
-        row = self.db.execute("SELECT sender FROM messages WHERE target_key = ? AND sender_key = ?"
-                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick)).fetchone()
+        row = self.db.execute("SELECT sender FROM messages WHERE target_key = ? AND sender_key = ? AND id <= ?"
+                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick, self._last_visible)).fetchone()
         if row:
             return row[0].split("!", 1)[0]
-        row = self.db.execute("SELECT target FROM messages WHERE target_key = ? AND recipient_key = ?"
-                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick)).fetchone()
+        row = self.db.execute("SELECT target FROM messages WHERE target_key = ? AND recipient_key = ? AND id <= ?"
+                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick, self._last_visible)).fetchone()
         return row[0] if row else folded_nick
 
     def _select(self, key: str, viewer: Viewer, condition: str, params: tuple, order: str,
@@ -406,8 +487,8 @@ class HistoryStore:
             privacy = "" if viewer.privileged else " AND ops_only = 0"
         rows = self.db.execute(
             f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags, ops_only"
-            f" FROM messages WHERE target_key = ? AND {condition}{privacy} ORDER BY time_ms {order}, id {order}"
-            f" LIMIT ?", (key, *params, limit)).fetchall()
+            f" FROM messages WHERE target_key = ? AND {condition}{privacy} AND id <= ?"
+            f" ORDER BY time_ms {order}, id {order} LIMIT ?", (key, *params, self._last_visible, limit)).fetchall()
         return [StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host, json.loads(tags),
                               bool(ops_only), row_id)
                 for row_id, msgid, time_ms, target, sender, command, text, recipient_host, tags, ops_only in rows]

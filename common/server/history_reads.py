@@ -2,11 +2,15 @@
 
 A command that wants the history (JOIN's replay, CHATHISTORY) decides everything under the state lock and
 queues a read in ``Outbox.history_reads``; the sequencer (``sequencer.py``) runs it once the batch's
-messages are in the ``HistoryStore``, so the answer includes every message decided before it. The state
+messages are in the ``HistoryStore``, with the store bounded (``HistoryStore.visible_up_to``) by the last
+message decided before the read: the answer holds every message decided before it and none decided
+after it, which the asking client receives live (a replay would otherwise hold them twice). The state
 lock is not held then, so this code reads only the store and the immutable values captured in the request
 (channel names, keys, limits, a ``Viewer``, a ``HistoryRequest``), never ``ServerState`` or a ``Channel``.
 Of the asking ``Client`` it reads what delivery needs: its ``caps`` (to choose between a batch and plain
-lines) and, in ``Outbox.send``, its ``tag_gates`` and ``conn``. It answers only by filling the outbox.
+lines) and, in ``Outbox.send``, its ``tag_gates`` and ``conn``. It answers only by filling the outbox it
+is given, which the sequencer delivers only if the read completes (one that raises is logged and sends
+nothing, not half an answer).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The server's log: lines a client cannot forge, written by a thread of their own.
+"""The server's log: lines a client cannot forge, written by a thread of their own; and
+``run_reporting_end``, which makes a long-lived server thread's end show in the log.
 
 Nicks, reasons and messages reach the log as the client typed them; escaping control characters keeps
 one record on one line. And no thread that serves clients ever writes a log line itself: records go
@@ -12,6 +13,7 @@ import logging.handlers
 import queue
 import threading
 import unicodedata
+from typing import Callable
 
 
 def escape_for_log(text: str) -> str:
@@ -66,3 +68,21 @@ def start_log_writer(handlers: list[logging.Handler], level: int | str,
     listener = logging.handlers.QueueListener(writer.queue, *handlers, respect_handler_level=True)
     listener.start()
     return listener
+
+
+def run_reporting_end(log: logging.Logger, name: str, loop: Callable[[], None],
+                      stopped: Callable[[], bool]) -> None:
+    """Run a long-lived thread's loop, and log if it ever ends without having been asked to.
+
+    The loop catches what one batch or one connection throws; this is the last line of defence. A thread
+    that died silently (once, the sequencer: from then on nobody received anything) is worse than one
+    that dies loudly, so an escaping exception is logged as CRITICAL with its traceback, and so is a loop
+    that returns while nobody stopped it.
+    """
+    try:
+        loop()
+    except BaseException:
+        log.critical("the %s thread stopped on an unexpected error", name, exc_info=True)
+        return
+    if not stopped():
+        log.critical("the %s thread ended though nobody stopped it", name)

@@ -4,6 +4,13 @@ A relayed message is encoded once per tag variant (the tags a recipient negotiat
 gets) and the same bytes object goes to every recipient of that variant. The outbox keeps (connections,
 bytes) pairs in order; the sequencer gathers the pairs of a whole batch of commands per connection, so
 each connection gets one ``send()`` per batch, however many messages the batch held.
+
+A message that is stored in the history is relayed with ``relay_stored()``: its lines are kept apart
+(each line marked with the message it carries, and the message with its sender), because it may be delivered only once it is stored. When the
+sequencer could not store the batch, ``commit_into(pending, stored=False)`` leaves those lines out and
+gives each sender, in their place, ``FAIL <command> MESSAGE_NOT_SENT <target> :…`` (IRCv3 standard
+replies; MESSAGE_NOT_SENT is classchat's own code: the message reached nobody and is not in the history,
+so the client may send it again). Every other line of the batch is delivered as usual.
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ if TYPE_CHECKING:
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
 TAG_CAPABILITIES = {"time": "server-time", "batch": "batch"}
 TAG_GATES = ("server-time", "batch", "message-tags")  # every capability that decides a tag variant
+NOT_STORED = "MESSAGE_NOT_SENT"
+NOT_STORED_TEXT = "Your message was not sent: the server could not save it"
 
 
 def tag_allowed(tag: str, caps: set[str] | frozenset[str]) -> bool:
@@ -35,16 +44,23 @@ class Outbox:
     with ``commit_into()``.
 
     With history on, it also carries what to store (``stored``, ``saved_channels``) and what to read
-    from the history once that is stored (``history_reads``); the sequencer does both before committing.
+    from the history once that is stored (``history_reads``); the sequencer does both before committing,
+    then runs ``after_delivery``. ``stored`` is filled by ``relay_stored()``, which also records which
+    lines carry each stored message.
     """
 
     def __init__(self, server_name: str) -> None:
         self.server_name = server_name
-        self._relays: list[tuple[list["Connection"], bytes]] = []
+        # (connections, bytes, which stored message they carry: an index into _stored_senders, or None)
+        self._relays: list[tuple[list["Connection"], bytes, int | None]] = []
+        self._stored_senders: list[tuple["Client", "StoredMessage"]] = []  # who sent each stored message
+        self._storing: int | None = None  # set while relay_stored() relays
         self.stored: list["StoredMessage"] = []
         self.saved_channels: list["ChannelSnapshot"] = []
         self.forgotten_channels: list[str] = []
         self.history_reads: list[Callable[["HistoryStore", "Outbox"], None]] = []
+        # Run by the sequencer once the history reads have added their answers (labeled-response).
+        self.after_reads: list[Callable[["Outbox"], None]] = []
         self.after_delivery: list[Callable[[], None]] = []  # e.g. closing a socket after its last lines
 
     def send(self, client: "Client", message: Message) -> None:
@@ -67,7 +83,7 @@ class Outbox:
         every delivery, so it does no more per recipient than one lookup and one append.
         """
         if not message.tags:
-            self._relays.append(([client.conn for client in recipients], message.to_bytes()))
+            self._relays.append(([client.conn for client in recipients], message.to_bytes(), self._storing))
             return
         groups: dict[tuple[bool, ...], list["Connection"]] = {}
         for client in recipients:
@@ -79,25 +95,49 @@ class Outbox:
         for gates, conns in groups.items():
             allowed = {cap for cap, present in zip(TAG_GATES, gates) if present}
             tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
-            self._relays.append((conns, Message(message.command, message.params, message.source, tags).to_bytes()))
+            self._relays.append((conns, Message(message.command, message.params, message.source, tags).to_bytes(),
+                                 self._storing))
+
+    def relay_stored(self, sender: "Client", recipients: Iterable["Client"], message: Message,
+                     stored: "StoredMessage") -> None:
+        """Relay a message that goes into the history: it is stored before anyone receives it, and if
+        storing fails, nobody does and ``sender`` is told (see the module docstring)."""
+        self.stored.append(stored)
+        self._stored_senders.append((sender, stored))
+        self._storing = len(self._stored_senders) - 1
+        try:
+            self.relay(recipients, message)
+        finally:
+            self._storing = None
+
+    def take_lines_from(self, other: "Outbox") -> None:
+        """Append another outbox's lines to this one's (a history read's answer, once it is complete)."""
+        self._relays.extend(other._relays)
+        other._relays = []
 
     def rewrite_lines_for(self, conn: "Connection", rewrite: Callable[[list[bytes]], list[bytes]]) -> None:
         """Replace the lines bound for ``conn`` so far by ``rewrite(lines)`` (labeled-response wraps one
         command's replies: see ``commands/labels.py``). Their order is kept; other connections' lines are
-        untouched, and the rewritten ones go after them, which no connection can tell."""
+        untouched, and the rewritten ones go after them, which no connection can tell. If one of them
+        carried a stored message, the rewritten lines stand or fall with it."""
         lines: list[bytes] = []
-        kept: list[tuple[list["Connection"], bytes]] = []
-        for conns, data in self._relays:
+        carried: int | None = None
+        kept: list[tuple[list["Connection"], bytes, int | None]] = []
+        for conns, data, stored in self._relays:
             if conn in conns:
                 lines.append(data)
+                carried = stored if carried is None else carried
                 conns = [other for other in conns if other is not conn]
             if conns:
-                kept.append((conns, data))
-        self._relays = kept + [([conn], data) for data in rewrite(lines)]
+                kept.append((conns, data, stored))
+        self._relays = kept + [([conn], data, carried) for data in rewrite(lines)]
 
-    def commit_into(self, pending: dict["Connection", list[bytes]]) -> None:
-        """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists)."""
-        for conns, data in self._relays:
+    def commit_into(self, pending: dict["Connection", list[bytes]], stored: bool = True) -> None:
+        """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists).
+        ``stored=False``: the batch's messages could not be stored; their lines become FAILs to the senders."""
+        if not stored and self._stored_senders:
+            self._refuse_stored_messages()
+        for conns, data, _stored in self._relays:
             for conn in conns:
                 lines = pending.get(conn)
                 if lines is None:
@@ -106,7 +146,29 @@ class Outbox:
                     lines.append(data)
         self._relays.clear()
 
-    def run_after_delivery(self) -> None:
+    def _refuse_stored_messages(self) -> None:
+        """Leave out every line that carries a stored message; where the first of a message's lines stood,
+        its sender gets the FAIL instead."""
+        relays: list[tuple[list["Connection"], bytes, int | None]] = []
+        refused: set[int] = set()
+        for conns, data, stored in self._relays:
+            if stored is None:
+                relays.append((conns, data, None))
+            elif stored not in refused:
+                refused.add(stored)
+                relays.append(self._not_stored(stored))
+        # A message that had no recipient at all (nobody else in the channel) is refused all the same.
+        relays.extend(self._not_stored(index) for index in range(len(self._stored_senders)) if index not in refused)
+        self._relays = relays
+        self._stored_senders = []
+
+    def _not_stored(self, index: int) -> tuple[list["Connection"], bytes, None]:
+        sender, message = self._stored_senders[index]
+        fail = Message("FAIL", [message.command, NOT_STORED, middle_word(message.target), NOT_STORED_TEXT],
+                       source=self.server_name)
+        return [sender.conn], fail.to_bytes(), None
+
+    def take_after_delivery(self) -> list[Callable[[], None]]:
+        """The actions to run once this outbox's lines are handed to the sockets (the sequencer runs them)."""
         actions, self.after_delivery = self.after_delivery, []
-        for action in actions:
-            action()
+        return actions

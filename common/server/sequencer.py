@@ -3,10 +3,25 @@
 Every command's ``Outbox`` is handed over while the state lock is still held, so the queue holds them in
 the order the server decided them. For each batch the sequencer (1) writes the batch's messages and
 channel settings to SQLite in one transaction (when history is on), (2) runs the history reads queued
-behind them (replay on join, CHATHISTORY), which therefore see every message decided before them, and
-(3) gives the lines to the connections. So no client ever receives a message that is not yet stored —
-after ``kill -9`` and a restart, everything anyone saw is in the history — and the writes cost one commit
-per batch rather than one per message.
+in the batch (replay on join, CHATHISTORY), each bounded by the last message decided before it, so that
+it sees exactly those (a message decided after a JOIN in the same batch reaches the joiner live, and only
+live), and (3) gives the lines to the connections, then runs the actions queued for after delivery
+(closing a connection once its last lines are out). The writes cost one commit per batch rather than one
+per message.
+
+Durability is a contract: a message is delivered only once it is stored, so after ``kill -9`` and a
+restart everything anyone saw is in the history. When a batch cannot be stored (disk full, the file
+locked by another program for longer than ``history.BUSY_TIMEOUT_MS``, any ``sqlite3.Error`` or
+``OSError``), its messages reach nobody: each sender gets ``FAIL <command> MESSAGE_NOT_SENT <target>``
+instead (see ``outbox.py``), every other line of the batch is delivered, and channel settings that were
+not saved are tried again with the next batch. The log says so once per incident (an ERROR, no
+traceback), and says when storing works again; nothing else is needed to recover.
+
+The thread survives anything one batch brings: any other exception while storing (the batch is then
+refused as above), in one history read, in the delivery to one connection or in one after-delivery
+action is logged with its traceback and affects only that part; the next batch is processed as usual.
+Should the thread end anyway, the log says so (``logs.run_reporting_end``). (Once, an OverflowError from a channel limit too
+large for SQLite ended this thread, and from then on nobody received anything.)
 
 It delivers with history off too, because batching is what makes fan-out fast: the lines of many
 messages bound for one connection go out in one send, and one thread sending beats every reader thread
@@ -19,10 +34,13 @@ import queue
 import sqlite3
 import threading
 import time
+from contextlib import suppress
 from typing import Callable
 
+from common.protocol.casemap import casefold
 from common.server.connection import Connection
-from common.server.history import HistoryStore
+from common.server.history import ChannelSnapshot, HistoryStore
+from common.server.logs import run_reporting_end
 from common.server.outbox import Outbox
 
 log = logging.getLogger("classchat.server")
@@ -71,6 +89,10 @@ class Sequencer(threading.Thread):
         self._monotonic = monotonic
         self._wall_clock = wall_clock
         self._last_purge: float | None = None  # None: never purged, so the next check purges
+        # Channel settings not yet saved, by casefolded name (None: delete them); kept until a write works.
+        self._unsaved_channels: dict[str, ChannelSnapshot | None] = {}
+        self._refused_since_failing: int | None = None  # messages refused in the current storage incident
+        self._stopped = False
 
     def submit(self, out: Outbox) -> None:
         """Queue a command's outbox; call with the state lock held, so the order is the server's."""
@@ -82,14 +104,16 @@ class Sequencer(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
+        run_reporting_end(log, "sequencer", self._serve, lambda: self._stopped)
+
+    def _serve(self) -> None:
         self._purge_if_due()
-        stopping = False
-        while not stopping:
+        while not self._stopped:
             batch: list[Outbox] = []
             item = self._queue.get()
             while True:
                 if item is None:
-                    stopping = True
+                    self._stopped = True
                 else:
                     batch.append(item)
                 if len(batch) >= MAX_BATCH:
@@ -99,33 +123,99 @@ class Sequencer(threading.Thread):
                 except queue.Empty:
                     break
             if batch:
-                self._process(batch)
+                try:
+                    self._process(batch)
+                except Exception:  # a bug outside the guarded steps: this batch is lost, not the thread
+                    log.exception("could not process a batch of %d commands", len(batch))
             self._purge_if_due()
 
     def _process(self, batch: list[Outbox]) -> None:
-        if self.store is not None:
-            self._store(batch)
+        reads = self.store is not None and any(out.history_reads for out in batch)
+        before_batch = self._last_row_id() if reads else None
+        stored = self._store(batch) if self.store is not None else True
         pending: dict[Connection, list[bytes]] = {}
+        last_msgid: str | None = None  # of the latest message stored before the outbox at hand
         for out in batch:
-            for read in out.history_reads:
-                try:
-                    read(self.store, out)
-                except sqlite3.Error:
-                    log.exception("could not read the history")
-            out.commit_into(pending)
+            if stored and out.stored:
+                last_msgid = out.stored[-1].msgid
+            if out.history_reads:
+                self._answer_reads(out, last_msgid, before_batch)
+            out.commit_into(pending, stored)
         for conn, lines in pending.items():
-            deliver(conn, lines)
+            try:
+                deliver(conn, lines)
+            except Exception:
+                log.exception("could not deliver to %s; closing that connection", conn.host)
+                with suppress(Exception):
+                    conn.close("Server error")
         for out in batch:
-            out.run_after_delivery()
+            for action in out.take_after_delivery():
+                try:
+                    action()
+                except Exception:
+                    log.exception("an action after delivery failed")
 
-    def _store(self, batch: list[Outbox]) -> None:
+    def _last_row_id(self) -> int | None:
         try:
-            self.store.write([m for out in batch for m in out.stored],
-                             [s for out in batch for s in out.saved_channels],
-                             [name for out in batch for name in out.forgotten_channels])
-        except sqlite3.Error:
-            # The messages still reach everyone; only the history misses them. Say so loudly.
-            log.exception("could not store %d messages in the history", sum(len(out.stored) for out in batch))
+            return self.store.last_row_id()
+        except Exception:
+            return None  # then reads are not bounded: only a duplicate in a replay is at stake
+
+    def _answer_reads(self, out: Outbox, last_msgid: str | None, before_batch: int | None) -> None:
+        """Run an outbox's history reads, each seeing the messages up to ``last_msgid`` (those before
+        the batch when None); a read adds its answer to ``out`` only if it completes."""
+        for read in out.history_reads:
+            answer = Outbox(out.server_name)
+            try:
+                horizon = before_batch if last_msgid is None else self.store.row_id(last_msgid)
+                with self.store.visible_up_to(horizon):
+                    read(self.store, answer)
+            except Exception:
+                log.exception("could not answer a history read")
+                continue
+            out.take_lines_from(answer)
+        for finish in out.after_reads:
+            try:
+                finish(out)
+            except Exception:  # the replies go out as they are; the thread goes on
+                log.exception("could not finish a command's replies")
+
+    def _store(self, batch: list[Outbox]) -> bool:
+        """Write the batch's messages and the unsaved channel settings; False when that failed."""
+        messages = [m for out in batch for m in out.stored]
+        unsaved = self._unsaved_channels
+        for out in batch:
+            for snapshot in out.saved_channels:
+                unsaved[casefold(snapshot.name)] = snapshot
+            for name in out.forgotten_channels:
+                unsaved[casefold(name)] = None
+        if not (messages or unsaved):
+            return True
+        try:
+            self.store.write(messages, [snapshot for snapshot in unsaved.values() if snapshot is not None],
+                             [name for name, snapshot in unsaved.items() if snapshot is None])
+        except (sqlite3.Error, OSError) as error:
+            self._storage_failed(len(messages), error)
+            return False
+        except Exception as error:
+            log.exception("could not store %d messages in the history", len(messages))
+            unsaved.clear()  # what failed this way may fail every time: do not try it again
+            self._storage_failed(len(messages), error, logged=True)
+            return False
+        unsaved.clear()
+        if self._refused_since_failing is not None:
+            log.warning("history storage works again (%d messages were refused meanwhile)",
+                        self._refused_since_failing)
+            self._refused_since_failing = None
+        return True
+
+    def _storage_failed(self, count: int, error: Exception, logged: bool = False) -> None:
+        """Log the first failure of an incident; later ones only count, until a write works again."""
+        if self._refused_since_failing is None:
+            self._refused_since_failing = 0
+            if not logged:
+                log.error("could not store %d messages in the history: %s", count, error)
+        self._refused_since_failing += count
 
     def _purge_if_due(self) -> None:
         if self.store is None or not self.retention_days:
@@ -137,7 +227,10 @@ class Sequencer(threading.Thread):
         cutoff = int((self._wall_clock() - self.retention_days * 86400) * 1000)
         try:
             removed = self.store.purge_before(cutoff)
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError) as error:
+            log.error("could not delete old history (tried again in an hour): %s", error)
+            return
+        except Exception:
             log.exception("could not delete old history")
             return
         if removed:

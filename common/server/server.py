@@ -12,6 +12,7 @@ PINGs and timeouts. Command handling takes the single state lock; sending happen
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -23,7 +24,7 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
@@ -48,10 +49,13 @@ audit_log = logging.getLogger("classchat.audit")
 class ChatServer:
     """A threaded IRC server. Use as a context manager, or call ``server_close()`` when done.
 
-    The commands see it as ``commands.ServerServices``, which lists what of it they may use."""
+    The commands see it as ``commands.ServerServices``, which lists what of it they may use. ``wall_clock``
+    (seconds since the epoch) is injectable so that a test can step it back, as NTP may."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, *, wall_clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self._wall_clock = wall_clock
+        self._last_time_ms = 0  # of the latest message: message times never decrease
         self.state = ServerState()
         self.version = VERSION
         self.created_text = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -100,7 +104,7 @@ class ChatServer:
         except sqlite3.Error:
             self._close_listeners()
             raise
-        self.sequencer = Sequencer(self.store, config.history_days or None)
+        self.sequencer = Sequencer(self.store, config.history_days or None, wall_clock=wall_clock)
         self.sequencer.start()
         self.flusher = Flusher()
         self.flusher.start()
@@ -165,10 +169,15 @@ class ChatServer:
         self.request_stop()
         self._stopping.set()
         self._close_listeners()
-        with self.state.lock:
-            clients = list(self.state.clients)
-        for client in clients:
-            client.conn.close("Server shutting down", tell_client=True)
+        if self.sequencer.is_alive():  # each client's ERROR after the lines queued before it
+            with self.transaction() as out:
+                for client in self.state.clients:
+                    out.after_delivery.append(functools.partial(client.conn.close, "Server shutting down", True))
+        else:
+            with self.state.lock:
+                clients = list(self.state.clients)
+            for client in clients:
+                client.conn.close("Server shutting down", tell_client=True)
         deadline = time.monotonic() + 2.0
         with self._threads_lock:
             threads = list(self._threads)
@@ -389,8 +398,13 @@ class ChatServer:
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]:
         """Tags for a new message and its time in milliseconds: server tags first (message-tags asks for
-        that), then the client-only (+) tags to relay. Every message gets its own msgid."""
-        time_ms = time.time_ns() // 1_000_000
+        that), then the client-only (+) tags to relay. Every message gets its own msgid.
+
+        Called with the state lock held, so in the order messages are delivered and stored: a message's
+        time is never before the previous one's, even when the wall clock steps back (NTP), so that the
+        history's order (time, then row id) stays the order everyone received them in."""
+        time_ms = max(int(self._wall_clock() * 1000), self._last_time_ms)
+        self._last_time_ms = time_ms
         tags = {"time": format_time(time_ms), "msgid": f"{self._msgid_prefix}-{next(self._msgids)}", **client_tags}
         return tags, time_ms
 
@@ -482,26 +496,26 @@ class ChatServer:
                 out.forgotten_channels.append(channel.name)
 
     def _housekeeping(self) -> None:
-        """PING idle clients, drop the silent and the never-registered (one thread for all timeouts)."""
+        """PING idle clients, drop the silent and the never-registered (one thread for all timeouts).
+
+        PINGs and closes go through the sequencer like every other line, so a closing ERROR comes after
+        whatever was queued for that client before it (the close runs once those lines are handed over)."""
+        ping = Message("PING", [self.config.name])
         while not self._stopping.wait(self.config.housekeeping_interval):
             now = time.monotonic()
-            to_ping: list[Connection] = []
-            to_close: list[tuple[Client, str]] = []
-            with self.state.lock:
+            with self.transaction() as out:
                 for client in self.state.clients:
                     conn = client.conn
+                    reason = None
                     if not client.registered:
                         if now - conn.connected_at > self.config.registration_timeout:
-                            to_close.append((client, "Registration timed out"))
+                            reason = "Registration timed out"
                     elif conn.ping_sent_at is not None:
                         if now - conn.ping_sent_at > self.config.ping_timeout:
-                            to_close.append((client, f"Ping timeout: {int(now - conn.last_received)} seconds"))
+                            reason = f"Ping timeout: {int(now - conn.last_received)} seconds"
                     elif now - conn.last_received > self.config.ping_interval:
                         conn.ping_sent_at = now
-                        to_ping.append(conn)
+                        out.send(client, ping)
+                    if reason is not None:
+                        out.after_delivery.append(functools.partial(conn.close, reason, True))
             self._expire_channels(now)
-            ping = f"PING :{self.config.name}\r\n".encode()
-            for conn in to_ping:
-                conn.send_now(ping)
-            for client, reason in to_close:
-                client.conn.close(reason, tell_client=True)

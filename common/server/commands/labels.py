@@ -7,13 +7,13 @@ that batch nests); no reply at all becomes ``ACK``. A client gets labels only wh
 labeled-response and batch, and a label over ``MAX_LABEL_BYTES`` is ignored.
 
 The labeling is done once the command's outbox is complete: at once, under the state lock, for most
-commands; for a command answered from the history (CHATHISTORY, a JOIN's replay) as the last of its
-history reads, which the sequencer runs after the others. Either way it only rewrites the caller's lines of
+commands; for a command answered from the history (CHATHISTORY, a JOIN's replay) by the sequencer, once
+the reads have added their answers (``Outbox.after_reads``; an error there is logged and the replies go
+out unlabeled). Either way it only rewrites the caller's lines of
 that one outbox (``Outbox.rewrite_lines_for``) and reads of the caller only its ``conn``.
 """
 from __future__ import annotations
 
-import logging
 import secrets
 
 from common.protocol.message import Message, parse
@@ -22,7 +22,6 @@ from common.server.state import Client
 
 MAX_LABEL_BYTES = 64
 LABEL_CAPS = frozenset({"labeled-response", "batch"})
-log = logging.getLogger("classchat.server")
 
 
 def label_replies(out: Outbox, client: Client, msg: Message) -> None:
@@ -34,13 +33,8 @@ def label_replies(out: Outbox, client: Client, msg: Message) -> None:
         out.rewrite_lines_for(client.conn, lambda lines: labeled(lines, label, out.server_name))
         return
 
-    def label_after_reads(_store: object, filled: Outbox) -> None:
-        try:
-            filled.rewrite_lines_for(client.conn, lambda lines: labeled(lines, label, filled.server_name))
-        except Exception:  # on the sequencer's thread: the replies go out unlabeled, the thread goes on
-            log.exception("%s: could not label the replies", client.prefix)
-
-    out.history_reads.append(label_after_reads)
+    out.after_reads.append(lambda filled: filled.rewrite_lines_for(
+        client.conn, lambda lines: labeled(lines, label, filled.server_name)))
 
 
 def labeled(lines: list[bytes], label: str, server_name: str) -> list[bytes]:

@@ -2,8 +2,9 @@
 message handed to the sequencer for the history.
 
 Runs under the state lock; reads channels and clients, and changes only the sender's ``last_spoke`` and
-a channel's ``persistent`` flag once it has a stored message. A message to store goes into
-``req.out.stored``; the sequencer writes it before anyone receives it.
+a channel's ``persistent`` flag once it has a stored message. A message to store is relayed with
+``req.out.relay_stored``: the sequencer writes it before anyone receives it, and if it cannot, nobody does
+and the sender gets ``FAIL … MESSAGE_NOT_SENT`` (see ``common.server.outbox``).
 """
 from __future__ import annotations
 
@@ -57,15 +58,18 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         tags, time_ms = req.server.message_tags(client_tags)
         if client.is_bot:
             tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value, for clients with message-tags
-        req.out.relay(recipients, user_message(client, command, name, *params, tags=tags))
+        line = user_message(client, command, name, *params, tags=tags)
         if isinstance(target, str):
+            req.out.relay(recipients, line)
             req.server.audit(client, "announce", target, text)
         elif req.server.history_enabled and not is_tagmsg:
             is_channel = isinstance(target, Channel)
-            store_message(req, target, StoredMessage(
+            store_message(req, target, recipients, line, StoredMessage(
                 tags["msgid"], time_ms, name, client.prefix, command, text,
                 recipient_host="" if is_channel else target.host, client_tags=client_tags,
                 ops_only=is_channel and target.only_operators_hear(client)))
+        else:
+            req.out.relay(recipients, line)
 
 
 def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
@@ -118,7 +122,9 @@ def message_recipients(req: Request, target_name: str,
     return target, [target] if target is not client or "echo-message" not in client.caps else []
 
 
-def store_message(req: Request, target: Channel | Client, message: StoredMessage) -> None:
-    req.out.stored.append(message)
+def store_message(req: Request, target: Channel | Client, recipients: list[Client], line: Message,
+                  message: StoredMessage) -> None:
+    """Relay ``line`` as a message the history keeps: delivered only once stored (``Outbox.relay_stored``)."""
+    req.out.relay_stored(req.client, recipients, line, message)
     if isinstance(target, Channel) and not target.persistent:
         target.persistent = True

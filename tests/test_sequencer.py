@@ -1,0 +1,296 @@
+"""The sequencer on its own: real SQLite files, real TCP connections on 127.0.0.1, and batches put together
+by hand. Outboxes submitted before ``start()`` are one batch, so what a busy server does only sometimes
+(a JOIN and the messages after it in the same batch) happens every time here.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import sqlite3
+
+import pytest
+
+from common.protocol.message import Message
+from common.server.connection import Connection, Flusher
+from common.server.history import ChannelSnapshot, Checkpointer, HistoryStore, StoredMessage, Viewer
+from common.server.history_reads import HistoryRequest, replay
+from common.server.outbox import Outbox, tag_gates
+from common.server.sequencer import Sequencer
+from common.server.state import Client
+from helpers import IRCTestClient, take_logged, wait_until
+
+SERVER = "classchat.test"
+HISTORY_CAPS = {"batch", "server-time", "message-tags"}
+
+
+class Wire:
+    """Server-side ``Client``s over real loopback TCP connections, each with the test client at its other end."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.flusher = Flusher()
+        self.flusher.start()
+        self.ends: list[tuple[Connection, IRCTestClient]] = []
+
+    def connect(self, nick: str, caps: set[str] = frozenset()) -> tuple[Client, IRCTestClient]:
+        peer = IRCTestClient(self.listener.getsockname())
+        peer.nick = nick
+        sock, address = self.listener.accept()
+        conn = Connection(sock, address, 1 << 20, self.flusher)
+        self.ends.append((conn, peer))
+        client = Client(conn=conn, nick=nick, username=nick, registered=True, caps=set(caps),
+                        tag_gates=tag_gates(set(caps)))
+        return client, peer
+
+    def close(self) -> None:
+        for conn, peer in self.ends:
+            conn.close("test over")
+            conn.release()
+            peer.close()
+        self.flusher.stop()
+        self.flusher.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def wire():
+    made = Wire()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = HistoryStore(str(tmp_path / "history.sqlite3"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sequencer(store):
+    """A sequencer over ``store``, not started: what is submitted before ``start()`` is its first batch."""
+    made = Sequencer(store, None)
+    yield made
+    if made.is_alive():
+        made.stop(5)
+    assert not made.is_alive()
+
+
+def outbox() -> Outbox:
+    return Outbox(SERVER)
+
+
+def stored_message(sender: Client, text: str, msgid: str, time_ms: int) -> StoredMessage:
+    return StoredMessage(msgid, time_ms, "#c", sender.prefix, "PRIVMSG", text)
+
+
+def relay_stored(out: Outbox, sender: Client, recipients: list[Client], message: StoredMessage) -> None:
+    """A PRIVMSG to #c as the server relays one that goes into the history."""
+    tags = {"time": "2026-01-01T00:00:00.000Z", "msgid": message.msgid}
+    line = Message("PRIVMSG", [message.target, message.text], source=sender.prefix, tags=tags)
+    out.relay_stored(sender, recipients, line, message)
+
+
+def marker(out: Outbox, client: Client, token: str) -> None:
+    out.send(client, Message("PING", [token], source=SERVER))
+
+
+def lines_until(peer: IRCTestClient, token: str, limit: int = 1000) -> list[Message]:
+    """Every line up to the PING carrying ``token`` (not included)."""
+    lines = []
+    for _ in range(limit):
+        line = peer.expect(r"")
+        if line.command == "PING" and line.params == [token]:
+            return lines
+        lines.append(line)
+    raise AssertionError(f"{peer.nick}: no PING {token} within {limit} lines")
+
+
+def history_msgids(lines: list[Message]) -> tuple[list[str], list[str]]:
+    """(msgids inside chathistory batches, msgids of live PRIVMSGs)."""
+    replayed = [line.tags["msgid"] for line in lines if line.command == "PRIVMSG" and "batch" in line.tags]
+    live = [line.tags["msgid"] for line in lines if line.command == "PRIVMSG" and "batch" not in line.tags]
+    return replayed, live
+
+
+# ------------------------------------------------------------------ reads see what was decided before them
+
+def replay_read(joiner: Client):
+    return lambda history, out: replay(history, out, joiner, "#c", 50, False)
+
+
+def chathistory_read(joiner: Client):
+    request = HistoryRequest("LATEST", "#c", "#c", [("latest", 0)], 50, Viewer(joiner.nick, joiner.host))
+    return lambda history, out: request.answer(history, out, joiner)
+
+
+def talker_and_joiner(wire: Wire, store: HistoryStore):
+    """A talker whose message m0 is in the history already, and a joiner who gets replays in a batch."""
+    talker, talker_end = wire.connect("talker")
+    joiner, joiner_end = wire.connect("joiner", HISTORY_CAPS)
+    store.write([stored_message(talker, "from an earlier batch", "m0", 1000)])
+    return talker, talker_end, joiner, joiner_end
+
+
+@pytest.mark.parametrize("make_read", [replay_read, chathistory_read], ids=["replay on JOIN", "CHATHISTORY"])
+def test_a_history_read_sees_exactly_the_messages_decided_before_it(wire, store, sequencer, make_read):
+    """One batch: a message, then a JOIN (or a CHATHISTORY) whose read is queued, then a message the joiner
+    receives live. The read must hold the first and not the second, else the joiner gets it twice."""
+    talker, _talker_end, joiner, joiner_end = talker_and_joiner(wire, store)
+    before, join, after, end = outbox(), outbox(), outbox(), outbox()
+    relay_stored(before, talker, [], stored_message(talker, "before the join", "m1", 1001))  # not a member yet
+    join.send(joiner, Message("JOIN", ["#c"], source=joiner.prefix))
+    join.history_reads.append(make_read(joiner))
+    relay_stored(after, talker, [joiner], stored_message(talker, "after the join", "m2", 1002))
+    marker(end, joiner, "end")
+    for out in (before, join, after, end):
+        sequencer.submit(out)
+    sequencer.start()
+    lines = lines_until(joiner_end, "end")
+    replayed, live = history_msgids(lines)
+    assert lines[0].command == "JOIN"
+    assert replayed == ["m0", "m1"], "the read saw a message decided after it (or missed one before it)"
+    assert live == ["m2"]
+
+
+def test_reads_of_a_batch_that_could_not_be_stored_see_what_was_stored_before_it(wire, store, sequencer, caplog):
+    talker, talker_end, joiner, joiner_end = talker_and_joiner(wire, store)
+    refused, join, end = outbox(), outbox(), outbox()
+    relay_stored(refused, talker, [], stored_message(talker, "refused", "m1", 1001))
+    join.history_reads.append(replay_read(joiner))
+    marker(end, joiner, "end")  # after the read's answer, which goes at the end of its outbox
+    for out in (refused, join, end):
+        sequencer.submit(out)
+    locker = sqlite3.connect(store.path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        sequencer.start()
+        assert history_msgids(lines_until(joiner_end, "end")) == (["m0"], [])
+    finally:
+        locker.rollback()
+        locker.close()
+    assert talker_end.expect(r" FAIL ").params[:3] == ["PRIVMSG", "MESSAGE_NOT_SENT", "#c"]
+    assert len(take_logged(caplog, logging.ERROR, "could not store 1 messages in the history")) == 1
+
+
+# ------------------------------------------------------------------ storage failures
+
+def test_a_batch_that_cannot_be_stored_reaches_nobody_and_its_senders_are_told(wire, store, sequencer, caplog):
+    """The file is locked by another program: the write gives up after the busy timeout, the messages are
+    refused (FAIL to each sender, in place of its echo), every other line goes out, the channel settings are
+    saved with the next batch that can be stored, and the log says it once per incident."""
+    talker, talker_end = wire.connect("talker", {"echo-message"})
+    listener, listener_end = wire.connect("listener")
+    first, second, numerics = outbox(), outbox(), outbox()
+    relay_stored(first, talker, [listener, talker], stored_message(talker, "first", "m1", 1001))
+    first.saved_channels.append(ChannelSnapshot("#c", 1, "a topic", "talker", 5, "nt", None, None, ()))
+    relay_stored(second, talker, [listener, talker], stored_message(talker, "second", "m2", 1002))
+    numerics.numeric(talker, "332", "#c", "a topic")
+    numerics.send(listener, Message("TOPIC", ["#c", "a topic"], source=talker.prefix))
+    for out in (first, second, numerics):
+        marker(out, talker, "t")
+        marker(out, listener, "l")
+    locker = sqlite3.connect(store.path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        sequencer.submit(first)
+        sequencer.start()
+        assert [line.command for line in lines_until(talker_end, "t")] == ["FAIL"]
+        assert lines_until(listener_end, "l") == []
+        sequencer.submit(second)  # a second batch in the same incident
+        sequencer.submit(numerics)
+        fail = lines_until(talker_end, "t")
+        assert [(line.command, *line.params) for line in fail] == [
+            ("FAIL", "PRIVMSG", "MESSAGE_NOT_SENT", "#c", "Your message was not sent: the server could not save it")]
+        assert lines_until(listener_end, "l") == []
+        assert lines_until(talker_end, "t")[0].command == "332"
+        assert lines_until(listener_end, "l")[0].command == "TOPIC"
+    finally:
+        locker.rollback()
+        locker.close()
+    assert len(take_logged(caplog, logging.ERROR, "could not store 1 messages in the history: database is locked")) == 1
+    assert store.load_channels() == [], "saved while locked?"
+    later = outbox()
+    relay_stored(later, talker, [listener, talker], stored_message(talker, "after the lock", "m3", 1003))
+    marker(later, listener, "l")
+    sequencer.submit(later)
+    assert [line.params[1] for line in lines_until(listener_end, "l")] == ["after the lock"]
+    assert [m.msgid for m in store.before("#c", None, 10)] == ["m3"]
+    assert [c.topic for c in store.load_channels()] == ["a topic"], "the unsaved settings were not tried again"
+    assert take_logged(caplog, logging.WARNING, "history storage works again (2 messages were refused meanwhile)")
+
+
+# ------------------------------------------------------------------ the thread survives
+
+class Unrecoverable(BaseException):
+    """Not an Exception: nothing in the sequencer catches it, as a last resort must not either."""
+
+
+def test_one_failing_read_or_action_affects_only_itself(wire, sequencer, caplog):
+    alice, alice_end = wire.connect("alice")
+    bob, bob_end = wire.connect("bob", HISTORY_CAPS)
+
+    def half_then_raise(history, out):
+        out.send(bob, Message("NOTICE", ["bob", "half of an answer"], source=SERVER))
+        raise ValueError("a read that breaks")
+
+    def raise_after_delivery():
+        raise RuntimeError("an action that breaks")
+
+    first, second, third = outbox(), outbox(), outbox()
+    first.send(alice, Message("NOTICE", ["alice", "one"], source=SERVER))
+    first.after_delivery.append(raise_after_delivery)
+    second.send(bob, Message("NOTICE", ["bob", "two"], source=SERVER))
+    second.history_reads.append(half_then_raise)
+    second.history_reads.append(chathistory_read(bob))  # the next read of the same outbox still runs
+    third.send(alice, Message("NOTICE", ["alice", "three"], source=SERVER))
+    marker(third, alice, "a")
+    marker(third, bob, "b")
+    for out in (first, second, third):
+        sequencer.submit(out)
+    sequencer.start()
+    assert [line.params[1] for line in lines_until(alice_end, "a")] == ["one", "three"]
+    bob_lines = lines_until(bob_end, "b")
+    assert [line.params[-1] for line in bob_lines if line.command == "NOTICE"] == ["two"]
+    assert [line.command for line in bob_lines if line.command == "BATCH"] == ["BATCH", "BATCH"]
+    later = outbox()
+    marker(later, alice, "again")
+    sequencer.submit(later)
+    assert lines_until(alice_end, "again") == []  # so the first batch's actions have run too
+    read_errors = take_logged(caplog, logging.ERROR, "could not answer a history read")
+    action_errors = take_logged(caplog, logging.ERROR, "an action after delivery failed")
+    assert len(read_errors) == 1 and read_errors[0].exc_info[0] is ValueError
+    assert len(action_errors) == 1 and action_errors[0].exc_info[0] is RuntimeError
+
+
+def test_a_sequencer_that_dies_anyway_says_so(wire, sequencer, caplog):
+    alice, alice_end = wire.connect("alice")
+
+    def unrecoverable():
+        raise Unrecoverable("out of everything")
+
+    out = outbox()
+    marker(out, alice, "a")
+    out.after_delivery.append(unrecoverable)
+    sequencer.submit(out)
+    sequencer.start()
+    lines_until(alice_end, "a")
+    sequencer.join(5)
+    assert not sequencer.is_alive()
+    died = take_logged(caplog, logging.CRITICAL, "the sequencer thread stopped on an unexpected error")
+    assert len(died) == 1 and died[0].exc_info[0] is Unrecoverable
+
+
+def test_the_checkpointer_survives_a_database_it_cannot_open(tmp_path, caplog):
+    checkpointer = Checkpointer(str(tmp_path / "no such folder" / "history.sqlite3"), interval=0.01)
+    checkpointer.start()
+    try:
+        wait_until(lambda: any("history checkpoint failed" in r.getMessage() for r in caplog.records),
+                   what="the checkpointer to report its failure")
+        assert checkpointer.is_alive()
+    finally:
+        checkpointer.stop()
+    failures = take_logged(caplog, logging.WARNING, "history checkpoint failed: unable to open database file")
+    assert len(failures) == 1, "logged once per incident, not every second"
+    assert not re.search(r"thread (stopped|ended)", caplog.text)
