@@ -173,3 +173,74 @@ def test_add_students_prints_passwords_that_work(make_server, tmp_path):
     running = make_server(db_path=db, **FAST_LOGINS)
     _masha, answers = sasl_connect(running, "Маша", "Маша", rows["Маша"])
     assert answers[0] == "903"
+
+
+def test_account_tag_extended_join_and_account_notify(accounts_server):
+    watcher = accounts_server.connect("watcher", caps=("account-tag", "extended-join", "account-notify",
+                                                       "message-tags"))
+    watcher.join("#c")
+    masha = accounts_server.connect("masha")
+    masha.join("#c")
+    assert watcher.expect(r":masha!\S+ JOIN #c").params == ["#c", "*", "Test user masha"]
+    masha.send("REGISTER * * masha-password")
+    masha.expect(r" REGISTER SUCCESS ")
+    assert watcher.expect(r":masha!\S+ ACCOUNT ").params == ["masha"]
+    masha.send("PRIVMSG #c :signed")
+    assert watcher.expect(r" PRIVMSG #c :?signed").tags.get("account") == "masha"
+    plain = accounts_server.connect("plain")
+    plain.join("#c")
+    masha.send("PRIVMSG #c :again")
+    line = plain.expect(r" PRIVMSG #c :?again")
+    assert "account" not in line.tags
+
+
+def test_private_history_follows_the_account_to_another_computer(accounts_server):
+    """A student logs in from another computer (another address) and still sees her private chat; a guest
+    who takes her old nick there does not."""
+    caps = ("batch", "server-time", "message-tags", "draft/chathistory")
+    masha = accounts_server.connect("masha")
+    masha.send("REGISTER * * masha-password")
+    masha.expect(r" REGISTER SUCCESS ")
+    teacher = accounts_server.connect("teacher")
+    teacher.send("PRIVMSG masha :your homework is fine")
+    masha.expect("your homework is fine")
+    masha.send("QUIT")
+    masha.expect_closed()
+    elsewhere = accounts_server.client(source_address="127.0.0.2")
+    elsewhere.nick = "masha"
+    elsewhere.send("CAP LS 302")
+    elsewhere.send("NICK masha")
+    elsewhere.send("USER masha 0 * :m")
+    elsewhere.expect(r" CAP \S+ LS ")
+    elsewhere.send("CAP REQ :" + " ".join(("sasl",) + caps))
+    elsewhere.expect(r" CAP \S+ ACK ")
+    elsewhere.send("AUTHENTICATE PLAIN")
+    elsewhere.expect(r"^AUTHENTICATE \+")
+    elsewhere.send(f"AUTHENTICATE {plain('masha', 'masha-password')}")
+    elsewhere.expect_numeric("903")
+    elsewhere.send("CAP END")
+    elsewhere.expect_numeric("376|422")
+    elsewhere.send("CHATHISTORY LATEST teacher * 10")
+    assert any("your homework is fine" in line for line in elsewhere.sync())
+
+
+def test_own_questions_come_back_in_the_replay(make_server, tmp_path):
+    running = make_server(db_path=str(tmp_path / "q.sqlite3"))
+    teacher = running.connect("teacher")
+    teacher.join("#q")
+    teacher.send("MODE #q +U")
+    teacher.sync()
+    student = running.connect("student")
+    student.join("#q")
+    other = running.connect("other")
+    other.join("#q")
+    student.send("PRIVMSG #q :what is a socket?")
+    teacher.expect("what is a socket")
+    other.send("PRIVMSG #q :and a thread?")
+    teacher.expect("and a thread")
+    student.send("PART #q")
+    student.sync()
+    student.send("JOIN #q")
+    replayed = [line for line in student.sync() if " NOTICE #q " in line]
+    assert any("what is a socket" in line for line in replayed), replayed
+    assert not any("and a thread" in line for line in replayed), "another student's question was shown"

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from common.server.history import ChannelSnapshot, HistoryStore, StoredMessage, Viewer, dm_key, format_time, parse_time
+from common.server.history import (SCHEMA_VERSION, ChannelSnapshot, HistoryStore, StoredMessage, Viewer, dm_key,
+                                   format_time, parse_time)
 from helpers import PROJECT_ROOT, IRCTestClient, take_logged
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags")
@@ -485,7 +486,7 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_private_conversations(db
     """)
     old.close()
     store = HistoryStore(db)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.targets(Viewer("петя", "h2"), [], 0, 10_000, 10) == [("Вася", 5000)]
     assert store.targets(Viewer("Вася", "h1"), [], 0, 10_000, 10) == [("Петя", 5000)]
     assert store.targets(Viewer("петя", "elsewhere"), [], 0, 10_000, 10) == []

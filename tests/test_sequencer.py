@@ -117,7 +117,7 @@ def history_msgids(lines: list[Message]) -> tuple[list[str], list[str]]:
 # ------------------------------------------------------------------ reads see what was decided before them
 
 def replay_read(joiner: Client):
-    return lambda history, out: replay(history, out, joiner, "#c", 50, False)
+    return lambda history, out: replay(history, out, joiner, "#c", 50, Viewer(joiner.nick, joiner.host))
 
 
 def chathistory_read(joiner: Client):

@@ -38,7 +38,7 @@ from common.protocol.message import action_text
 from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The writer copies the log into the database itself only past this many pages (a backstop): normally the
 # Checkpointer does it every second from its own connection, off the delivery path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
@@ -62,7 +62,9 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     client_tags TEXT NOT NULL DEFAULT '{}',
     ops_only INTEGER NOT NULL DEFAULT 0,
-    recipient_key TEXT NOT NULL DEFAULT ''
+    recipient_key TEXT NOT NULL DEFAULT '',
+    sender_account TEXT,
+    recipient_account TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_target ON messages (target_key, time_ms, id);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time_ms);
@@ -86,26 +88,38 @@ CREATE TABLE IF NOT EXISTS channels (
 """
 # What each version added, by the version it upgrades from. 2: questions (+U) kept for operators, and the
 # mute (+q) list. 3: the recipient of a private message as a key of its own (filled in by _fill_recipient_keys),
-# so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key.
+# so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key. 4: the
+# accounts of the two sides (casefolded; NULL for a guest), so that private history follows an account.
 UPGRADES = {
     1: ("ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'"),
     2: ("ALTER TABLE messages ADD COLUMN recipient_key TEXT NOT NULL DEFAULT ''",),
+    3: ("ALTER TABLE messages ADD COLUMN sender_account TEXT", "ALTER TABLE messages ADD COLUMN recipient_account TEXT"),
 }
 
 
-# A private message is visible to its sender (same nick, same host) and to its recipient (the other nick of
-# the key, at the host it was delivered to). Parameters: viewer key, viewer host, viewer key, viewer host.
-PRIVATE_SIDE = "((sender_key = ? AND sender_host = ?) OR (sender_key <> ? AND recipient_host = ?))"
+# A private message is visible to its sender and to its recipient (the other nick of the key): someone logged
+# in is that side by their account, from any computer; a guest by nick and the host it sent from or was
+# delivered to. An account of NULL (a guest) equals nothing. Parameters: Viewer.private_side_params().
+PRIVATE_SIDE = ("((sender_key = ? AND (sender_host = ? OR sender_account = ?))"
+                " OR (sender_key <> ? AND (recipient_host = ? OR recipient_account = ?)))")
+# Under +U a member's own questions come back to them too, and to nobody else but the operators.
+OWN_MESSAGE = "(sender_key = ? AND (sender_host = ? OR sender_account = ?))"
 
 
 class Viewer(NamedTuple):
-    """Who asks for history: a private chat needs their nick and host to match one side; ``privileged``
-    (a channel operator or the teacher) also sees the questions sent under +U."""
+    """Who asks for history: a private chat needs them to be one side (their account, or for a guest their
+    nick and host); ``privileged`` (a channel operator or the teacher) also sees every question sent under
+    +U, where anyone sees their own."""
 
     nick: str = ""
     host: str = ""
     privileged: bool = False
+    account: str | None = None
+
+    def side(self) -> tuple[str, str, str | None]:
+        """(nick key, host, account key) as the privacy conditions take them."""
+        return casefold(self.nick), self.host, casefold(self.account) if self.account else None
 
 
 def fits_sqlite(number: int) -> bool:
@@ -161,6 +175,8 @@ class StoredMessage:
     client_tags: dict[str, str] = field(default_factory=dict)
     ops_only: bool = False  # a question under +U: only the channel's operators saw it
     row_id: int = 0
+    sender_account: str | None = None
+    recipient_account: str | None = None
 
     @property
     def sender_nick(self) -> str:
@@ -321,8 +337,8 @@ class HistoryStore:
         try:
             self.db.executemany(
                 "INSERT OR IGNORE INTO messages (msgid, time_ms, target_key, target, sender, sender_key, sender_host,"
-                " recipient_host, command, text, client_tags, ops_only, recipient_key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " recipient_host, command, text, client_tags, ops_only, recipient_key, sender_account, recipient_account)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 message_rows)
             self.db.executemany(
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
@@ -352,7 +368,8 @@ class HistoryStore:
         key, sender_key, sender_host, recipient_key = self._keys(m.target, m.sender)
         tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
         return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
-                m.text, tags, int(m.ops_only), recipient_key)
+                m.text, tags, int(m.ops_only), recipient_key, casefold(m.sender_account) if m.sender_account else None,
+                casefold(m.recipient_account) if m.recipient_account else None)
 
     def last_row_id(self) -> int:
         """The row id of the newest message stored (0 when there is none)."""
@@ -444,17 +461,17 @@ class HistoryStore:
                 " ORDER BY time_ms DESC LIMIT 1", (casefold(channel), low, high, self._last_visible)).fetchone()
             if latest is not None:
                 rows.append(latest)
-        me, host, last = casefold(viewer.nick), viewer.host, self._last_visible
+        (me, host, account), last = viewer.side(), self._last_visible
         private = self.db.execute(
             "SELECT target_key, MAX(time_ms) FROM ("
             " SELECT target_key, time_ms FROM messages"
-            "  WHERE recipient_key <> '' AND sender_key = ? AND sender_host = ? AND time_ms > ? AND time_ms < ?"
-            "  AND id <= ?"
+            "  WHERE recipient_key <> '' AND sender_key = ? AND (sender_host = ? OR sender_account = ?)"
+            "  AND time_ms > ? AND time_ms < ? AND id <= ?"
             " UNION ALL"
             " SELECT target_key, time_ms FROM messages"
-            "  WHERE recipient_key <> '' AND recipient_key = ? AND recipient_host = ? AND time_ms > ? AND time_ms < ?"
-            "  AND id <= ?"
-            ") GROUP BY target_key", (me, host, low, high, last, me, host, low, high, last)).fetchall()
+            "  WHERE recipient_key <> '' AND recipient_key = ? AND (recipient_host = ? OR recipient_account = ?)"
+            "  AND time_ms > ? AND time_ms < ? AND id <= ?"
+            ") GROUP BY target_key", (me, host, account, low, high, last, me, host, account, low, high, last)).fetchall()
         for key, latest in private:
             first, second = key[3:].split(":", 1)
             other = second if first == me else first
@@ -479,12 +496,15 @@ class HistoryStore:
 
     def _select(self, key: str, viewer: Viewer, condition: str, params: tuple, order: str,
                 limit: int) -> list[StoredMessage]:
+        side = viewer.side()
         if key.startswith("dm:"):
             privacy = f" AND {PRIVATE_SIDE}"
-            me = casefold(viewer.nick)
-            params = (*params, me, viewer.host, me, viewer.host)
+            params = (*params, *side, *side)
+        elif viewer.privileged:
+            privacy = ""
         else:
-            privacy = "" if viewer.privileged else " AND ops_only = 0"
+            privacy = f" AND (ops_only = 0 OR {OWN_MESSAGE})"
+            params = (*params, *side)
         rows = self.db.execute(
             f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags, ops_only"
             f" FROM messages WHERE target_key = ? AND {condition}{privacy} AND id <= ?"

@@ -48,13 +48,13 @@ def send_history_batch(out: Outbox, client: Client, batch_type: str, params: lis
     out.send(client, Message("BATCH", [f"-{reference}"], source=out.server_name))
 
 
-def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit: int, privileged: bool) -> None:
+def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit: int, viewer: Viewer) -> None:
     """The last messages of a channel for a client that just joined it (run by the sequencer).
 
     With server-time the client gets the messages themselves with their original times (in a chathistory
     batch when it also has batch); a plain client gets notices that carry the time in their text.
     """
-    messages = store.before(casefold(channel), None, limit, Viewer(privileged=privileged))
+    messages = store.before(casefold(channel), None, limit, viewer)
     if not messages:
         return
     if "server-time" in client.caps:

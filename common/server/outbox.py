@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from common.server.state import Client
 
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
-TAG_CAPABILITIES = {"time": "server-time", "batch": "batch"}
-TAG_GATES = ("server-time", "batch", "message-tags")  # every capability that decides a tag variant
+TAG_CAPABILITIES = {"time": "server-time", "batch": "batch", "account": "account-tag"}
+TAG_GATES = ("server-time", "batch", "message-tags", "account-tag")  # every capability deciding a tag variant
 NOT_STORED = "MESSAGE_NOT_SENT"
 NOT_STORED_TEXT = "Your message was not sent: the server could not save it"
 

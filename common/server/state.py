@@ -42,7 +42,7 @@ class Client:
     registered: bool = False
     password: str | None = None
     caps: set[str] = field(default_factory=set)
-    tag_gates: tuple[bool, ...] = (False, False, False)  # outbox.tag_gates(caps), kept current by CAP
+    tag_gates: tuple[bool, ...] = (False, False, False, False)  # outbox.tag_gates(caps), kept current by CAP
     cap_negotiating: bool = False
     cap_version: int = 0
     modes: set[str] = field(default_factory=set)

@@ -15,6 +15,7 @@ from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_TARGETS, 
                                          err_no_such_channel, err_no_such_nick, err_not_on_channel,
                                          relay_to_channel, remember_channel, send_names, send_topic,
                                          user_message)
+from common.server.history import Viewer
 from common.server.history_reads import replay
 from common.server.state import Channel
 
@@ -52,7 +53,11 @@ def join_one(req: Request, name: str, key: str) -> None:
     elif not client.is_oper and not may_enter(req, channel, key):
         return
     state.join(client, channel)
-    relay_to_channel(req, channel, user_message(client, "JOIN", channel.name))
+    # IRCv3 extended-join: who asked for it also learns the joiner's account ("*": none) and real name.
+    extended = [member for member in channel.members if "extended-join" in member.caps]
+    plain = [member for member in channel.members if "extended-join" not in member.caps]
+    req.out.relay(extended, user_message(client, "JOIN", channel.name, client.account or "*", client.realname))
+    req.out.relay(plain, user_message(client, "JOIN", channel.name))
     if client.away is not None:
         away = user_message(client, "AWAY", client.away)
         req.out.relay([m for m in channel.members if m is not client and "away-notify" in m.caps], away)
@@ -60,8 +65,9 @@ def join_one(req: Request, name: str, key: str) -> None:
         send_topic(req, channel)
     send_names(req, channel)
     if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
-        limit, name, privileged = req.server.config.replay, channel.name, channel.is_operator(client)
-        req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit, privileged))
+        limit, name = req.server.config.replay, channel.name
+        viewer = Viewer(client.nick, client.host, channel.is_operator(client), client.account)
+        req.out.history_reads.append(lambda store, out: replay(store, out, client, name, limit, viewer))
 
 
 def new_channel(req: Request, name: str) -> Channel | None:

@@ -56,7 +56,7 @@ def handle_chathistory(req: Request, msg: Message) -> None:
         return
     limit = min(asked, CHATHISTORY_LIMIT)
     client = req.client
-    viewer = Viewer(client.nick, client.host)
+    viewer = Viewer(client.nick, client.host, account=client.account)
     if subcommand == "TARGETS":
         bounds = [parse_msgref(ref) for ref in msg.params[1:3]]
         if any(bound is None or bound[0] != "timestamp" for bound in bounds):

@@ -58,6 +58,8 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         tags, time_ms = req.server.message_tags(client_tags)
         if client.is_bot:
             tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value, for clients with message-tags
+        if client.account is not None:
+            tags["account"] = client.account  # IRCv3 account-tag
         line = user_message(client, command, name, *params, tags=tags)
         if isinstance(target, str):
             req.out.relay(recipients, line)
@@ -67,7 +69,8 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             store_message(req, target, recipients, line, StoredMessage(
                 tags["msgid"], time_ms, name, client.prefix, command, text,
                 recipient_host="" if is_channel else target.host, client_tags=client_tags,
-                ops_only=is_channel and target.only_operators_hear(client)))
+                ops_only=is_channel and target.only_operators_hear(client), sender_account=client.account,
+                recipient_account=None if is_channel else target.account))
         else:
             req.out.relay(recipients, line)
 
