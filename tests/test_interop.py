@@ -19,7 +19,7 @@ import irc.client
 import irc.connection
 import pytest
 
-from helpers import trusting
+from helpers import trusting, wait_until
 
 
 def require_tool(name: str, *, file_pattern: str | None = None) -> None:
@@ -225,3 +225,50 @@ def test_weechat_joins_and_chats(server, tmp_path):
         assert ours.expect(r":weechatuser!\S+ PART").params == ["#interop", "done"]
     finally:
         weechat.stop()
+
+
+def is_online(asker, nick: str) -> bool:
+    asker.send(f"ISON {nick}")
+    return asker.expect_numeric("303").params[-1] != ""
+
+
+def test_irc_library_logs_in_with_sasl_and_reads_its_private_history(make_server, tmp_path):
+    """The irc library's own SASL PLAIN login; a private message to its account comes back from the
+    history (CHATHISTORY) after it reconnects."""
+    from common.server.accounts import AccountStore
+
+    db = str(tmp_path / "accounts.sqlite3")
+    store = AccountStore(db)
+    store.create("jaraco", "library-password")
+    store.close()
+    running = make_server(db_path=db, login_delay=0.01)
+    ours = running.connect("ours")
+    for round_ in range(2):
+        reactor = irc.client.Reactor()
+        private: list[str] = []
+        welcomed, failed = threading.Event(), []
+        reactor.add_global_handler("welcome", lambda c, e: welcomed.set())
+        reactor.add_global_handler("login_failed", lambda c, e: failed.append(e.arguments))
+        reactor.add_global_handler("privmsg", lambda c, e: private.append(e.arguments[0]))
+        connection = reactor.server().connect(*running.address, "jaraco", password="library-password",
+                                              sasl_login="jaraco")
+
+        def pump_until(condition, timeout=5.0):
+            deadline = time.monotonic() + timeout
+            while not condition():
+                assert not failed, f"SASL login failed: {failed}"
+                assert time.monotonic() < deadline, f"timed out; private messages: {private}"
+                reactor.process_once(0.05)
+
+        pump_until(welcomed.is_set)
+        ours.send("WHOIS jaraco")
+        assert ours.expect_numeric("330").params[1:3] == ["jaraco", "jaraco"]
+        if round_ == 0:
+            ours.send("PRIVMSG jaraco :a private word")
+        else:
+            connection.send_raw("CHATHISTORY LATEST ours * 10")
+        pump_until(lambda: "a private word" in private)
+        ours.expect_numeric("318")
+        connection.quit("bye")
+        connection.close()
+        wait_until(lambda: not is_online(ours, "jaraco"), what="jaraco to be gone before it logs in again")
