@@ -33,9 +33,24 @@ def test_scripted_mode_sends_each_line_and_exits_after_acknowledgement(server_pr
     assert watcher.expect(r" PRIVMSG #general ").params[1] == "\x01ACTION нажимает кнопку\x01"
     assert watcher.expect(r" PRIVMSG watcher ").params[1] == "private note"
     assert watcher.expect(r":robot!\S+ QUIT").params == ["Quit: Leaving"]
-    assert "#general <robot> first line" in result.stdout
-    assert "#второй <robot> in the second channel" in result.stdout
-    assert "\x1b[" not in result.stdout, "colour codes in piped output"
+    assert result.stdout == "", "a script's own lines, the welcome and the MOTD are not its output"
+    assert result.stderr == ""
+
+
+def test_verbose_shows_the_rest_on_stderr(server_process):
+    process = server_process()
+    watcher = IRCTestClient(process.address).register("watcher")
+    watcher.join("#general")
+    result = run_cli("--port", str(process.address[1]), "--nick", "robot", "--verbose",
+                     stdin="first line\n/msg watcher private note\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    shown = result.stderr.splitlines()
+    assert "Connected as robot." in shown and "Welcome to classchat, the classroom chat." in shown
+    assert "You joined #general" in shown
+    assert any(line.endswith("#general <robot> first line") for line in shown)
+    assert any(line.endswith(" -> watcher: private note") for line in shown), "whom a private message went to"
+    assert "\x1b[" not in result.stderr, "colour codes in piped output"
 
 
 def test_scripted_output_shows_what_others_say(server_process):
@@ -70,11 +85,14 @@ def test_once_sends_one_message(server_process):
     assert watcher.expect(r" PRIVMSG #class ").params[1] == "Урок начинается через 5 минут"
 
 
-def test_wrong_password_exits_1_with_one_line(server_process):
+def test_wrong_or_missing_password_exits_1_with_one_line(server_process):
     process = server_process("--password", "right")
     result = run_cli("--port", str(process.address[1]), "--password", "wrong", "--once", "x")
-    assert result.returncode == 1
-    assert result.stderr.strip() == "chat_client_cli.py: the server refused the connection"
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "chat_client_cli.py: the server did not accept the password (--password)\n"
+    result = run_cli("--port", str(process.address[1]), stdin="x\n")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "chat_client_cli.py: the server needs a password: give it with --password\n"
 
 
 def test_no_server_exits_2_with_one_line():
@@ -89,10 +107,11 @@ def test_no_server_exits_2_with_one_line():
 
 def test_russian_interface(server_process):
     process = server_process()
-    result = run_cli("--port", str(process.address[1]), "--lang", "ru", "--once", "привет")
-    assert "Подключено как" in result.stdout and "Вы вошли в #general" in result.stdout
-    result = run_cli("--port", str(process.address[1]), "--once", "hi", env={"LANG": "ru_RU.UTF-8"})
-    assert "Подключено как" in result.stdout
+    result = run_cli("--port", str(process.address[1]), "--lang", "ru", "--once", "привет", "--verbose")
+    assert "Подключено как" in result.stderr and "Вы вошли в #general" in result.stderr
+    assert "Сейчас в сети: 1" in result.stderr, "the user counts are numerics, translated by number"
+    result = run_cli("--port", str(process.address[1]), "--once", "hi", "--verbose", env={"LANG": "ru_RU.UTF-8"})
+    assert "Подключено как" in result.stderr
 
 
 def test_bad_option_is_one_line():
@@ -168,8 +187,10 @@ def ngircd(tmp_path):
 def test_cli_against_ngircd(ngircd):
     watcher = IRCTestClient(ngircd).register("watcher")
     watcher.join("#general")
-    result = run_cli("--port", str(ngircd[1]), "--nick", "visitor", stdin="Привет, ngircd!\n/topic Не наш сервер\n")
+    result = run_cli("--port", str(ngircd[1]), "--nick", "visitor", "--verbose",
+                     stdin="Привет, ngircd!\n/topic Не наш сервер\n")
     assert result.returncode == 0, result.stderr
     assert watcher.expect(r" PRIVMSG #general ").params[1] == "Привет, ngircd!"
     assert watcher.expect(r" TOPIC #general ").params[1] == "Не наш сервер"
-    assert "Connected as visitor" in result.stdout
+    assert "Connected as visitor" in result.stderr
+    assert result.stdout == "", "ngircd's welcome is no script's output"

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from common.client import events as ev
 from common.client.formatting import mentions_nick, split_text
 from common.client.session import Session, SessionConfig
-from common.client.transport import waits_for_pacing
+from common.client.outgoing import Lane, lane_for, waits_for_pacing
 from common.protocol.message import Message
 from helpers import EventLog, IRCTestClient
 
@@ -219,10 +219,13 @@ def test_mentions_are_whole_words():
     assert not mentions_nick("alice_ said", "alice")
 
 
-def test_pacing_policy_paces_the_users_lines_and_ctcp_answers_only():
-    """Whatever the user asks for waits for the bucket; of the session's own lines only CTCP answers wait."""
+def test_pacing_policy_sends_only_registration_keepalive_rejoin_and_goodbye_at_once():
+    """Whatever the user asks for waits for the bucket; of the session's own lines the follow-ups of a join
+    and CTCP answers wait too, each in a lane of its own behind what the user types."""
     for command in ("PRIVMSG", "NOTICE", "JOIN", "NICK", "PING", "AWAY", "MODE", "CHATHISTORY", "CAP", "QUIT"):
-        assert waits_for_pacing(Message(command, ["x"]), asked_by_user=True)
-    for command in ("PASS", "CAP", "NICK", "USER", "PONG", "PING", "JOIN", "AWAY", "MODE", "CHATHISTORY", "QUIT"):
+        assert lane_for(Message(command, ["x"]), asked_by_user=True) is Lane.TYPED
+    for command in ("PASS", "CAP", "NICK", "USER", "PONG", "PING", "JOIN", "AWAY", "QUIT"):
         assert not waits_for_pacing(Message(command, ["x"]), asked_by_user=False)
-    assert waits_for_pacing(Message("NOTICE", ["bob", "\x01VERSION classchat 1.0\x01"]), asked_by_user=False)
+    for command in ("MODE", "CHATHISTORY", "WHO"):
+        assert lane_for(Message(command, ["#c"]), asked_by_user=False) is Lane.FOLLOW_UP
+    assert lane_for(Message("NOTICE", ["bob", "\x01VERSION classchat 1.0\x01"]), asked_by_user=False) is Lane.CTCP_REPLY
