@@ -131,7 +131,7 @@ class Printer:
             return sys.stdout
         if isinstance(event, ev.ServerReply) and not event.welcome and event.code.isdigit():  # not a server NOTICE
             return sys.stdout
-        if isinstance(event, ev.ErrorReply) or (isinstance(event, ev.Notice) and event.key == "nick_taken"):
+        if isinstance(event, ev.ErrorReply):
             return sys.stderr
         if isinstance(event, ev.NickRefused) or (isinstance(event, ev.Notice) and event.key.startswith("password")):
             return None  # the line the program ends with says it
