@@ -21,6 +21,7 @@ NUMERIC_TEXTS: dict[str, dict[str, str]] = {
     rpl.RPL_GLOBALUSERS: {"en": "People on the whole network: {0} (most at once: {1})",
                           "ru": "Во всей сети: {0} (больше всего было: {1})"},
     rpl.RPL_AWAY: {"en": "{0} is away: {1}", "ru": "{0} отошёл(ла): {1}"},
+    rpl.RPL_USERHOST: {"en": "Addresses: {0}", "ru": "Адреса: {0}"},
     rpl.RPL_ISON: {"en": "Online: {0}", "ru": "В сети: {0}"},
     rpl.RPL_UNAWAY: {"en": "You are back (no longer marked away)", "ru": "Вы вернулись (отметка «отошёл» снята)"},
     rpl.RPL_NOWAWAY: {"en": "You are marked as away", "ru": "Вы отмечены как отошедший(ая)"},
@@ -95,10 +96,10 @@ NUMERIC_TEXTS: dict[str, dict[str, str]] = {
 
 # Why a message was refused (404), by the channel mode the server names at the end of its text: "(+m)".
 CANNOT_SEND_REASONS: dict[str, dict[str, str]] = {
-    "n": {"en": "you are not in it", "ru": "вы не в этом канале"},
-    "m": {"en": "only members with a voice may speak", "ru": "говорить могут только участники с голосом"},
-    "q": {"en": "you are muted", "ru": "вы лишены слова"},
-    "b": {"en": "you are banned from it", "ru": "вам запрещён вход"},
+    "n": {"en": "you are not in it (+n)", "ru": "вы не в этом канале (+n)"},
+    "m": {"en": "only members with a voice may speak (+m)", "ru": "говорить могут только участники с голосом (+m)"},
+    "q": {"en": "you are muted (+q)", "ru": "вы лишены слова (+q)"},
+    "b": {"en": "you are banned from it (+b)", "ru": "вам запрещён вход (+b)"},
 }
 
 
