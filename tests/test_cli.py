@@ -1,6 +1,7 @@
 """``python chat_client_cli.py`` driven as a person or a script would: pipes, a terminal (tmux), ngircd."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Iterator
 
 import pytest
 
@@ -114,12 +116,17 @@ def test_russian_interface(server_process):
     assert "Подключено как" in result.stderr
 
 
-def start_tmux_cli(name: str, port: int, *args: str) -> TmuxSession:
+@contextlib.contextmanager
+def tmux_cli(name: str, port: int, *args: str) -> Iterator[TmuxSession]:
     """The CLI in a tmux pane, as a person runs it; when it ends, the pane shows ``EXIT=<code>``."""
     require_tool("tmux")
     command = " ".join([sys.executable, CLI, "--port", str(port), *args])
-    return TmuxSession(f"classchat-{name}-{os.getpid()}", f"{command}; echo EXIT=$?; read keep_the_pane",
-                       {"LANG": "C.UTF-8", "TERM": "xterm-256color"})
+    session = TmuxSession(f"classchat-{name}-{os.getpid()}", f"{command}; echo EXIT=$?; read keep_the_pane",
+                          {"LANG": "C.UTF-8", "TERM": "xterm-256color"})
+    try:
+        yield session
+    finally:
+        session.kill()
 
 
 def lines_before_exit(session: TmuxSession) -> list[str]:
@@ -135,8 +142,7 @@ def test_interactive_exits_with_a_goodbye_and_no_traceback(server_process, keys,
     process = server_process()
     watcher = IRCTestClient(process.address).register("watcher")
     watcher.join("#general")
-    session = start_tmux_cli(f"leave{code}{len(keys)}", process.address[1], "--nick", "leaver")
-    try:
+    with tmux_cli(f"leave{code}{len(keys)}", process.address[1], "--nick", "leaver") as session:
         watcher.expect(r":leaver!\S+ JOIN #general")
         session.wait_for(r"(?m)^\[#general\]\s*$")
         if keys.startswith("/"):
@@ -148,16 +154,13 @@ def test_interactive_exits_with_a_goodbye_and_no_traceback(server_process, keys,
         assert shown[-1] == "Bye.", shown[-4:]
         assert not [line for line in shown if "Connection closed" in line or "Error" in line], shown
         assert watcher.expect(r":leaver!\S+ QUIT").params == [reason]
-    finally:
-        session.kill()
 
 
 def test_interactive_asks_for_another_nick(server_process):
     process = server_process()
     watcher = IRCTestClient(process.address).register("watcher")
     watcher.join("#general")
-    session = start_tmux_cli("nick", process.address[1], "--nick", "bad.nick")
-    try:
+    with tmux_cli("nick", process.address[1], "--nick", "bad.nick") as session:
         session.wait_for(r"does not accept the nick bad\.nick")
         session.wait_for(r"(?m)^Another nick:\s*$")
         session.send("good_nick")
@@ -166,26 +169,20 @@ def test_interactive_asks_for_another_nick(server_process):
         session.send("/quit")
         assert lines_before_exit(session)[-1] == "Bye."
         assert "EXIT=0" in session.screen()
-    finally:
-        session.kill()
 
 
 def test_interactive_prompt_ends_when_the_server_gives_up(server_process):
     """Nobody answers the nick question; the server ends the connection: the prompt ends too, with code 1."""
     process = server_process("--registration-timeout", "1")
-    session = start_tmux_cli("timeout", process.address[1], "--nick", "bad.nick")
-    try:
+    with tmux_cli("timeout", process.address[1], "--nick", "bad.nick") as session:
         session.wait_for(r"(?m)^Another nick:\s*$")
         lines_before_exit(session)
         assert "EXIT=1" in session.screen()
-    finally:
-        session.kill()
 
 
 def test_oper_password_is_asked_unseen_and_kept_out_of_the_history(server_process):
     process = server_process("--oper", "teacher:s3cret-word")
-    session = start_tmux_cli("oper", process.address[1], "--nick", "teach")
-    try:
+    with tmux_cli("oper", process.address[1], "--nick", "teach") as session:
         session.wait_for(r"(?m)^\[#general\]\s*$")
         session.send("hello class")
         session.wait_for(r"<teach> hello class")
@@ -201,8 +198,6 @@ def test_oper_password_is_asked_unseen_and_kept_out_of_the_history(server_proces
         subprocess.run(["tmux", "send-keys", "-t", session.name, "Up"], check=True)
         session.wait_for(r"(?m)^\[#general\] hello class$")  # nothing older than it: no /oper line
         assert session.screen().rstrip().splitlines()[-1] == "[#general] hello class"
-    finally:
-        session.kill()
 
 
 @pytest.mark.parametrize("mode", [("--once", "x"), ()])

@@ -15,7 +15,8 @@ from helpers import EventLog, IRCTestClient
 
 
 def start_session(address, nick: str, **overrides) -> tuple[Session, EventLog]:
-    config = SessionConfig(host=address[0], port=address[1], nick=nick, pace_rate=0, **overrides)
+    """A registered session; unpaced unless ``pace_rate`` is given (most tests are not about pacing)."""
+    config = SessionConfig(host=address[0], port=address[1], nick=nick, **{"pace_rate": 0, **overrides})
     session = Session(config)
     session.start()
     log = EventLog(session)
@@ -305,28 +306,23 @@ def test_a_pong_never_waits_behind_a_paste():
             session.quit(timeout=1)
 
 
-def test_ctcp_requests_neither_delay_typed_lines_nor_get_unbounded_answers(make_server):
+def test_ctcp_requests_neither_delay_typed_lines_nor_get_unbounded_answers(make_server, sessions):
     running = make_server(flood_rate=0)  # the stranger may flood the server: our session's answers are tested
-    session = Session(SessionConfig(host="127.0.0.1", port=running.address[1], nick="alice", channels=("#c",)))
-    session.start()
-    log = EventLog(session)
-    try:
-        log.wait_for(ev.Joined, own=True)
-        watcher = running.connect("watcher")
-        watcher.join("#c")
-        stranger = running.connect("stranger")
-        for _ in range(30):
-            stranger.send("PRIVMSG alice :\x01VERSION\x01")
-        answers = [line for line in stranger.sync() if " NOTICE stranger :\x01VERSION " in line]
-        assert session.flush(5), "the session has read the thirty requests"
-        session.send_text("#c", "my own line")
-        assert watcher.expect(r" PRIVMSG #c ", timeout=3).params[1] == "my own line"
-        while len(answers) < 2:
-            answers.append(stranger.expect(r" NOTICE stranger :\x01VERSION ").params[1])
-        assert session.flush(5)
-        assert not [line for line in stranger.sync() if "VERSION" in line], "two answers per sender, not thirty"
-    finally:
-        session.quit()
+    session, log = sessions(running.address, "alice", channels=("#c",), pace_rate=1.5)  # the default pacing
+    log.wait_for(ev.Joined, own=True)
+    watcher = running.connect("watcher")
+    watcher.join("#c")
+    stranger = running.connect("stranger")
+    for _ in range(30):
+        stranger.send("PRIVMSG alice :\x01VERSION\x01")
+    answers = [line for line in stranger.sync() if " NOTICE stranger :\x01VERSION " in line]
+    assert session.flush(5), "the session has read the thirty requests"
+    session.send_text("#c", "my own line")
+    assert watcher.expect(r" PRIVMSG #c ", timeout=3).params[1] == "my own line"
+    while len(answers) < 2:
+        answers.append(stranger.expect(r" NOTICE stranger :\x01VERSION ").params[1])
+    assert session.flush(5)
+    assert not [line for line in stranger.sync() if "VERSION" in line], "two answers per sender, not thirty"
 
 
 def test_the_ctcp_lane_is_bounded_and_gives_way():
@@ -369,12 +365,9 @@ def test_own_prefix_is_assumed_at_its_longest_until_the_server_shows_it():
     assert state.own_prefix_bytes("alice") == len("alice!~alice@127.0.0.1")
 
 
-def test_quit_sends_what_was_typed_then_the_reason(server_process):
+def test_quit_sends_what_was_typed_then_the_reason(server_process, sessions):
     process = server_process()
-    session = Session(SessionConfig(host=process.address[0], port=process.address[1], nick="paster",
-                                    channels=("#c",)))  # the default pacing: 5 lines, then 1.5 a second
-    session.start()
-    log = EventLog(session)
+    session, log = sessions(process.address, "paster", channels=("#c",), pace_rate=1.5)  # 5 lines, then 1.5/s
     watcher = IRCTestClient(process.address, timeout=15).register("watcher")
     watcher.join("#c")
     log.wait_for(ev.Joined, own=True)
