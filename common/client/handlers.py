@@ -2,9 +2,9 @@
 
 ``ServerLineHandler.handle`` runs on the transport's receiver thread, one parsed line at a time. A handler
 changes the ``ClientState`` under its lock, then, with the lock released, puts events on the queue and
-queues the lines the protocol calls for (PONG, CAP, the rejoin after 001, CTCP answers, …) with
-``Transport.send_protocol``, which decides their pacing. It registers on each new connection. Nothing here
-reads or writes the socket, and nothing here knows about a user interface.
+queues the lines the protocol calls for (PONG, CAP, the rejoin after the MOTD, CTCP answers, …) with
+``Transport.send_protocol``, where ``outgoing.lane_for`` decides how each goes. It registers on each new
+connection. Nothing here reads or writes the socket, and nothing here knows about a user interface.
 """
 from __future__ import annotations
 
