@@ -287,8 +287,8 @@ def wake_prompt(prompt: Prompt, tries: int = 25) -> None:
 
 
 def show_event(event: ev.Event, printer: Printer, outcome: Outcome) -> None:
-    """Print one event where it belongs and note what it says about the connection."""
-    outcome.note(event)
+    """Print one event where it belongs, then note what it says about the connection: the main thread,
+    woken by the note, prompts only below the line that explains why (a refused nick)."""
     if isinstance(event, ev.HistoryBatch):
         # The conversation so far, when we join: shown first, then a divider before the live lines.
         stream = sys.stdout if printer.interactive else (sys.stderr if printer.verbose else None)
@@ -296,13 +296,9 @@ def show_event(event: ev.Event, printer: Printer, outcome: Outcome) -> None:
             for message in event.messages:
                 printer.show(printer.format(message), stream)
             printer.show(printer.format_divider(tr("history_divider", printer.lang)), stream)
-        return
-    stream = printer.stream_for(event)
-    if stream is None:
-        return
-    line = printer.format(event)
-    if line is not None:
+    elif (stream := printer.stream_for(event)) is not None and (line := printer.format(event)) is not None:
         printer.show(line, stream)
+    outcome.note(event)
 
 
 def wait_until_registered(session: Session, outcome: Outcome, prompt: Prompt | None) -> bool:
