@@ -5,30 +5,37 @@
     echo "build finished" | python3 chat_client_cli.py --nick ci      # scripted: send stdin, then exit
     python3 chat_client_cli.py --once "lesson starts in 5 minutes"
 
-Exit codes: 0 success, 1 the server refused us (bad password, banned, …) or dropped us, 2 could not connect.
+In a terminal it is a chat window. From a script it prints on stdout only what others say and what the
+script asked for (/names, /whois, …); errors go to stderr, and with --verbose everything else too.
+Exit codes: 0 success (/quit, Ctrl+D, a script's input done), 1 the server refused us (nick, password,
+banned) or dropped us, 2 could not connect, 130 interrupted (Ctrl+C).
 """
 from __future__ import annotations
 
-import _thread
 import argparse
 import getpass
 import hashlib
 import os
+import signal
 import sys
 import threading
 import time
+from typing import TextIO
 
 from common.client import events as ev
+from common.client.formatting import printable
 from common.client.options import add_tls_pin_argument, default_nick
-from common.protocol.command_line import OneLineErrorParser
-from common.client.slash_commands import run_input
 from common.client.session import Session, SessionConfig
+from common.client.slash_commands import is_secret_command, needs_secret, run_input
 from common.client.texts import describe, detect_language, tr
+from common.protocol.casemap import is_channel_name
+from common.protocol.command_line import OneLineErrorParser
 
 PROG = "chat_client_cli.py"
 ASK = object()  # --password given without a value: ask for it
-EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 130
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
+WAKE_SIGNAL = signal.SIGUSR1  # the event thread wakes a waiting prompt with it when the connection has ended
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,6 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--insecure", action="store_true", help="with --tls: do not verify the certificate")
     add_tls_pin_argument(parser)
     parser.add_argument("--once", metavar="TEXT", help="send one message to the channel and exit")
+    parser.add_argument("--verbose", action="store_true",
+                        help="from a script: also show the welcome, joins, history and your own lines (on stderr)")
     parser.add_argument("--lang", choices=["en", "ru"], help="language (default: from the locale)")
     args = parser.parse_args(argv)
     if args.port is None:
@@ -56,17 +65,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 class Printer:
-    """Turns session events into text lines; in a terminal, keeps the half-typed input line intact."""
+    """Turns session events into text lines and says where each goes. In a terminal everything goes to
+    the screen, keeping the half-typed input line intact; from a script, stdout gets only what others say
+    and the answers to what the script asked, stderr the errors (and, with ``verbose``, the rest).
+    Everything from the server passes through ``printable``: no escape sequence of anyone else's reaches
+    the terminal."""
 
-    def __init__(self, lang: str, colour: bool, interactive: bool) -> None:
+    def __init__(self, lang: str, colour: bool, interactive: bool, verbose: bool = False) -> None:
         self.lang = lang
         self.colour = colour
         self.interactive = interactive
+        self.verbose = verbose
         self.prompt = ""
         self.reading = False  # readline shows the prompt: a printed line must redraw prompt and typed text
+        self.quitting = False  # the user is leaving: the connection's last words are not shown
         self._lock = threading.Lock()
 
     def nick(self, nick: str) -> str:
+        nick = printable(nick)
         if not self.colour:
             return nick
         colour = NICK_COLOURS[hashlib.md5(nick.lower().encode()).digest()[0] % len(NICK_COLOURS)]
@@ -74,21 +90,52 @@ class Printer:
 
     def format(self, event: ev.Event) -> str | None:
         if isinstance(event, ev.ChatMessage):
-            stamp = event.time.astimezone().strftime("%H:%M")
-            where = f"{event.conversation} " if event.conversation.startswith("#") else ""
-            if event.kind == "action":
-                body = f"* {self.nick(event.sender)} {event.text}"
-            elif event.kind == "notice":
-                body = f"-{self.nick(event.sender)}- {event.text}"
-            else:
-                body = f"<{self.nick(event.sender)}> {event.text}"
-            if self.colour and event.mentions_me:
-                body = f"\x1b[1m{body}\x1b[0m"
-            return f"{stamp} {where}{body}"
+            return self.format_message(event)
         text = describe(event, self.lang)
         if text is None:
             return None
+        text = printable(text)
+        if not self.interactive:
+            return text
         return f"\x1b[2m-- {text}\x1b[0m" if self.colour else f"-- {text}"
+
+    def format_message(self, message: ev.ChatMessage) -> str:
+        stamp = message.time.astimezone().strftime("%H:%M")
+        text = printable(message.text)
+        in_channel = is_channel_name(message.conversation)
+        if message.own and not in_channel:  # our own private message: say to whom
+            to = tr("cli_private_to", self.lang, nick=self.nick(message.conversation))
+            body = {"action": f"{to} * {self.nick(message.sender)} {text}",
+                    "notice": f"{to} -{text}-"}.get(message.kind, f"{to} {text}")
+        elif message.kind == "action":
+            body = f"* {self.nick(message.sender)} {text}"
+        elif message.kind == "notice":
+            body = f"-{self.nick(message.sender)}- {text}"
+        else:
+            body = f"<{self.nick(message.sender)}> {text}"
+        if self.colour and message.mentions_me:
+            body = f"\x1b[1m{body}\x1b[0m"
+        where = f"{printable(message.conversation)} " if in_channel else ""
+        return f"{stamp} {where}{body}"
+
+    def stream_for(self, event: ev.Event) -> TextIO | None:
+        """Where an event's line goes: the screen in a terminal; from a script, stdout for what a script
+        reads, stderr for errors, and stderr for everything else only with --verbose."""
+        if self.quitting and isinstance(event, ev.ConnectionState):
+            return None
+        if self.interactive:
+            return sys.stdout
+        if isinstance(event, ev.ChatMessage) and not event.own and not event.history:
+            return sys.stdout
+        if isinstance(event, (ev.NamesList, ev.Announcement)):
+            return sys.stdout
+        if isinstance(event, ev.ServerReply) and not event.welcome and event.code.isdigit():  # not a server NOTICE
+            return sys.stdout
+        if isinstance(event, ev.ErrorReply):
+            return sys.stderr
+        if isinstance(event, ev.NickRefused) or (isinstance(event, ev.Notice) and event.key.startswith("password")):
+            return None  # the line the program ends with says it
+        return sys.stderr if self.verbose else None
 
     def prompt_shown(self) -> None:
         """readline's pre-input hook: the prompt is on the screen now, so redraws may repeat it."""
@@ -102,109 +149,207 @@ class Printer:
     def format_divider(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.colour else text
 
-    def show(self, text: str) -> None:
+    def show(self, text: str, stream: TextIO | None = None) -> None:
+        stream = stream or sys.stdout
         with self._lock:
-            if self.interactive and self.reading:
-                import readline  # only in a terminal, where input() uses it
-                typed = readline.get_line_buffer()
-                sys.stdout.write(f"\r\x1b[2K{text}\n{self.prompt}{typed}")
-            elif self.interactive:
-                sys.stdout.write(f"\r\x1b[2K{text}\n")
-            else:
-                sys.stdout.write(text + "\n")
-            sys.stdout.flush()
+            try:
+                if self.interactive and stream is sys.stdout and self.reading:
+                    import readline  # only in a terminal, where input() uses it
+                    typed = readline.get_line_buffer()
+                    stream.write(f"\r\x1b[2K{text}\n{self.prompt}{typed}")
+                elif self.interactive and stream is sys.stdout:
+                    stream.write(f"\r\x1b[2K{text}\n")
+                else:
+                    stream.write(text + "\n")
+                stream.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # whoever read our output has gone (a closed pipe): nothing to show it to
 
 
 class Outcome:
-    """What became of the connection, as the event thread saw it: registered, or ended and how."""
+    """What became of the connection, as the event thread saw it, for the main thread to wait on: registered,
+    ended (and how), or stuck on a refused nick. ``leaving`` is set once the user quits."""
 
     def __init__(self) -> None:
-        self.registered = threading.Event()
-        self.ended = threading.Event()
-        self.settled = threading.Event()  # registered, or ended without it
+        self._changed = threading.Condition()
+        self.registered = False
+        self.ended = False
         self.final_state = ""
+        self.final_detail = ""
+        self.nick_refused: ev.NickRefused | None = None
+        self.refusal = ""  # a Notice key: password_needed or password_wrong
+        self.leaving = False
 
-    def wait_registered(self) -> bool:
-        """Wait until registered or ended; True when registered."""
-        self.settled.wait()
-        return self.registered.is_set()
+    def note(self, event: ev.Event) -> None:
+        with self._changed:
+            if isinstance(event, ev.NickRefused):
+                self.nick_refused = event
+            elif isinstance(event, ev.Notice) and event.key.startswith("password"):
+                self.refusal = event.key
+            elif isinstance(event, ev.ConnectionState):
+                if event.state == "registered":
+                    self.registered = True
+                    self.nick_refused = None
+                elif event.state in ("refused", "failed", "disconnected"):
+                    self.final_state, self.final_detail = event.state, event.detail
+                elif event.state == "closed":
+                    self.ended = True
+            self._changed.notify_all()
+
+    def wait_settled(self) -> None:
+        """Wait until registered, ended, or a nick was refused (Ctrl+C interrupts it)."""
+        with self._changed:
+            while not (self.registered or self.ended or self.nick_refused):
+                self._changed.wait(1.0)
+
+    def take_nick_refusal(self) -> ev.NickRefused | None:
+        with self._changed:
+            refused, self.nick_refused = self.nick_refused, None
+            return refused
 
     def exit_code(self) -> int:
-        if self.final_state == "failed" and not self.registered.is_set():
+        if self.final_state == "failed" and not self.registered:
             return EXIT_NO_CONNECTION
-        if self.final_state in ("refused", "failed", "disconnected"):
+        if self.final_state in ("refused", "failed", "disconnected") or self.nick_refused or self.refusal:
             return EXIT_REFUSED
         return EXIT_OK
 
 
-def pump_events(session: Session, printer: Printer, outcome: Outcome, interrupt_main: bool) -> None:
+class ConnectionEnded(Exception):
+    """The connection ended while the prompt waited for a line."""
+
+
+class Prompt:
+    """The interactive input line: readline editing and history, with lines that carry a password kept out
+    of it (``is_secret_command``), passwords asked with getpass, and a way for the event thread to end a
+    waiting ``input()`` when the connection is gone: ``wake()`` sends the main thread ``WAKE_SIGNAL``, whose
+    handler raises ``ConnectionEnded`` only while a prompt waits, so it can never land anywhere else."""
+
+    def __init__(self, printer: Printer, outcome: Outcome) -> None:
+        import readline  # line editing and history for input()
+        self._readline = readline
+        self.printer = printer
+        self.outcome = outcome
+        self.waiting = False
+        readline.set_auto_history(False)
+        readline.set_pre_input_hook(printer.prompt_shown)
+        signal.signal(WAKE_SIGNAL, self._on_wake)
+
+    def _on_wake(self, signum: int, frame: object) -> None:
+        if self.waiting:
+            raise ConnectionEnded
+
+    def wake(self) -> None:
+        """From the event thread: end the main thread's wait for a line (the connection has ended)."""
+        signal.pthread_kill(threading.main_thread().ident, WAKE_SIGNAL)
+
+    def read(self, prompt: str, secret: bool = False) -> str:
+        self.printer.prompt = prompt
+        try:
+            self.waiting = True
+            if self.outcome.ended:
+                raise ConnectionEnded
+            return getpass.getpass(prompt) if secret else input(prompt)
+        finally:
+            self.waiting = False
+            self.printer.input_done()
+
+    def remember(self, line: str) -> None:
+        """Add a line to the history (Up brings it back), unless it carries a password."""
+        if line.strip() and not is_secret_command(line):
+            self._readline.add_history(line)
+
+
+def pump_events(session: Session, printer: Printer, outcome: Outcome, prompt: Prompt | None) -> None:
     """The event thread: print every event; note registration and the end of the connection."""
     while True:
         event = session.events.get()
         try:
-            if not show_event(event, printer, outcome, interrupt_main):
+            show_event(event, printer, outcome)
+            if isinstance(event, ev.ConnectionState) and event.state == "closed":
+                if prompt is not None and not outcome.leaving:
+                    wake_prompt(prompt)
                 return
         finally:
             session.events.task_done()
 
 
-def show_event(event: ev.Event, printer: Printer, outcome: Outcome, interrupt_main: bool) -> bool:
-    """Print one event and note what it says about the connection; False once the session has ended."""
+def wake_prompt(prompt: Prompt, tries: int = 25) -> None:
+    """Wake the waiting prompt; again (bounded) should the signal come just before ``input()`` began."""
+    pause = threading.Event()
+    for _ in range(tries):
+        if not prompt.waiting and prompt.outcome.leaving:
+            return
+        prompt.wake()
+        pause.wait(0.2)
+        if not prompt.waiting:
+            return
+
+
+def show_event(event: ev.Event, printer: Printer, outcome: Outcome) -> None:
+    """Print one event where it belongs, then note what it says about the connection: the main thread,
+    woken by the note, prompts only below the line that explains why (a refused nick)."""
     if isinstance(event, ev.HistoryBatch):
         # The conversation so far, when we join: shown first, then a divider before the live lines.
-        for message in event.messages:
-            printer.show(printer.format(message))
-        if event.messages:
-            printer.show(printer.format_divider(tr("history_divider", printer.lang)))
-        return True
-    line = printer.format(event)
-    if line is not None:
-        printer.show(line)
-    if isinstance(event, ev.ConnectionState):
-        if event.state == "registered":
-            outcome.registered.set()
-            outcome.settled.set()
-        elif event.state in ("refused", "failed", "disconnected"):
-            outcome.final_state = event.state
-        elif event.state == "closed":
-            outcome.ended.set()
-            outcome.settled.set()
-            if interrupt_main:
-                _thread.interrupt_main()  # wake the input() prompt so the program can end
+        stream = sys.stdout if printer.interactive else (sys.stderr if printer.verbose else None)
+        if stream is not None and event.messages:
+            for message in event.messages:
+                printer.show(printer.format(message), stream)
+            printer.show(printer.format_divider(tr("history_divider", printer.lang)), stream)
+    elif (stream := printer.stream_for(event)) is not None and (line := printer.format(event)) is not None:
+        printer.show(line, stream)
+    outcome.note(event)
+
+
+def wait_until_registered(session: Session, outcome: Outcome, prompt: Prompt | None) -> bool:
+    """Wait for registration; in a terminal, ask for another nick each time the server refuses one."""
+    while True:
+        outcome.wait_settled()
+        if outcome.registered:
+            return True
+        refused = outcome.take_nick_refusal()
+        if outcome.ended or refused is None or prompt is None:
+            if refused is not None:
+                outcome.nick_refused = refused  # for the exit line
             return False
-    return True
+        try:
+            answer = prompt.read(tr("cli_ask_nick", prompt.printer.lang)).strip()
+        except (EOFError, ConnectionEnded):
+            outcome.nick_refused = refused
+            return False
+        new_nick = answer.removeprefix("/nick ").strip() or refused.nick
+        session.set_nick(new_nick)
 
 
-def run_interactive(session: Session, printer: Printer, outcome: Outcome, args: argparse.Namespace) -> int:
-    import readline  # line editing and history for input()
-    readline.set_pre_input_hook(printer.prompt_shown)
+def run_interactive(session: Session, printer: Printer, outcome: Outcome, prompt: Prompt,
+                    args: argparse.Namespace) -> int:
     current = args.channel or None
-    if not outcome.wait_registered():
+    if not wait_until_registered(session, outcome, prompt):
         return outcome.exit_code()
     settle_before_prompt(session, current)
-    try:
-        while True:
-            printer.prompt = tr("cli_prompt", printer.lang, target=current or "-")
-            try:
-                line = input(printer.prompt)
-            finally:
-                printer.input_done()
-            result = run_input(line, session, current, printer.lang)
-            for text in result.output:
-                printer.show(text)
-            if result.switch_to:
-                current = result.switch_to
-                printer.show(tr("now_talking_to", printer.lang, target=current))
-            if result.close and result.close == current:
-                current = next(iter(session.channels()), None)
-            if result.quit:
-                session.quit(line.partition(" ")[2] or "Leaving")
-                return EXIT_OK
-    except (EOFError, KeyboardInterrupt):
-        if outcome.ended.is_set():
+    while True:
+        try:
+            line = prompt.read(tr("cli_prompt", printer.lang, target=current or "-"))
+            if needs_secret(line):
+                line = f"{line} {prompt.read(tr('cli_ask_password', printer.lang), secret=True)}"
+        except EOFError:
+            return EXIT_OK  # Ctrl+D
+        except ConnectionEnded:
             return outcome.exit_code()
-        session.quit("Leaving")
-        return EXIT_OK
+        prompt.remember(line)
+        result = run_input(line, session, current, printer.lang)
+        for text in result.output:
+            printer.show(text)
+        if result.switch_to:
+            current = result.switch_to
+            printer.show(tr("now_talking_to", printer.lang, target=current))
+        if result.close and result.close == current:
+            current = next(iter(session.channels()), None)
+        if result.quit:
+            leave(session, printer, outcome, line.partition(" ")[2] or "Leaving")
+            return EXIT_OK
+        if outcome.ended:
+            return outcome.exit_code()
 
 
 def settle_before_prompt(session: Session, channel: str | None, timeout: float = 5.0) -> None:
@@ -225,34 +370,60 @@ def settle_before_prompt(session: Session, channel: str | None, timeout: float =
 def run_scripted(session: Session, printer: Printer, outcome: Outcome, args: argparse.Namespace,
                  lines: list[str] | None) -> int:
     """Send each input line (commands included), then exit once the server has acknowledged them all."""
-    if not outcome.wait_registered():
+    if not wait_until_registered(session, outcome, None):
         return outcome.exit_code()
     current = args.channel or None
     if current and not session.wait_joined(current, timeout=15):
-        printer.show(tr("error", printer.lang, text=f"could not join {current}"))
-        session.quit("Leaving")
+        if not outcome.ended:
+            print(f"{PROG}: {tr('cli_not_joined', printer.lang, channel=printable(current))}", file=sys.stderr)
         return EXIT_REFUSED
     source = lines if lines is not None else (line.rstrip("\r\n") for line in sys.stdin)
     for line in source:
         result = run_input(line, session, current, printer.lang)
         for text in result.output:
-            print(text, file=sys.stderr)
+            printer.show(text, sys.stderr)
         if result.switch_to:
             current = result.switch_to
         if result.quit:
             break
-        if not result.sent and outcome.ended.is_set():
+        if not result.sent and outcome.ended:
             break
     acknowledged = session.flush(timeout=60)
-    session.quit("Leaving")
+    leave(session, printer, outcome, "Leaving")
     if not acknowledged:
         print(f"{PROG}: {tr('cli_unsent', printer.lang)}", file=sys.stderr)
         return EXIT_REFUSED if outcome.exit_code() == EXIT_OK else outcome.exit_code()
     return EXIT_OK
 
 
+def leave(session: Session, printer: Printer, outcome: Outcome, reason: str) -> None:
+    """Quit on the user's behalf: what was typed goes first, then QUIT with ``reason`` (``Session.quit``)."""
+    outcome.leaving = printer.quitting = True
+    session.quit(reason)
+
+
+def exit_line(code: int, outcome: Outcome, args: argparse.Namespace, lang: str) -> str | None:
+    """The one line on stderr that says why the program ends without success; None when there is none."""
+    if code == EXIT_NO_CONNECTION:
+        return tr("cli_no_connection", lang, where=f"{args.host}:{args.port}")
+    if code != EXIT_REFUSED:
+        return None
+    if outcome.nick_refused is not None:
+        nick = printable(outcome.nick_refused.nick)
+        return tr("cli_nick_taken" if outcome.nick_refused.taken else "cli_nick_invalid", lang, nick=nick)
+    if outcome.refusal:
+        return tr(f"cli_{outcome.refusal}", lang)
+    if outcome.final_state == "refused":
+        return tr("cli_refused", lang, detail=printable(outcome.final_detail))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except (KeyboardInterrupt, EOFError):  # Ctrl+C or Ctrl+D at the password question
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
     lang = detect_language(args.lang)
     interactive = args.once is None and sys.stdin.isatty() and sys.stdout.isatty()
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -263,23 +434,29 @@ def main(argv: list[str] | None = None) -> int:
         reconnect=interactive,
     )
     session = Session(config)
-    printer = Printer(lang, colour, interactive)
+    printer = Printer(lang, colour, interactive, verbose=args.verbose)
     outcome = Outcome()
-    events = threading.Thread(target=pump_events, args=(session, printer, outcome, interactive), name="events")
+    prompt = Prompt(printer, outcome) if interactive else None
+    events = threading.Thread(target=pump_events, args=(session, printer, outcome, prompt), name="events")
     session.start()
     events.start()
     try:
-        if interactive:
-            code = run_interactive(session, printer, outcome, args)
+        if prompt is not None:
+            code = run_interactive(session, printer, outcome, prompt, args)
         else:
             code = run_scripted(session, printer, outcome, args, [args.once] if args.once is not None else None)
+    except KeyboardInterrupt:  # Ctrl+C: leave as cleanly as /quit, with the conventional exit code
+        code = EXIT_INTERRUPTED
     finally:
-        session.quit("Leaving")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not break the goodbye
+        if not outcome.leaving:
+            leave(session, printer, outcome, "Leaving")
         events.join(5)
-    if code == EXIT_NO_CONNECTION:
-        print(f"{PROG}: could not connect to {args.host}:{args.port}", file=sys.stderr)
-    elif code == EXIT_REFUSED and outcome.final_state == "refused":
-        print(f"{PROG}: the server refused the connection", file=sys.stderr)
+    if interactive and code in (EXIT_OK, EXIT_INTERRUPTED):
+        printer.show(tr("cli_goodbye", lang))
+    line = exit_line(code, outcome, args, lang)
+    if line is not None and (not interactive or outcome.refusal or outcome.nick_refused):
+        print(f"{PROG}: {line}", file=sys.stderr)
     return code
 
 

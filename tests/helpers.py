@@ -85,11 +85,43 @@ class IRCTestClient:
         self.sock.connect(address)
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname=address[0])
+        self._adopt(self.sock, timeout, "*")
+
+    def _adopt(self, sock: socket.socket, timeout: float, nick: str) -> None:
+        self.sock = sock
         self.timeout = timeout
         self.framer = LineFramer.for_client()
         self.backlog: list[str] = []
         self.closed = False
-        self.nick = "*"
+        self.nick = nick
+
+    @classmethod
+    def accepted(cls, listener: socket.socket, timeout: float = DEFAULT_TIMEOUT) -> "IRCTestClient":
+        """The other end of a connection a client made to ``listener``: the test plays the server."""
+        listener.settimeout(timeout)
+        sock, _ = listener.accept()
+        sock.settimeout(timeout)
+        peer = cls.__new__(cls)
+        peer._adopt(sock, timeout, "server")
+        return peer
+
+    def lines_until(self, pattern: str, timeout: float | None = None) -> list[str]:
+        """The raw lines received up to and including the first that matches ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        lines: list[str] = []
+        while True:
+            while self.backlog:
+                lines.append(self.backlog.pop(0))
+                if regex.search(lines[-1]):
+                    return lines
+            try:
+                alive = self._read_more(deadline)
+            except TimeoutError:
+                alive = None
+            if not alive:
+                shown = "\n  ".join(lines[-40:]) or "(nothing)"
+                raise AssertionError(f"{self.nick}: no /{pattern}/; received:\n  {shown}")
 
     def send(self, line: str | bytes) -> None:
         data = line if isinstance(line, bytes) else line.encode("utf-8")

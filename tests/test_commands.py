@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from common.client import events as ev
-from common.client.slash_commands import SLASH_COMMANDS, help_lines, run_input
+from common.client.slash_commands import (SLASH_COMMANDS, help_lines, is_secret_command, mask_secrets, needs_secret,
+                                          run_input)
 from common.client.session import Session, SessionConfig
-from common.client.texts import CATALOGUE
+from common.client.texts import CATALOGUE, describe, tr
 from helpers import EventLog
 
 
@@ -47,8 +48,12 @@ def test_teacher_commands(make_server):
         log.wait_for(ev.Joined, own=True)
         bob = running.connect("bob")
         bob.join("#c")
+        run_input("/oper teacher wrong", session, "#c", "en")
+        assert describe(log.wait_for(ev.ErrorReply, code="464"), "en") == "Error: Wrong password"
         run_input("/oper teacher secret pass", session, "#c", "en")
-        log.wait_for(ev.ServerReply, code="381")
+        welcome = log.wait_for(ev.ServerReply, code="381")
+        assert describe(welcome, "en") == "You are now signed in as the teacher."
+        assert describe(welcome, "ru") == "Вы вошли как учитель."
         assert session.is_oper
         run_input("/mute bob", session, "#c", "en")
         assert bob.expect(r" MODE #c \+q ").params[2] == "bob!*@*"
@@ -135,3 +140,76 @@ def test_bad_input_gets_usage_or_an_error(alice):
     assert "/help" in run_input("/frobnicate", session, "#c", "en").output[0]
     assert "/help" in help_lines("en")[-1]
     assert not run_input("   ", session, "#c", "en").sent
+
+
+def test_help_rows_keep_a_space_between_usage_and_text():
+    for lang in ("en", "ru"):
+        rows = help_lines(lang)[1:]
+        for name, row in zip(SLASH_COMMANDS, rows):
+            text = tr(f"help_{name}", lang)
+            assert row.endswith(text) and row[:-len(text)].endswith("  "), row
+        assert len({len(row) - len(tr(f"help_{name}", lang)) for name, row in zip(SLASH_COMMANDS, rows)}) == 1
+
+
+def test_every_numeric_a_client_shows_is_worded_in_both_languages():
+    """By number: the server's English text is only the fallback for numerics no table here knows."""
+    from common.client.handlers import _SILENT_NUMERICS
+    from common.client.numeric_texts import NUMERIC_TEXTS
+    from common.protocol import numerics as rpl
+    codes = {value for name, value in vars(rpl).items() if name.startswith(("RPL_", "ERR_"))}
+    own_events = {rpl.RPL_TOPIC, rpl.RPL_NOTOPIC}  # TopicChanged, in the catalogue's words
+    servers_words = {rpl.RPL_MOTD}  # the message of the day is what the teacher wrote
+    shown = codes - _SILENT_NUMERICS - own_events - servers_words
+    assert not [code for code in shown if set(NUMERIC_TEXTS.get(code, ())) != {"en", "ru"}]
+
+
+def test_numerics_read_in_russian_and_without_jargon(server, alice):
+    session, log = alice
+    owner = server.connect("owner")
+    owner.join("#locked")
+    owner.send("MODE #locked +k sesame")
+    owner.expect(r" MODE #locked \+k")
+    owner.join("#owned")
+    bob = server.connect("bob")
+    bob.join("#c")
+
+    def error_after(line: str, code: str, lang: str = "ru") -> str:
+        run_input(line, session, "#c", lang)
+        return describe(log.wait_for(ev.ErrorReply, code=code), lang)
+
+    assert error_after("/join #locked", "475") == "Ошибка: Нельзя войти в #locked: нужен ключ (/join #locked КЛЮЧ)"
+    assert error_after("/join #" + "x" * 60, "403").endswith(": нет такого канала или недопустимое имя канала")
+    run_input("/join #owned", session, "#c", "ru")
+    log.wait_for(ev.Joined, channel="#owned", own=True)
+    assert error_after("/kick #owned owner", "482") == "Ошибка: Это могут только операторы #owned"
+    assert error_after("/kill bob", "481") == "Ошибка: Это может только учитель"
+    assert error_after("/kill bob", "481", "en") == "Error: Only the teacher can do that"
+    assert error_after("/msg nobody hi", "401") == "Ошибка: Здесь нет nobody (нет такого ника или канала)"
+    run_input("/whois bob", session, "#c", "ru")
+    assert describe(log.wait_for(ev.ServerReply, code="311"), "ru") == "bob — это ~bob@127.0.0.1 (Test user bob)"
+    assert describe(log.wait_for(ev.ServerReply, code="319"), "ru") == "bob в каналах: #c"
+    run_input("/quote LUSERS", session, "#c", "ru")
+    assert describe(log.wait_for(ev.ServerReply, code="265"), "ru").startswith("Сейчас в сети: 3 "), "alice, owner and bob"
+    unknown = ev.ServerReply("999", "Some server's own words", ("Some server's own words",))
+    assert describe(unknown, "ru") == "Some server's own words", "an unknown numeric keeps the server's text"
+
+
+def test_names_reply_lists_members_operators_first(server, alice):
+    session, log = alice
+    for nick in ("zed", "bob"):
+        server.connect(nick).join("#c")
+    assert run_input("/names", session, "#c", "en").sent
+    names = log.wait_for(ev.NamesList, channel="#c")
+    assert names.members == (("@", "alice"), ("", "bob"), ("", "zed"))
+    assert describe(names, "ru") == "В #c (3): @alice bob zed"
+
+
+def test_secret_lines_are_recognised_and_masked():
+    assert is_secret_command("/oper teacher secret pass") and is_secret_command("/OPER teacher")
+    assert mask_secrets("/oper teacher secret pass") == "/oper teacher ********"
+    assert needs_secret("/oper teacher") and not needs_secret("/oper teacher pw") and not needs_secret("/oper")
+    assert mask_secrets("/quote PASS hunter2") == "/quote PASS ********"
+    assert mask_secrets("/msg NickServ IDENTIFY hunter2") == "/msg NickServ IDENTIFY ********"
+    assert is_secret_command("/register alice@example.org hunter2"), "a later /register is covered too"
+    for harmless in ("/msg bob the password is on the board", "oper teacher", "//oper x y", "/join #oper"):
+        assert not is_secret_command(harmless) and mask_secrets(harmless) == harmless

@@ -436,10 +436,12 @@ def test_cli_prints_the_conversation_so_far_on_join(server_process, db):
 
     process = server_process("--db", db, "--flood-rate", "0")
     fill_channel(process, 3)
-    result = run_cli("--port", str(process.address[1]), "--nick", "late", "--channel", "#c", "--once", "hi")
-    out = result.stdout
+    result = run_cli("--port", str(process.address[1]), "--nick", "late", "--channel", "#c", "--once", "hi",
+                     "--verbose")  # from a script the history is a diagnostic: shown on stderr with --verbose
+    out = result.stderr
     assert out.index("<teacher> old 0") < out.index("<teacher> old 2") < out.index("earlier messages above") \
         < out.index("<late> hi")
+    assert result.stdout == ""
 
 
 def test_retention_purges_at_start_even_when_the_monotonic_clock_starts_near_zero(db):

@@ -1,6 +1,7 @@
 """The shared client session against the real server process: registration, events, reconnects, splitting."""
 from __future__ import annotations
 
+import socket
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -8,13 +9,14 @@ from hypothesis import given, settings, strategies as st
 from common.client import events as ev
 from common.client.formatting import mentions_nick, split_text
 from common.client.session import Session, SessionConfig
-from common.client.transport import waits_for_pacing
+from common.client.outgoing import Lane, lane_for, waits_for_pacing
 from common.protocol.message import Message
 from helpers import EventLog, IRCTestClient
 
 
 def start_session(address, nick: str, **overrides) -> tuple[Session, EventLog]:
-    config = SessionConfig(host=address[0], port=address[1], nick=nick, pace_rate=0, **overrides)
+    """A registered session; unpaced unless ``pace_rate`` is given (most tests are not about pacing)."""
+    config = SessionConfig(host=address[0], port=address[1], nick=nick, **{"pace_rate": 0, **overrides})
     session = Session(config)
     session.start()
     log = EventLog(session)
@@ -219,10 +221,160 @@ def test_mentions_are_whole_words():
     assert not mentions_nick("alice_ said", "alice")
 
 
-def test_pacing_policy_paces_the_users_lines_and_ctcp_answers_only():
-    """Whatever the user asks for waits for the bucket; of the session's own lines only CTCP answers wait."""
+def test_pacing_policy_sends_only_registration_keepalive_rejoin_and_goodbye_at_once():
+    """Whatever the user asks for waits for the bucket; of the session's own lines the follow-ups of a join
+    and CTCP answers wait too, each in a lane of its own behind what the user types."""
     for command in ("PRIVMSG", "NOTICE", "JOIN", "NICK", "PING", "AWAY", "MODE", "CHATHISTORY", "CAP", "QUIT"):
-        assert waits_for_pacing(Message(command, ["x"]), asked_by_user=True)
-    for command in ("PASS", "CAP", "NICK", "USER", "PONG", "PING", "JOIN", "AWAY", "MODE", "CHATHISTORY", "QUIT"):
+        assert lane_for(Message(command, ["x"]), asked_by_user=True) is Lane.TYPED
+    for command in ("PASS", "CAP", "NICK", "USER", "PONG", "PING", "JOIN", "AWAY", "QUIT"):
         assert not waits_for_pacing(Message(command, ["x"]), asked_by_user=False)
-    assert waits_for_pacing(Message("NOTICE", ["bob", "\x01VERSION classchat 1.0\x01"]), asked_by_user=False)
+    for command in ("MODE", "CHATHISTORY", "WHO"):
+        assert lane_for(Message(command, ["#c"]), asked_by_user=False) is Lane.FOLLOW_UP
+    assert lane_for(Message("NOTICE", ["bob", "\x01VERSION classchat 1.0\x01"]), asked_by_user=False) is Lane.CTCP_REPLY
+
+
+# ---------------------------------------------------------------- what is sent, in which order, how fast
+
+def test_rejoins_twenty_channels_after_a_restart_without_flooding(server_process):
+    """Twenty channels: the rejoin is two JOIN lines, and the MODE and CHATHISTORY of each channel are paced,
+    so a server with its default flood limit (10 lines, then 2 a second) never drops us for "Excess Flood"."""
+    first = server_process()
+    port = first.address[1]
+    channels = tuple(f"#room{index}" for index in range(20))
+    session = Session(SessionConfig(host="127.0.0.1", port=port, nick="busy", channels=channels,
+                                    backoff_first=0.05, backoff_max=0.2))  # the default pacing
+    session.start()
+    log = EventLog(session, timeout=60)
+    try:
+        for _ in channels:
+            log.wait_for(ev.Joined, own=True)
+        assert first.stop() == 0
+        log.wait_for(ev.ConnectionState, state="reconnecting")
+        second = server_process("--port", str(port))
+        log.wait_for(ev.ConnectionState, state="registered")
+        since_restart = len(log.seen)
+        rejoined = {log.wait_for(ev.Joined, own=True).channel for _ in channels}
+        assert rejoined == set(channels)
+        histories = {log.wait_for(ev.HistoryBatch).conversation for _ in channels}
+        assert histories == set(channels), "every channel's history was asked for, and answered"
+        assert session.flush(10)
+        states = [e.state for e in log.seen[since_restart:] if isinstance(e, ev.ConnectionState)]
+        assert states == [], f"the connection did not survive the rejoin: {states}"
+        assert sorted(session.channels()) == sorted(channels)
+        assert "Excess Flood" not in second.stderr_text
+    finally:
+        session.quit()
+
+
+def test_rejoin_lines_are_comma_lists_within_targmax_and_the_line_limit():
+    from common.client.handlers import rejoin_lines
+    names = [(f"#channel-with-a-long-name-{index:02}", "") for index in range(30)]
+    unlimited = rejoin_lines(names, "PRIVMSG:4,JOIN:,PART:")
+    assert len(unlimited) == 2 and all(len(line.to_bytes()) <= 512 for line in unlimited)
+    assert ",".join(line.params[0] for line in unlimited).split(",") == [name for name, _ in names]
+    assert [len(line.params[0].split(",")) for line in rejoin_lines(names, "JOIN:4")] == [4] * 7 + [2]
+    assert len(rejoin_lines(names, None)) == 3, "no TARGMAX: ten a line"
+    keyed = rejoin_lines([("#open", ""), ("#locked", "secret"), ("#other", "")], "JOIN:")
+    assert [line.params for line in keyed] == [["#locked,#open,#other", "secret"]], "keyed channels first"
+
+
+def scripted_server_session(listener, **overrides) -> tuple[Session, EventLog, IRCTestClient]:
+    """A session registered with a server the test plays by hand (the order of lines is the point)."""
+    config = SessionConfig(host="127.0.0.1", port=listener.getsockname()[1], nick="alice", reconnect=False,
+                           **overrides)
+    session = Session(config)
+    session.start()
+    peer = IRCTestClient.accepted(listener)
+    peer.lines_until(r"^USER ")
+    peer.send(":irc.test 001 alice :Welcome alice!~alice@client.test")
+    peer.send(":irc.test 376 alice :End of MOTD")
+    log = EventLog(session)
+    log.wait_for(ev.ConnectionState, state="registered")
+    return session, log, peer
+
+
+def test_a_pong_never_waits_behind_a_paste():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        session, log, peer = scripted_server_session(listener, pace_burst=1, pace_rate=1.0)
+        try:
+            assert session.send_text("bob", "\n".join(f"pasted line {index}" for index in range(10)))
+            peer.send("PING :are-you-there")
+            before = peer.lines_until(r"^PONG :?are-you-there$", timeout=2)
+            assert sum(" PRIVMSG " in f" {line}" for line in before) <= 2, before
+        finally:
+            peer.close()
+            session.quit(timeout=1)
+
+
+def test_ctcp_requests_neither_delay_typed_lines_nor_get_unbounded_answers(make_server, sessions):
+    running = make_server(flood_rate=0)  # the stranger may flood the server: our session's answers are tested
+    session, log = sessions(running.address, "alice", channels=("#c",), pace_rate=1.5)  # the default pacing
+    log.wait_for(ev.Joined, own=True)
+    watcher = running.connect("watcher")
+    watcher.join("#c")
+    stranger = running.connect("stranger")
+    for _ in range(30):
+        stranger.send("PRIVMSG alice :\x01VERSION\x01")
+    answers = [line for line in stranger.sync() if " NOTICE stranger :\x01VERSION " in line]
+    assert session.flush(5), "the session has read the thirty requests"
+    session.send_text("#c", "my own line")
+    assert watcher.expect(r" PRIVMSG #c ", timeout=3).params[1] == "my own line"
+    while len(answers) < 2:
+        answers.append(stranger.expect(r" NOTICE stranger :\x01VERSION ").params[1])
+    assert session.flush(5)
+    assert not [line for line in stranger.sync() if "VERSION" in line], "two answers per sender, not thirty"
+
+
+def test_the_ctcp_lane_is_bounded_and_gives_way():
+    from common.client.outgoing import CTCP_REPLY_LIMIT, OutgoingLine, OutgoingLines
+    lines = OutgoingLines(burst=100, rate=1.0)
+    assert all(lines.put(Lane.CTCP_REPLY, OutgoingLine(1, b"answer")) for _ in range(CTCP_REPLY_LIMIT))
+    assert not lines.put(Lane.CTCP_REPLY, OutgoingLine(1, b"one too many"))
+    lines.put(Lane.FOLLOW_UP, OutgoingLine(1, b"mode"))
+    lines.put(Lane.TYPED, OutgoingLine(1, b"typed"))
+    lines.put(Lane.AT_ONCE, OutgoingLine(1, b"pong"))
+    assert [lines.take().data for _ in range(4)] == [b"pong", b"typed", b"mode", b"answer"]
+
+
+def test_long_russian_message_arrives_whole_in_lines_that_fit_when_relayed(server_process, sessions):
+    process = server_process()
+    nick = "ученица_с_длинным_ником"
+    alice, _ = sessions(process.address, nick, channels=("#c",))
+    watcher = IRCTestClient(process.address).register("watcher")
+    watcher.join("#c")
+    text = ("Мороз и солнце; день чудесный! Ещё ты дремлешь, друг прелестный. " * 40)[:2000]
+    assert len(text) == 2000
+    alice.send_text("#c", text)
+    pieces: list[str] = []
+    while "".join(pieces) != text:
+        assert len(pieces) < 20
+        line = watcher.expect(r" PRIVMSG #c ")
+        assert line.source.startswith(f"{nick}!")
+        assert len(line.to_bytes()) <= 512, "the relayed line, with the sender's prefix, fits"
+        pieces.append(line.params[1])
+    assert len(pieces) >= 8
+
+
+def test_own_prefix_is_assumed_at_its_longest_until_the_server_shows_it():
+    from common.client.state import ClientState
+    state = ClientState("alice", ())
+    assert state.own_prefix_bytes("alice") == len("alice!") + 10 + 1 + 63
+    state.isupport["USERLEN"] = "16"
+    assert state.own_prefix_bytes("alice") == len("alice!") + 16 + 1 + 63
+    state.note_own_source("alice!~alice@127.0.0.1")
+    assert state.own_prefix_bytes("alice") == len("alice!~alice@127.0.0.1")
+
+
+def test_quit_sends_what_was_typed_then_the_reason(server_process, sessions):
+    process = server_process()
+    session, log = sessions(process.address, "paster", channels=("#c",), pace_rate=1.5)  # 5 lines, then 1.5/s
+    watcher = IRCTestClient(process.address, timeout=15).register("watcher")
+    watcher.join("#c")
+    log.wait_for(ev.Joined, own=True)
+    log.wait_for(ev.HistoryBatch)
+    for index in range(20):
+        assert session.send_text("#c", f"pasted line {index}")
+    session.quit("end of the paste")
+    assert [watcher.expect(r" PRIVMSG #c ").params[1] for _ in range(20)] == [
+        f"pasted line {index}" for index in range(20)]
+    assert watcher.expect(r":paster!\S+ QUIT").params == ["Quit: end of the paste"]

@@ -135,19 +135,43 @@ class Invited(Event):
 
 @dataclass(frozen=True)
 class ServerReply(Event):
-    """Informational text from the server (MOTD, WHOIS, LIST rows, …) for the current view."""
+    """Informational text from the server (MOTD, WHOIS, LIST rows, …) for the current view. ``text`` is in
+    English; ``params`` (those after our nick) let a view word a numeric in its own language. ``welcome``:
+    it came while connecting, before the end of the MOTD (banner, user counts), not as an answer."""
 
     code: str
     text: str
+    params: tuple[str, ...] = ()
+    welcome: bool = False
 
 
 @dataclass(frozen=True)
 class ErrorReply(Event):
-    """An error numeric or FAIL: something the user asked for did not happen."""
+    """An error numeric or FAIL: something the user asked for did not happen. ``text`` and ``params`` as
+    for ``ServerReply``."""
 
     code: str
     text: str
     target: str | None = None
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NamesList(Event):
+    """Who is in a channel, as the user asked (/names): (prefix symbols, nick) pairs, highest prefix first."""
+
+    channel: str
+    members: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class NickRefused(Event):
+    """Registration cannot finish: the server does not accept ``nick`` (``taken``: it is in use, and so are
+    the alternatives the session tried). Nothing happens until the user picks another nick
+    (``Session.set_nick``) or quits."""
+
+    nick: str
+    taken: bool
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """Text in and out of IRC lines, with no state: how an informational numeric reads, how what the user
-types is cut to fit a line, and whether a message names someone.
+types is cut to fit a line, whether a message names someone, and how text from others is made safe to
+print on a terminal.
 
 Pure functions: the receiver thread calls ``format_numeric`` and ``mentions_nick`` while it handles a line,
-any thread calls ``split_text`` when it sends. They touch nothing but their arguments.
+any thread calls ``split_text`` when it sends, a view calls ``printable``. They touch nothing but their
+arguments.
 """
 from __future__ import annotations
 
 import re
 
-from common.protocol import numerics as rpl
+from common.client.numeric_texts import numeric_text
 from common.protocol.casemap import casefold
 from common.protocol.message import Message
 
@@ -45,6 +47,35 @@ def _fitting_prefix_length(text: str, max_bytes: int) -> int:
     return len(encoded.decode("utf-8", "ignore"))
 
 
+# IRC formatting (bold \x02, colour \x03 with its digits, hex colour \x04, reset \x0f, monospace \x11,
+# reverse \x16, italic \x1d, strike \x1e, underline \x1f): modern.ircdocs.horse "Formatting".
+_IRC_FORMATTING = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+                             r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]")
+# Control characters as ``cat -v`` shows them: C0 as ^@ … ^_ (tab and newline kept), DEL as ^?, the C1
+# controls U+0080-U+009F (CSI is U+009B) as M-^@ …; and the bidirectional overrides and isolates, which can
+# make a line read backwards, as <U+202E>.
+_VISIBLE = {code: f"^{chr(code + 64)}" for code in range(32) if code not in (9, 10)}
+_VISIBLE[127] = "^?"
+_VISIBLE.update({code: f"M-^{chr(code - 128 + 64)}" for code in range(128, 160)})
+_VISIBLE.update({code: f"<U+{code:04X}>" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
+def strip_formatting(text: str) -> str:
+    """``text`` without IRC's formatting codes (bold, colours, italics, …)."""
+    return _IRC_FORMATTING.sub("", text)
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with every control character shown as ``cat -v`` does (ESC as ``^[``), so that what others
+    send can neither move the cursor, clear a screen, set a title or the clipboard, nor forge a line."""
+    return text.translate(_VISIBLE)
+
+
+def printable(text: str) -> str:
+    """Text from the server made safe for a terminal: formatting dropped, control characters made visible."""
+    return visible_controls(strip_formatting(text))
+
+
 def mentions_nick(text: str, nick: str) -> bool:
     """Whether ``text`` names ``nick`` as a word ("alice:" and "hi Alice!" do, "also" does not name "al")."""
     pattern = rf"(?<![\w\-\[\]\\`^{{|}}]){re.escape(casefold(nick))}(?![\w\-\[\]\\`^{{|}}])"
@@ -52,32 +83,7 @@ def mentions_nick(text: str, nick: str) -> bool:
 
 
 def format_numeric(msg: Message) -> str:
-    """Readable text for an informational numeric: its layout where it has one, else its last parameter."""
-    layout = _NUMERIC_LAYOUTS.get(msg.command)
+    """Readable English text for a numeric (``numeric_texts``), else its last parameter: the text a
+    ``ServerReply`` carries, which the views translate again by number (``texts.describe``)."""
     params = msg.params[1:]
-    if layout is not None:
-        try:
-            return layout.format(*params)
-        except IndexError:
-            pass  # a server that sends fewer parameters than RFC 2812 says: show what it sent
-    return params[-1] if params else ""
-
-
-_NUMERIC_LAYOUTS = {
-    rpl.RPL_AWAY: "{0} is away: {1}",
-    rpl.RPL_WHOISUSER: "{0} is {1}@{2} ({4})",
-    rpl.RPL_WHOISSERVER: "{0} is connected to {1} ({2})",
-    rpl.RPL_WHOISOPERATOR: "{0} {1}",
-    rpl.RPL_WHOISIDLE: "{0} has been idle {1} s",
-    rpl.RPL_WHOISCHANNELS: "{0} is on {1}",
-    rpl.RPL_LIST: "{0} ({1}): {2}",
-    rpl.RPL_CHANNELMODEIS: "{0} modes: {1}",
-    rpl.RPL_INVITING: "Inviting {0} to {1}",
-    rpl.RPL_WHOREPLY: "{0} {5} {6} {2}@{3} ({7})",
-    rpl.RPL_BANLIST: "{0} ban {1} (by {2})",
-    rpl.RPL_ISON: "Online: {0}",
-    rpl.RPL_UMODEIS: "Your modes: {0}",
-    rpl.RPL_LUSEROP: "{0} {1}",
-    rpl.RPL_LUSERUNKNOWN: "{0} {1}",
-    rpl.RPL_LUSERCHANNELS: "{0} {1}",
-}
+    return numeric_text(msg.command, params, "en") or (params[-1] if params else "")

@@ -2,19 +2,20 @@
 
 ``ServerLineHandler.handle`` runs on the transport's receiver thread, one parsed line at a time. A handler
 changes the ``ClientState`` under its lock, then, with the lock released, puts events on the queue and
-queues the lines the protocol calls for (PONG, CAP, the rejoin after 001, CTCP answers, …) with
-``Transport.send_protocol``, which decides their pacing. It registers on each new connection. Nothing here
-reads or writes the socket, and nothing here knows about a user interface.
+queues the lines the protocol calls for (PONG, CAP, the rejoin after the MOTD, CTCP answers, …) with
+``Transport.send_protocol``, where ``outgoing.lane_for`` decides how each goes. It registers on each new
+connection. Nothing here reads or writes the socket, and nothing here knows about a user interface.
 """
 from __future__ import annotations
 
 import queue
+import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
-                                  HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NickChanged, Notice,
-                                  Parted, Quit, ServerReply, TopicChanged)
+                                  HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
+                                  NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
 from common.client.formatting import format_numeric, mentions_nick
 from common.client.state import ChannelState, ClientState, signed_letters
 from common.client.transport import Transport
@@ -26,6 +27,64 @@ from common.protocol.message import Message
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
                "cap-notify", "draft/chathistory", "chathistory")
 CLIENT_VERSION = "classchat 1.0"
+NICK_ATTEMPTS = 3  # "nick_", "nick__", "nick___": then the user chooses
+LINE_BYTES = 512  # RFC 1459 §2.3: a line with its CRLF
+DEFAULT_JOIN_TARGETS = 10  # channels in one JOIN when the server's TARGMAX does not say
+
+
+def rejoin_lines(channels: list[tuple[str, str]], targmax: str | None) -> list[Message]:
+    """JOIN lines for (channel, key) pairs, as few as fit: comma lists of at most the server's TARGMAX
+    for JOIN ("JOIN:" alone means no limit; no TARGMAX: 10) within 512 bytes. Keyed channels come first,
+    as RFC 2812 §3.2.1 pairs keys with the channels in order."""
+    limit = DEFAULT_JOIN_TARGETS
+    for item in (targmax.split(",") if targmax is not None else ()):
+        command, _, value = item.partition(":")
+        if command.upper() == "JOIN":
+            if not value:
+                limit = 10_000  # no limit but the line's length
+            elif value.isascii() and value.isdigit() and len(value) <= 4 and int(value) > 0:
+                limit = int(value)
+    ordered = sorted(channels, key=lambda pair: not pair[1])
+    lines: list[Message] = []
+    batch: list[tuple[str, str]] = []
+    for pair in ordered:
+        candidate = batch + [pair]
+        if batch and (len(candidate) > limit or len(_join_line(candidate).to_bytes()) > LINE_BYTES):
+            lines.append(_join_line(batch))
+            candidate = [pair]
+        batch = candidate
+    if batch:
+        lines.append(_join_line(batch))
+    return lines
+
+
+def _join_line(batch: list[tuple[str, str]]) -> Message:
+    names = ",".join(name for name, _ in batch)
+    keys = [key for _, key in batch if key]
+    return Message("JOIN", [names, ",".join(keys)] if keys else [names])
+
+
+class CtcpLimiter:
+    """How many CTCP requests we answer: ``per_sender`` answers in ``window`` seconds to one nick, and a
+    table of at most ``senders`` nicks (a crowd of new ones gets no answer until the window passes).
+    The receiver thread's alone."""
+
+    def __init__(self, per_sender: int = 2, window: float = 10.0, senders: int = 64) -> None:
+        self.per_sender, self.window, self.senders = per_sender, window, senders
+        self._answered: dict[str, list[float]] = {}  # folded nick → when we answered, oldest first
+
+    def allow(self, nick: str) -> bool:
+        now = time.monotonic()
+        folded = casefold(nick)
+        recent = [at for at in self._answered.get(folded, ()) if now - at < self.window]
+        if len(recent) >= self.per_sender:
+            return False
+        if folded not in self._answered and len(self._answered) >= self.senders:
+            self._answered = {who: times for who, times in self._answered.items() if now - times[-1] < self.window}
+            if len(self._answered) >= self.senders:
+                return False
+        self._answered[folded] = recent + [now]
+        return True
 
 
 def parse_server_time(tags: dict[str, str]) -> datetime:
@@ -60,6 +119,13 @@ class ServerLineHandler:
         self._state = state
         self._transport = transport
         self._batches: dict[str, tuple[str, list[str], list[ChatMessage]]] = {}  # reference → type, params, lines
+        self._ctcp = CtcpLimiter()
+
+    @property
+    def username(self) -> str:
+        """The user name we register with: the configured one, else the nick's ASCII letters and digits."""
+        config = self.config
+        return config.username or "".join(c for c in config.nick if c.isascii() and c.isalnum()) or "user"
 
     def _emit(self, event: Event) -> None:
         self.events.put(event)
@@ -71,8 +137,7 @@ class ServerLineHandler:
             self._transport.send_protocol(Message("PASS", [config.password]))
         self._transport.send_protocol(Message("CAP", ["LS", "302"]))
         self._transport.send_protocol(Message("NICK", [self._state.own_nick()]))
-        username = config.username or "".join(c for c in config.nick if c.isascii() and c.isalnum()) or "user"
-        self._transport.send_protocol(Message("USER", [username, "0", "*", config.realname]))
+        self._transport.send_protocol(Message("USER", [self.username, "0", "*", config.realname]))
 
     def handle(self, msg: Message) -> str | None:
         """Update state and emit events for one line; returns a disconnect reason for ERROR."""
@@ -136,14 +201,23 @@ class ServerLineHandler:
         words = msg.params[-1].split()
         with self._state.lock:
             self._state.nick = nick
-            if words and "!" in words[-1]:
-                self._state.prefix_bytes = len(words[-1].encode())
-            rejoin = list(self._state.wanted_channels.values())
-            away = self._state.away
+            if words and words[-1].startswith(f"{nick}!"):
+                self._state.note_own_source(words[-1])
         self._state.registered.set()
         self._emit(ConnectionState("registered", nick))
-        for channel in rejoin:
-            self._transport.send_protocol(Message("JOIN", [channel]))
+
+    def _on_end_of_motd(self, msg: Message) -> None:
+        """376 or 422 ends the welcome (RFC 2812 §5.1): ISUPPORT is known, so rejoin the channels we were
+        in, in as few JOIN lines as the server allows, and restore the away message; once per connection."""
+        with self._state.lock:
+            if self._state.rejoined or not self._state.registered.is_set():
+                return
+            self._state.rejoined = True
+            rejoin = [(name, self._state.channel_keys.get(folded, ""))
+                      for folded, name in self._state.wanted_channels.items()]
+            away = self._state.away
+        for line in rejoin_lines(rejoin, self._state.isupport.get("TARGMAX")):
+            self._transport.send_protocol(line)
         if away:
             self._transport.send_protocol(Message("AWAY", [away]))
 
@@ -154,16 +228,33 @@ class ServerLineHandler:
                 self._state.isupport[key.upper()] = value
 
     def _on_nick_in_use(self, msg: Message) -> None:
+        """433 before registration: try "nick_", "nick__", … (``NICK_ATTEMPTS``), then ask the user."""
         if self._state.registered.is_set():
             self._on_numeric(msg)
             return
         with self._state.lock:
             self._state.nick_attempt += 1
             taken = msg.param(1, self._state.nick)
-            new_nick = self._state.preferred_nick + "_" * self._state.nick_attempt
-            self._state.nick = new_nick
+            preferred = self._state.preferred_nick
+            new_nick = preferred + "_" * self._state.nick_attempt
+            if self._state.nick_attempt <= NICK_ATTEMPTS:
+                self._state.nick = new_nick
+        if self._state.nick_attempt > NICK_ATTEMPTS:
+            self._emit(NickRefused(preferred, taken=True))
+            return
         self._emit(Notice("nick_taken", {"nick": taken, "new": new_nick}))
         self._transport.send_protocol(Message("NICK", [new_nick]))
+
+    def _on_erroneous_nick(self, msg: Message) -> None:
+        """432 before registration: the nick we chose is refused (or the "nick_" we tried for a taken one,
+        which is too long): nothing happens until the user chooses another."""
+        if self._state.registered.is_set():
+            self._on_numeric(msg)
+            return
+        with self._state.lock:
+            tried_alternative = self._state.nick_attempt > 0
+            preferred = self._state.preferred_nick
+        self._emit(NickRefused(preferred if tried_alternative else msg.param(1, preferred), taken=tried_alternative))
 
     def _on_privmsg(self, msg: Message) -> None:
         sender = msg.source_nick
@@ -171,12 +262,15 @@ class ServerLineHandler:
             return
         target, text = msg.params[0], msg.param(1)
         own = self._state.is_me(sender)
+        if own:
+            with self._state.lock:
+                self._state.note_own_source(msg.source or "")
         if target.startswith("$") and msg.command != "TAGMSG":
             self._emit(Announcement(sender, text, parse_server_time(msg.tags)))
             return
         from_server = not msg.source or "!" not in msg.source
         if from_server and not is_channel_name(target):
-            self._emit(ServerReply(msg.command, text))
+            self._emit(ServerReply(msg.command, text, welcome=not self._state.rejoined))
             return
         kind = "notice" if msg.command == "NOTICE" else "message"
         if text.startswith("\x01"):
@@ -215,10 +309,13 @@ class ServerLineHandler:
             self._emit(HistoryBatch(conversation, tuple(messages), older=older))
 
     def _answer_ctcp(self, sender: str, verb: str, rest: str, kind: str) -> None:
+        """Answer VERSION, PING and TIME, a few times per sender (``CtcpLimiter``); the answers wait in a
+        bounded lane of their own behind what the user types (``outgoing.Lane.CTCP_REPLY``)."""
         if kind == "notice":
             return  # a CTCP reply: nothing to answer
-        replies = {"VERSION": CLIENT_VERSION, "PING": rest, "TIME": datetime.now().astimezone().isoformat()}
-        if verb in replies:
+        replies = {"VERSION": CLIENT_VERSION, "PING": rest[:64],
+                   "TIME": datetime.now().astimezone().isoformat()}
+        if verb in replies and not self._state.is_me(sender) and self._ctcp.allow(sender):
             self._transport.send_protocol(Message("NOTICE", [sender, f"\x01{verb} {replies[verb]}\x01"]))
 
     def _on_join(self, msg: Message) -> None:
@@ -227,6 +324,7 @@ class ServerLineHandler:
         with self._state.lock:
             folded = casefold(channel)
             if own:
+                self._state.note_own_source(msg.source or "")
                 self._state.channels[folded] = ChannelState(channel)
                 self._state.wanted_channels[folded] = channel
                 self._state.mode_queries.add(folded)
@@ -235,8 +333,10 @@ class ServerLineHandler:
                 state.add(nick)
         self._emit(Joined(channel, nick, own, parse_server_time(msg.tags)))
         self._emit(MembersChanged(channel))
+        # What the session needs to show the channel: its modes (moderated, questions, …) and its last
+        # messages. They are follow-ups, paced behind what the user types (``outgoing.Lane.FOLLOW_UP``).
         if own:
-            self._transport.send_protocol(Message("MODE", [channel]))  # what is set: moderated, questions, …
+            self._transport.send_protocol(Message("MODE", [channel]))
         if own and self._state.has_chathistory() and self.config.history_on_join > 0:
             self._transport.send_protocol(
                 Message("CHATHISTORY", ["LATEST", channel, "*", str(self.config.history_on_join)]))
@@ -274,7 +374,6 @@ class ServerLineHandler:
         own = self._state.is_me(old)
         with self._state.lock:
             if own:
-                self._state.prefix_bytes += len(new.encode()) - len(self._state.nick.encode())
                 self._state.nick = self._state.preferred_nick = new
             channels = [state.name for state in self._state.channels.values() if state.rename(old, new)]
         self._emit(NickChanged(old, new, own, tuple(channels), parse_server_time(msg.tags)))
@@ -309,13 +408,23 @@ class ServerLineHandler:
 
     def _on_end_of_names(self, msg: Message) -> None:
         channel = msg.param(1)
+        order = self._state.prefix_symbols()
         with self._state.lock:
-            names = self._state.pending_names.pop(casefold(channel), None)
-            state = self._state.channels.get(casefold(channel))
+            folded = casefold(channel)
+            names = self._state.pending_names.pop(folded, None)
+            state = self._state.channels.get(folded)
             if state is not None and names is not None:
                 state.replace(names)
+            asked = folded in self._state.names_requested
+            self._state.names_requested.discard(folded)
         if state is not None:
             self._emit(MembersChanged(state.name))
+        if asked:
+            def rank(item: tuple[str, str]) -> tuple[int, str]:
+                nick, prefixes = item
+                return (order.index(prefixes[0]) if prefixes and prefixes[0] in order else len(order), casefold(nick))
+            members = tuple((prefixes, nick) for nick, prefixes in sorted((names or {}).items(), key=rank))
+            self._emit(NamesList(state.name if state is not None else channel, members))
 
     def _on_mode(self, msg: Message) -> None:
         target = msg.param(0)
@@ -341,7 +450,7 @@ class ServerLineHandler:
         if asked_by_us:
             self._emit(MembersChanged(channel))
         else:
-            self._emit(ServerReply(msg.command, format_numeric(msg)))
+            self._emit(ServerReply(msg.command, format_numeric(msg), tuple(msg.params[1:])))
 
     def _on_youreoper(self, msg: Message) -> None:
         with self._state.lock:
@@ -354,24 +463,39 @@ class ServerLineHandler:
     def _on_invite(self, msg: Message) -> None:
         self._emit(Invited(msg.param(1), msg.source_nick))
 
+    def _on_visible_host(self, msg: Message) -> None:
+        """396: the host others see for us changed (a cloak): it is part of what the server puts before our lines."""
+        with self._state.lock:
+            self._state.own_host = msg.param(1) or self._state.own_host
+        self._on_numeric(msg)
+
     def _on_fail(self, msg: Message) -> None:
         self._emit(ErrorReply(msg.command, " ".join(msg.params[1:])))
 
     def _on_numeric(self, msg: Message) -> None:
         code = msg.command
-        text = " ".join(msg.params[1:])
+        params = tuple(msg.params[1:])
+        if code in _SILENT_NUMERICS:
+            return
         if code.startswith(("4", "5")):
+            registered = self._state.registered.is_set()
+            if not registered and code in (rpl.ERR_PASSWDMISMATCH, rpl.ERR_YOUREBANNEDCREEP):
+                self._state.refused = True  # the ERROR that follows ends the connection: do not reconnect
+            if not registered and code == rpl.ERR_PASSWDMISMATCH:
+                self._emit(Notice("password_wrong" if self.config.password else "password_needed"))
+                return
             target = msg.params[1] if len(msg.params) > 2 else None
-            self._emit(ErrorReply(code, text, target))
-            if code == rpl.ERR_PASSWDMISMATCH or code == "465":
-                self._state.refused = True
-        elif code not in _SILENT_NUMERICS:
-            self._emit(ServerReply(code, format_numeric(msg)))
+            self._emit(ErrorReply(code, " ".join(params), target, params))
+        else:
+            self._emit(ServerReply(code, format_numeric(msg), params, welcome=not self._state.rejoined))
 
 
-# Numerics the session digests itself or that only repeat what events already say.
-_SILENT_NUMERICS = {rpl.RPL_WELCOME, rpl.RPL_ISUPPORT, rpl.RPL_MYINFO, rpl.RPL_NAMREPLY, rpl.RPL_ENDOFNAMES,
-                    rpl.RPL_TOPICWHOTIME, rpl.RPL_CREATIONTIME, rpl.RPL_ENDOFWHO, rpl.RPL_LISTSTART}
+# Numerics the session digests itself, that only repeat what events already say, or whose only content is
+# the server's English prose (002, 003, 251, 255: the counts come again in 252-254 and 265-266).
+_SILENT_NUMERICS = {rpl.RPL_WELCOME, rpl.RPL_YOURHOST, rpl.RPL_CREATED, rpl.RPL_ISUPPORT, rpl.RPL_MYINFO,
+                    rpl.RPL_LUSERCLIENT, rpl.RPL_LUSERME, rpl.RPL_NAMREPLY, rpl.RPL_ENDOFNAMES,
+                    rpl.RPL_TOPICWHOTIME, rpl.RPL_CREATIONTIME, rpl.RPL_ENDOFWHO, rpl.RPL_ENDOFWHOIS,
+                    rpl.RPL_LISTSTART, rpl.RPL_ENDOFMOTD, rpl.ERR_NOMOTD}
 
 _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     "PING": ServerLineHandler._on_ping,
@@ -396,6 +520,10 @@ _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     rpl.RPL_YOUREOPER: ServerLineHandler._on_youreoper,
     rpl.RPL_ISUPPORT: ServerLineHandler._on_isupport,
     rpl.ERR_NICKNAMEINUSE: ServerLineHandler._on_nick_in_use,
+    rpl.ERR_ERRONEUSNICKNAME: ServerLineHandler._on_erroneous_nick,
+    rpl.RPL_ENDOFMOTD: ServerLineHandler._on_end_of_motd,
+    rpl.ERR_NOMOTD: ServerLineHandler._on_end_of_motd,
+    rpl.RPL_VISIBLEHOST: ServerLineHandler._on_visible_host,
     rpl.RPL_TOPIC: ServerLineHandler._on_topic_reply,
     rpl.RPL_NOTOPIC: ServerLineHandler._on_topic_reply,
     rpl.RPL_NAMREPLY: ServerLineHandler._on_names,

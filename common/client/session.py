@@ -156,9 +156,10 @@ class Session:
             return False
         command = "NOTICE" if kind == "notice" else "PRIVMSG"
         wrapper = len(ACTION_PREFIX) + 1 if kind == "action" else 0
-        # The relayed line is ":<nick!user@host> PRIVMSG <target> :<text>\r\n" and must fit in 512 bytes.
+        # The relayed line is ":<nick!user@host> PRIVMSG <target> :<text>\r\n" and must fit in 512 bytes
+        # (RFC 1459 §2.3); the server refuses a longer one.
         with self._state.lock:
-            prefix_bytes = self._state.prefix_bytes
+            prefix_bytes = self._state.own_prefix_bytes(self._handler.username)
         budget = 512 - 1 - prefix_bytes - len(f" {command} {target} :\r\n".encode()) - wrapper
         for piece in split_text(text, max(budget, 64)):
             body = make_action(piece) if kind == "action" else piece
@@ -172,15 +173,30 @@ class Session:
     def join(self, channel: str, key: str | None = None) -> bool:
         with self._state.lock:
             self._state.wanted_channels[casefold(channel)] = channel
+            if key:
+                self._state.channel_keys[casefold(channel)] = key
         return self._transport.send(Message("JOIN", [channel, key] if key else [channel]))
 
     def part(self, channel: str, reason: str = "") -> bool:
         with self._state.lock:
             self._state.wanted_channels.pop(casefold(channel), None)
+            self._state.channel_keys.pop(casefold(channel), None)
         return self._transport.send(Message("PART", [channel, reason] if reason else [channel]))
 
     def set_nick(self, nick: str) -> bool:
+        """Ask for another nick; before registration (after ``NickRefused``) it becomes the one to register
+        with, and the base of "nick_" should it be taken."""
+        if not self.is_registered:
+            with self._state.lock:
+                self._state.nick = self._state.preferred_nick = nick
+                self._state.nick_attempt = 0
         return self._transport.send(Message("NICK", [nick]))
+
+    def names(self, channel: str) -> bool:
+        """Ask who is in ``channel``; the answer comes as a ``NamesList`` event."""
+        with self._state.lock:
+            self._state.names_requested.add(casefold(channel))
+        return self._transport.send(Message("NAMES", [channel]))
 
     def command(self, command: str, *params: str) -> bool:
         """Send any IRC command with parameters (the slash commands use this)."""
@@ -192,7 +208,7 @@ class Session:
         answered = threading.Event()
         with self._state.lock:
             self._state.pongs[token] = answered
-        if not self._transport.send(Message("PING", [token])):
+        if not self._transport.send_behind(Message("PING", [token])):
             return False
         try:
             return answered.wait(timeout)
@@ -201,7 +217,9 @@ class Session:
                 self._state.pongs.pop(token, None)
 
     def quit(self, reason: str = "Leaving", timeout: float = 3.0) -> None:
-        """Say goodbye, stop reconnecting, and wait for both threads to end."""
+        """Send what the user typed and is still waiting (within ``timeout``), then QUIT with ``reason``;
+        give the server ``timeout`` more to close the connection, stop reconnecting, and wait for both
+        threads to end. It may block for about twice ``timeout``: call it from a worker thread in a GUI."""
         self._transport.close(Message("QUIT", [reason]), timeout)
 
     @property

@@ -3,6 +3,10 @@
 ``SLASH_COMMANDS`` is the one table: it dispatches, and ``/help`` is written from it, so the help can
 never drift from what the commands do. Running a command only talks to the ``Session``; what the view
 should do next (show lines, switch conversation, quit) comes back as a ``CommandResult``.
+
+The table also knows which words of a line are a password (``SlashCommand.secret_from``):
+``is_secret_command`` and ``mask_secrets`` keep them out of an input history, ``needs_secret`` tells a
+view to ask for one that was left out (the CLI asks with getpass, so that it never shows on the screen).
 """
 from __future__ import annotations
 
@@ -56,6 +60,7 @@ class SlashCommand:
     usage: str
     min_args: int
     run: Callable[[Invocation], CommandResult]
+    secret_from: int | None = None  # the words from this one on (after the command name) are a password
 
 
 def sent(ok: bool, inv: Invocation, **result: object) -> CommandResult:
@@ -118,7 +123,9 @@ def cmd_topic(inv: Invocation) -> CommandResult:
 
 def cmd_names(inv: Invocation) -> CommandResult:
     channel, _ = inv.channel_or_current()
-    return sent(inv.session.command("NAMES", channel) if channel else inv.session.command("NAMES"), inv)
+    if channel is None:
+        return CommandResult(output=[usage_of("names", inv.lang)])
+    return sent(inv.session.names(channel), inv)
 
 
 def cmd_list(inv: Invocation) -> CommandResult:
@@ -227,7 +234,7 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "unmute": SlashCommand("nick [nick…]", 1, member_mode("-q")),
     "ban": SlashCommand("nick|mask [nick…]", 1, member_mode("+b")),
     "unban": SlashCommand("nick|mask [nick…]", 1, member_mode("-b")),
-    "oper": SlashCommand("name password", 2, cmd_oper),
+    "oper": SlashCommand("name password", 2, cmd_oper, secret_from=1),
     "announce": SlashCommand("text", 1, cmd_announce),
     "endlesson": SlashCommand("[message]", 0, cmd_endlesson),
     "kill": SlashCommand("nick [reason]", 1, cmd_kill),
@@ -237,15 +244,71 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
 }
 
 
+# Raw lines (/quote) and services messages (/msg NickServ …) that carry a password: the words before it.
+_SECRET_RAW_COMMANDS = {"PASS": 1, "OPER": 2, "AUTHENTICATE": 1}
+_SECRET_SERVICE_VERBS = {"IDENTIFY", "REGISTER", "GHOST", "RECOVER", "SETPASS"}
+
+
+def _secret_words_before(line: str) -> int | None:
+    """How many words of a typed line come before its password (the command name counts), or None when
+    the line is not one that carries a password."""
+    if not line.startswith("/") or line.startswith("//"):
+        return None
+    words = line[1:].split()
+    if not words:
+        return None
+    name = words[0].lower()
+    command = SLASH_COMMANDS.get(name)
+    if command is not None and command.secret_from is not None:
+        return 1 + command.secret_from
+    if name in ("register", "identify", "pass"):  # commands a later version may add, and other clients' habits
+        return 1
+    if name == "quote" and len(words) > 1 and words[1].upper() in _SECRET_RAW_COMMANDS:
+        return 1 + _SECRET_RAW_COMMANDS[words[1].upper()]
+    if name in ("msg", "query") and len(words) > 2 and words[1].lower().endswith("serv") \
+            and words[2].upper() in _SECRET_SERVICE_VERBS:
+        return 3
+    return None
+
+
+def is_secret_command(line: str) -> bool:
+    """Whether a typed line carries a password (/oper, /quote PASS, /msg NickServ IDENTIFY, …), even when
+    the password is still missing: such a line stays out of an input history (the CLI's readline, the GUI's
+    Up key)."""
+    return _secret_words_before(line) is not None
+
+
+def needs_secret(line: str) -> bool:
+    """A line that should carry a password and does not yet ("/oper teacher"): a view asks for it without
+    echoing it, and appends it."""
+    before = _secret_words_before(line)
+    return before is not None and len(line[1:].split()) == before
+
+
+def mask_secrets(line: str) -> str:
+    """The line with its password replaced by ``********`` (for a history or a log), else the line itself."""
+    before = _secret_words_before(line)
+    if before is None:
+        return line
+    words = line.split(" ")
+    kept, seen = [], 0
+    for word in words:
+        if seen >= before and word:
+            kept.append("********")
+            break
+        kept.append(word)
+        seen += bool(word)
+    return " ".join(kept)
+
+
 def usage_of(name: str, lang: str) -> str:
     return tr("usage", lang, name=name, args=SLASH_COMMANDS[name].usage)
 
 
 def help_lines(lang: str) -> list[str]:
-    lines = [tr("help_title", lang)]
-    for name, command in SLASH_COMMANDS.items():
-        lines.append(f"  /{name} {command.usage}".ljust(36) + tr(f"help_{name}", lang))
-    return lines
+    rows = [(f"  /{name} {command.usage}".rstrip(), tr(f"help_{name}", lang)) for name, command in SLASH_COMMANDS.items()]
+    width = max(len(usage) for usage, _ in rows) + 2
+    return [tr("help_title", lang)] + [usage.ljust(width) + text for usage, text in rows]
 
 
 def run_input(line: str, session: Session, current: str | None, lang: str) -> CommandResult:

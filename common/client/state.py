@@ -78,10 +78,15 @@ class ClientState:
         self.refused = False
         self.nick = nick
         self.preferred_nick = nick
-        # Bytes of our "nick!user@host" as others see it: a guess (RFC limits) until 001 tells us.
-        self.prefix_bytes = len(nick.encode()) + 1 + 10 + 1 + 63
+        # Our "user" and "host" as others see them in "nick!user@host", once the server has shown them
+        # (001, 396, the echo of our own JOIN or message); until then own_prefix_bytes() assumes the longest.
+        self.own_user: str | None = None
+        self.own_host: str | None = None
         self.channels: dict[str, ChannelState] = {}
         self.wanted_channels: dict[str, str] = {casefold(c): c for c in channels}
+        self.channel_keys: dict[str, str] = {}  # folded channel → the key it was joined with (+k)
+        self.rejoined = False  # this connection has sent the JOINs for wanted_channels
+        self.names_requested: set[str] = set()  # channels whose NAMES reply the user asked to see
         self.caps: set[str] = set()
         self.cap_offered: set[str] = set()
         self.isupport: dict[str, str] = {}
@@ -98,6 +103,9 @@ class ClientState:
         one, no channels, no capabilities. The wanted channels and the away message stay, to be restored."""
         self.nick = self.preferred_nick
         self.nick_attempt = 0
+        self.own_user = self.own_host = None
+        self.rejoined = False
+        self.names_requested.clear()
         self.is_oper = False
         self.mode_queries.clear()
         self.channels.clear()
@@ -107,6 +115,27 @@ class ClientState:
     def own_nick(self) -> str:
         with self.lock:
             return self.nick
+
+    def own_prefix_bytes(self, username: str) -> int:
+        """Bytes of our "nick!user@host" as the server will put it before what we send (call with ``lock``
+        held). What the server has not shown yet is assumed at its longest: the user name we sent with
+        "~" before it (at least USERLEN, else 10), and a 63-byte host (RFC 1035's longest label)."""
+        user = self.own_user
+        if user is None:
+            userlen = self.isupport.get("USERLEN", "")
+            longest = int(userlen) if userlen.isascii() and userlen.isdigit() and len(userlen) <= 3 else 10
+            user_bytes = max(longest, 1 + len(username.encode()))
+        else:
+            user_bytes = len(user.encode())
+        host_bytes = len(self.own_host.encode()) if self.own_host is not None else 63
+        return len(self.nick.encode()) + 1 + user_bytes + 1 + host_bytes
+
+    def note_own_source(self, source: str) -> None:
+        """Remember our user and host from a line the server shows as ours ("nick!user@host"); with ``lock``."""
+        nick, _, rest = source.partition("!")
+        user, at, host = rest.partition("@")
+        if at and user and host:
+            self.own_user, self.own_host = user, host
 
     def is_me(self, nick: str) -> bool:
         with self.lock:

@@ -9,6 +9,7 @@ import locale
 import os
 
 from common.client import events as ev
+from common.client.numeric_texts import numeric_text
 
 LANGUAGES = ("en", "ru")
 
@@ -23,6 +24,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "failed": {"en": "Could not connect: {detail}", "ru": "Не удалось подключиться: {detail}"},
     "closed": {"en": "Connection closed.", "ru": "Соединение закрыто."},
     "nick_taken": {"en": "The nick {nick} is taken; using {new}.", "ru": "Ник {nick} занят; используется {new}."},
+    "nick_refused_taken": {"en": "The nick {nick} is taken, and so are {nick}_ and the like; choose another: "
+                                 "/nick NEW_NICK",
+                           "ru": "Ник {nick} занят, как и {nick}_ и подобные; выберите другой: /nick НОВЫЙ_НИК"},
+    "nick_refused_invalid": {"en": "The server does not accept the nick {nick} (letters, digits and "
+                                   "[]\\`_^{{|}}-, not starting with a digit or -); choose another: /nick NEW_NICK",
+                             "ru": "Сервер не принимает ник {nick} (буквы, цифры и []\\`_^{{|}}-, не с цифры "
+                                   "и не с -); выберите другой: /nick НОВЫЙ_НИК"},
+    "password_needed": {"en": "The server needs a password.", "ru": "Серверу нужен пароль."},
+    "password_wrong": {"en": "The server did not accept the password.", "ru": "Сервер не принял пароль."},
     "not_connected": {"en": "Not connected: the message was not sent.",
                       "ru": "Нет соединения: сообщение не отправлено."},
     "bad_channel": {"en": "{name} is not a channel name: # and then no spaces, commas or colons.",
@@ -70,6 +80,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
                 "ru": "{by} приглашает вас в {channel} (/join {channel})"},
     "error": {"en": "Error: {text}", "ru": "Ошибка: {text}"},
     "history_divider": {"en": "— earlier messages above —", "ru": "— выше прежние сообщения —"},
+    "names": {"en": "In {channel} ({count}): {members}", "ru": "В {channel} ({count}): {members}"},
     # commands
     "help_title": {"en": "Commands:", "ru": "Команды:"},
     "unknown_command": {"en": "Unknown command /{name}; /help lists them.",
@@ -98,7 +109,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "help_unmute": {"en": "let a muted member speak again", "ru": "вернуть слово"},
     "help_ban": {"en": "keep someone out of the channel (+b)", "ru": "запретить вход в канал (+b)"},
     "help_unban": {"en": "lift a ban", "ru": "снять запрет"},
-    "help_oper": {"en": "log in as the teacher (server operator)", "ru": "войти как учитель (оператор сервера)"},
+    "help_oper": {"en": "sign in as the teacher", "ru": "войти как учитель"},
     "help_announce": {"en": "teacher: a message to everyone on the server",
                       "ru": "учитель: сообщение всем на сервере"},
     "help_endlesson": {"en": "teacher: end the lesson, disconnecting the students",
@@ -178,6 +189,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
                            "печатает сервер."},
     # CLI
     "cli_prompt": {"en": "[{target}] ", "ru": "[{target}] "},
+    "cli_ask_nick": {"en": "Another nick: ", "ru": "Другой ник: "},
+    "cli_ask_password": {"en": "Password: ", "ru": "Пароль: "},
+    "cli_goodbye": {"en": "Bye.", "ru": "До свидания."},
+    "cli_private_to": {"en": "-> {nick}:", "ru": "-> {nick}:"},
+    "cli_nick_taken": {"en": "the nick {nick} is taken (and so are {nick}_ and the like); choose another with --nick",
+                       "ru": "ник {nick} занят (как и {nick}_ и подобные); выберите другой: --nick"},
+    "cli_nick_invalid": {"en": "the server does not accept the nick {nick}; choose another with --nick",
+                         "ru": "сервер не принимает ник {nick}; выберите другой: --nick"},
+    "cli_password_needed": {"en": "the server needs a password: give it with --password",
+                            "ru": "серверу нужен пароль: укажите его с --password"},
+    "cli_password_wrong": {"en": "the server did not accept the password (--password)",
+                           "ru": "сервер не принял пароль (--password)"},
+    "cli_refused": {"en": "the server refused the connection: {detail}", "ru": "сервер отказал: {detail}"},
+    "cli_no_connection": {"en": "could not connect to {where}", "ru": "не удалось подключиться к {where}"},
+    "cli_not_joined": {"en": "could not join {channel}", "ru": "не удалось войти в {channel}"},
     "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
                    "ru": "Не всё удалось отправить до разрыва соединения."},
 }
@@ -257,9 +283,14 @@ def describe(event: ev.Event, lang: str) -> str | None:
     if isinstance(event, ev.Invited):
         return tr("invited", lang, by=event.by, channel=event.channel)
     if isinstance(event, ev.ErrorReply):
-        return tr("error", lang, text=event.text)
+        return tr("error", lang, text=numeric_text(event.code, event.params, lang) or event.text)
     if isinstance(event, ev.ServerReply):
-        return event.text
+        return numeric_text(event.code, event.params, lang) or event.text
+    if isinstance(event, ev.NamesList):
+        members = " ".join(prefixes + nick for prefixes, nick in event.members)
+        return tr("names", lang, channel=event.channel, count=len(event.members), members=members)
+    if isinstance(event, ev.NickRefused):
+        return tr("nick_refused_taken" if event.taken else "nick_refused_invalid", lang, nick=event.nick)
     if isinstance(event, ev.Notice):
         return tr(event.key, lang, **event.values)
     return None

@@ -4,9 +4,10 @@ read and write the socket, reconnecting, and the pacing of what is sent.
 Two threads run here. The receiver thread connects, has the ``LineHandler`` register, reads and frames
 lines, parses them with the protocol module and hands each to ``LineHandler.handle`` (``handlers.py``), and
 reconnects with backoff (1 s doubling to 30 s, with jitter) when the connection drops. The writer thread is
-the only one that writes to the socket: it sends the queued lines in order, paced like irssi's command
-queue so that a long paste never trips a server's flood limit. Any thread may queue a line (``send``,
-``send_protocol``); ``waits_for_pacing`` alone decides which lines wait for the pacing bucket.
+the only one that writes to the socket: it sends what ``OutgoingLines`` (``outgoing.py``) hands it, whose
+lanes and pacing bucket decide the order and the pace, so that a long paste never trips a server's flood
+limit and a PONG never waits behind one. Any thread may queue a line (``send``, ``send_protocol``,
+``send_behind``); ``outgoing.lane_for`` alone decides how each goes.
 
 It touches the socket, its own queue, and of the ``ClientState`` only ``registered``, ``refused`` and the
 reset at each new connection, which it does under the state's lock together with the switch to the new
@@ -25,44 +26,11 @@ import time
 from typing import Protocol
 
 from common.client.events import ConnectionState, Event
+from common.client.outgoing import Lane, OutgoingLine, OutgoingLines, lane_for
 from common.client.state import ClientState
 from common.protocol import tls
 from common.protocol.framing import LineFramer
 from common.protocol.message import Message, ProtocolError, parse
-
-# The commands the session sends on its own that go at once; see waits_for_pacing.
-SENT_AT_ONCE = frozenset({"PASS", "CAP", "NICK", "USER", "PONG", "PING", "JOIN", "AWAY", "MODE", "CHATHISTORY",
-                          "QUIT"})
-
-
-def waits_for_pacing(message: Message, asked_by_user: bool) -> bool:
-    """Whether a line waits for the pacing bucket (``pace_burst`` lines, then ``pace_rate`` a second): the
-    one place that decides it. The writer sends every line in the order it was queued; a line that goes
-    at once only neither waits for nor spends a token.
-
-    Paced: everything the user asks for through the ``Session`` (``asked_by_user``), whatever its command.
-      PRIVMSG, NOTICE (``send_text``), JOIN, PART, NICK, AWAY, CHATHISTORY BEFORE (``request_older``), the
-      PING of ``flush``, and what a slash command or ``/quote`` sends (MODE, TOPIC, KICK, WHOIS, …): a
-      person, a paste or a script can produce these in bulk, and the bucket keeps them under the server's
-      flood limit. ``flush``'s PING is counted like the lines it follows.
-    Paced: NOTICE sent by the session itself, a CTCP answer (VERSION, PING, TIME). Anyone can ask for one,
-      so a flood of CTCP queries must not make us flood ourselves off the server.
-    At once, the lines the session sends on its own (``SENT_AT_ONCE``):
-      PASS, CAP LS, NICK, USER at registration; CAP REQ and END while negotiating; NICK with "_" added
-        when the nick is taken before registration: the server waits for them before anything else can
-        happen, and it gives registration a time limit.
-      PONG: a server that gets no answer to its PING drops us.
-      PING ``classchat-idle``: the keepalive after ``idle_ping_after`` seconds of silence; its answer
-        decides whether the connection is dead, so it must not wait for tokens.
-      JOIN of the channels we were in, and AWAY with our away message, right after 001 on a reconnect:
-        they restore what the user already had, once per connection, one line per channel.
-      MODE <channel> and CHATHISTORY LATEST after our own JOIN: what the session needs to show the channel
-        (its modes, its recent messages), one of each per join the server confirmed.
-      QUIT from ``Session.quit()``: the session is closing and shuts the socket down right after it.
-    A command the session sends on its own that is not in ``SENT_AT_ONCE`` waits, which is the safe side.
-    """
-    return asked_by_user or message.command not in SENT_AT_ONCE
-
 
 class ConnectionSettings(Protocol):
     """What the transport reads of a ``SessionConfig``."""
@@ -104,7 +72,8 @@ class Transport:
         self._quit_requested = False
         self._sock: socket.socket | None = None
         self._generation = 0
-        self._outgoing: "queue.Queue[tuple[int, bytes, bool] | None]" = queue.Queue()
+        self._closing = False
+        self._outgoing = OutgoingLines(config.pace_burst, config.pace_rate)
         self._receiver = threading.Thread(target=self._run, name="session-receiver", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="session-writer", daemon=True)
 
@@ -114,71 +83,74 @@ class Transport:
         self._writer.start()
 
     def send(self, message: Message) -> bool:
-        """Queue a line the user asked for. Returns False when not connected or the line cannot be sent."""
-        return self._enqueue(message, waits_for_pacing(message, asked_by_user=True))
+        """Queue a line the user asked for (paced). Returns False when not connected or the line cannot be
+        sent."""
+        return self._enqueue(message, Lane.TYPED)
 
     def send_protocol(self, message: Message) -> bool:
-        """Queue a line the session sends on its own (registration, answers, follow-ups, the goodbye)."""
-        return self._enqueue(message, waits_for_pacing(message, asked_by_user=False))
+        """Queue a line the session sends on its own (registration, answers, follow-ups); ``lane_for``
+        decides how it goes."""
+        return self._enqueue(message, lane_for(message, asked_by_user=False))
+
+    def send_behind(self, message: Message) -> bool:
+        """Queue a line behind everything queued so far but CTCP answers (the PING of ``Session.flush``)."""
+        return self._enqueue(message, Lane.FOLLOW_UP)
 
     def close(self, goodbye: Message, timeout: float) -> None:
-        """Send ``goodbye`` (a QUIT) when registered, stop reconnecting, and wait for both threads to end."""
+        """End the session: when registered, send what the user typed (within ``timeout``), then
+        ``goodbye`` (a QUIT), and give the server ``timeout`` more to close the connection; then stop
+        reconnecting, shut the socket down and wait for both threads to end."""
+        if self._closing:
+            self._join_threads(timeout)
+            return
+        self._closing = True
         self._quit_requested = True
-        if self._sock is not None and self._state.registered.is_set():
-            self.send_protocol(goodbye)
-            self._outgoing.put(None)
+        if self._sock is not None and self._state.registered.is_set() and self._writer.is_alive():
+            try:
+                data = goodbye.to_bytes()
+            except ValueError:
+                data = Message("QUIT").to_bytes()
+            self._outgoing.finish(OutgoingLine(self._generation, data, last=True))
             self._writer.join(timeout)
+            if self._writer.is_alive():
+                self._outgoing.abandon()  # time is up: the goodbye goes now, what is left of the paste does not
+                self._writer.join(min(timeout, 1.0))
             # The server answers QUIT by closing the connection; give it the chance to read our QUIT first.
-            if self._receiver is not threading.current_thread():
+            if self._receiver.is_alive() and self._receiver is not threading.current_thread():
                 self._receiver.join(timeout)
         self.stopping.set()
-        self._outgoing.put(None)
+        self._outgoing.close()
         self._shutdown_socket()
+        self._join_threads(timeout)
+
+    def _join_threads(self, timeout: float) -> None:
         for thread in (self._receiver, self._writer):
             if thread.is_alive() and thread is not threading.current_thread():
                 thread.join(timeout)
 
     # ------------------------------------------------------------------ sending (the writer thread)
 
-    def _enqueue(self, message: Message, paced: bool) -> bool:
+    def _enqueue(self, message: Message, lane: Lane) -> bool:
         if self.stopping.is_set() or self._sock is None:
             return False
         try:
             data = message.to_bytes()
         except ValueError:
             return False
-        self._outgoing.put((self._generation, data, paced))
-        return True
+        return self._outgoing.put(lane, OutgoingLine(self._generation, data))
 
     def _write_loop(self) -> None:
-        tokens = float(self.config.pace_burst)
-        refilled = time.monotonic()
-        while True:
-            item = self._outgoing.get()
-            if item is None:
-                if self.stopping.is_set() or self._quit_requested:
-                    return
-                continue
-            generation, data, paced = item
-            if generation != self._generation:
-                continue  # queued for a connection that is gone
-            if paced and self.config.pace_rate > 0:
-                now = time.monotonic()
-                tokens = min(float(self.config.pace_burst), tokens + (now - refilled) * self.config.pace_rate)
-                refilled = now
-                if tokens < 1:
-                    if self.stopping.wait((1 - tokens) / self.config.pace_rate):
-                        return
-                    tokens, refilled = 1.0, time.monotonic()
-                tokens -= 1
+        """The writer thread: send each line when ``OutgoingLines`` lets it go, until closed or the goodbye."""
+        while (line := self._outgoing.take()) is not None:
             sock = self._sock
-            if sock is None:
-                continue
-            try:
-                with self._tls_io:
-                    sock.sendall(data)
-            except OSError:
-                continue  # the receiver notices the broken connection and reconnects
+            if line.generation == self._generation and sock is not None:
+                try:
+                    with self._tls_io:
+                        sock.sendall(line.data)
+                except OSError:
+                    pass  # the receiver notices the broken connection and reconnects
+            if line.last:
+                return
 
     # ------------------------------------------------------------------ the receiver thread
 
@@ -218,7 +190,7 @@ class Transport:
                 break
             delay = min(delay * 2, self.config.backoff_max)
         self.stopping.set()
-        self._outgoing.put(None)
+        self._outgoing.close()
         self._emit(ConnectionState("closed"))
 
     def _connect(self) -> None:
@@ -227,6 +199,7 @@ class Transport:
             sock = self._start_tls(sock)
         sock.settimeout(self.config.idle_ping_after)
         with self._state.lock:
+            self._outgoing.clear()  # lines queued for the last connection are not for this one
             self._generation += 1
             self._sock = sock
             self._state.start_connection()
