@@ -33,6 +33,7 @@ from common.protocol.command_line import OneLineErrorParser
 
 PROG = "chat_client_cli.py"
 ASK = object()  # --password given without a value: ask for it
+ACCOUNT_PASSWORD_VARIABLE = "CLASSCHAT_ACCOUNT_PASSWORD"
 EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 130
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 WAKE_SIGNAL = signal.SIGUSR1  # the event thread wakes a waiting prompt with it when the connection has ended
@@ -45,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--nick", default=default_nick(), help="your nickname (default: your login name)")
     parser.add_argument("--channel", default="#general", help="channel to join; '' for none (default: %(default)s)")
     parser.add_argument("--password", nargs="?", const=ASK, help="server password; without a value, ask for it")
+    parser.add_argument("--account", metavar="NAME",
+                        help="log in to this account (SASL); the password is asked, or taken from the environment "
+                             "variable CLASSCHAT_ACCOUNT_PASSWORD")
     parser.add_argument("--tls", action="store_true", help="connect with TLS")
     parser.add_argument("--insecure", action="store_true", help="with --tls: do not verify the certificate")
     add_tls_pin_argument(parser)
@@ -57,6 +61,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.port = 6697 if args.tls or args.tls_pin else 6667
     if not 0 < args.port < 65536:
         parser.error(f"port {args.port} is out of range 1-65535")
+    args.account_password = None
+    if args.account:
+        args.account_password = os.environ.get(ACCOUNT_PASSWORD_VARIABLE)
+        if args.account_password is None:
+            if not sys.stdin.isatty():
+                parser.error(f"--account needs the password: set {ACCOUNT_PASSWORD_VARIABLE} (no terminal to ask)")
+            args.account_password = getpass.getpass(f"Password for {args.account}: ")
     if args.password is ASK:
         if not sys.stdin.isatty():
             parser.error("--password without a value needs a terminal to ask on; give the password")
@@ -429,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     config = SessionConfig(
         host=args.host, port=args.port, nick=args.nick, password=args.password,
+        account=args.account, account_password=args.account_password,
         channels=(args.channel,) if args.channel else (), tls=args.tls, tls_verify=not args.insecure,
         tls_pin=args.tls_pin,
         reconnect=interactive,

@@ -34,8 +34,10 @@ def test_help_is_written_from_the_dispatch_table():
 def test_issue_commands_are_all_there():
     chat = {"join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "invite",
             "kick", "mode", "op", "deop", "voice", "quote", "quit", "help"}
-    teacher = {"devoice", "mute", "unmute", "ban", "unban", "oper", "announce", "endlesson", "kill"}
-    assert set(SLASH_COMMANDS) == chat | teacher
+    teacher = {"devoice", "mute", "unmute", "ban", "unban", "oper", "announce", "endlesson", "startlesson",
+               "classchannel", "kill"}
+    accounts = {"register"}
+    assert set(SLASH_COMMANDS) == chat | teacher | accounts
 
 
 def test_teacher_commands(make_server):

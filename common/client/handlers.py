@@ -8,6 +8,7 @@ connection. Nothing here reads or writes the socket, and nothing here knows abou
 """
 from __future__ import annotations
 
+import base64
 import queue
 import time
 from datetime import datetime, timezone
@@ -25,7 +26,10 @@ from common.protocol.message import Message
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
-               "cap-notify", "draft/chathistory", "chathistory")
+               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify")
+SASL_CHUNK = 400  # AUTHENTICATE carries base64 in pieces of 400 bytes (IRCv3 sasl-3.1)
+# ERROR reasons after which a teacher sent us away: the session says why and does not reconnect.
+SENT_AWAY = ("Killed", "lesson has ended", "Too many failed operator logins")
 CLIENT_VERSION = "classchat 1.0"
 NICK_ATTEMPTS = 3  # "nick_", "nick__", "nick___": then the user chooses
 LINE_BYTES = 512  # RFC 1459 §2.3: a line with its CRLF
@@ -160,8 +164,8 @@ class ServerLineHandler:
 
     def _on_error(self, msg: Message) -> str:
         text = msg.param(0, "Closing link")
-        if not self._state.registered.is_set():
-            self._state.refused = True
+        if not self._state.registered.is_set() or any(reason in text for reason in SENT_AWAY):
+            self._state.refused = True  # turned away, or sent away by the teacher: no reconnect
         return text
 
     def _on_cap(self, msg: Message) -> None:
@@ -172,6 +176,8 @@ class ServerLineHandler:
             with self._state.lock:
                 self._state.cap_offered |= offered
                 wanted = [cap for cap in WANTED_CAPS if cap in self._state.cap_offered and cap not in self._state.caps]
+                if self._wants_sasl() and "sasl" in self._state.cap_offered and "sasl" not in self._state.caps:
+                    wanted.append("sasl")
             if more:
                 return
             if "chathistory" in wanted and "draft/chathistory" in wanted:
@@ -181,6 +187,7 @@ class ServerLineHandler:
             elif subcommand == "LS":
                 self._transport.send_protocol(Message("CAP", ["END"]))
         elif subcommand in ("ACK", "NAK"):
+            starts_sasl = False
             if subcommand == "ACK":
                 with self._state.lock:
                     for item in msg.params[-1].split():
@@ -188,13 +195,64 @@ class ServerLineHandler:
                             self._state.caps.discard(item[1:])
                         else:
                             self._state.caps.add(item)
-            if not self._state.registered.is_set():
+                    starts_sasl = "sasl" in msg.params[-1].split() and self._wants_sasl()
+                    self._state.sasl_pending = starts_sasl
+            if starts_sasl:
+                self._transport.send_protocol(Message("AUTHENTICATE", ["PLAIN"]))
+            elif not self._state.registered.is_set():
                 self._transport.send_protocol(Message("CAP", ["END"]))
         elif subcommand == "DEL":
             with self._state.lock:
                 for item in msg.params[-1].split():
                     self._state.caps.discard(item)
                     self._state.cap_offered.discard(item)
+
+    def _wants_sasl(self) -> bool:
+        config = self.config
+        return bool(config.account and config.account_password and not config.create_account)
+
+    def _on_authenticate(self, msg: Message) -> None:
+        """SASL PLAIN (RFC 4616): ``NUL account NUL password``, base64, in pieces of 400 bytes."""
+        if msg.param(0) != "+" or not self._wants_sasl():
+            return
+        payload = base64.b64encode(f"\0{self.config.account}\0{self.config.account_password}".encode()).decode()
+        pieces = [payload[index:index + SASL_CHUNK] for index in range(0, len(payload), SASL_CHUNK)]
+        if len(payload) % SASL_CHUNK == 0:
+            pieces.append("+")
+        for piece in pieces:
+            self._transport.send_protocol(Message("AUTHENTICATE", [piece]))
+
+    def _on_sasl_result(self, msg: Message) -> None:
+        """903 (logged in) or 904-908 (refused): end CAP negotiation either way. A refused login stops the
+        session (it would only be refused again): the user is told why and gives another password."""
+        with self._state.lock:
+            ending = self._state.sasl_pending
+            self._state.sasl_pending = False
+        if msg.command != rpl.RPL_SASLSUCCESS:
+            self._state.refused = True
+            self._emit(Notice("login_failed", {"account": self.config.account or "", "reason": msg.param(-1)}))
+            self._transport.send_protocol(Message("QUIT", ["Login failed"]))
+            return
+        if ending and not self._state.registered.is_set():
+            self._transport.send_protocol(Message("CAP", ["END"]))
+
+    def _on_logged_in(self, msg: Message) -> None:
+        account = msg.param(2)
+        with self._state.lock:
+            self._state.account = account
+        self._emit(Notice("logged_in", {"account": account}))
+
+    def _on_register_reply(self, msg: Message) -> None:
+        """``REGISTER SUCCESS <account> :…`` (IRCv3 account-registration): we made our account."""
+        if msg.param(0) == "SUCCESS":
+            self._emit(Notice("account_created", {"account": msg.param(1)}))
+
+    def _on_account(self, msg: Message) -> None:
+        """account-notify: someone logged in (``ACCOUNT name``) or out (``ACCOUNT *``)."""
+        name = msg.param(0)
+        with self._state.lock:
+            self._state.note_identity(msg.source_nick, account=None if name == "*" else name,
+                                      logged_out=name == "*")
 
     def _on_welcome(self, msg: Message) -> None:
         nick = msg.param(0, self.config.nick)
@@ -205,6 +263,10 @@ class ServerLineHandler:
                 self._state.note_own_source(words[-1])
         self._state.registered.set()
         self._emit(ConnectionState("registered", nick))
+        config = self.config
+        if config.create_account and config.account_password:  # "Create an account": REGISTER as our nick
+            self._transport.send_protocol(Message("REGISTER", [config.account or "*", "*",
+                                                               config.account_password]))
 
     def _on_end_of_motd(self, msg: Message) -> None:
         """376 or 422 ends the welcome (RFC 2812 §5.1): ISUPPORT is known, so rejoin the channels we were
@@ -262,9 +324,11 @@ class ServerLineHandler:
             return
         target, text = msg.params[0], msg.param(1)
         own = self._state.is_me(sender)
-        if own:
-            with self._state.lock:
+        with self._state.lock:
+            if own:
                 self._state.note_own_source(msg.source or "")
+            elif msg.source and "!" in msg.source:
+                self._state.note_identity(sender, host=msg.source.rpartition("@")[2], account=msg.tags.get("account"))
         if target.startswith("$") and msg.command != "TAGMSG":
             self._emit(Announcement(sender, text, parse_server_time(msg.tags)))
             return
@@ -331,6 +395,8 @@ class ServerLineHandler:
             state = self._state.channels.get(folded)
             if state is not None:
                 state.add(nick)
+            account = msg.param(1) if len(msg.params) >= 3 and msg.param(1) != "*" else None  # extended-join
+            self._state.note_identity(nick, host=(msg.source or "").rpartition("@")[2] or None, account=account)
         self._emit(Joined(channel, nick, own, parse_server_time(msg.tags)))
         self._emit(MembersChanged(channel))
         # What the session needs to show the channel: its modes (moderated, questions, …) and its last
@@ -495,13 +561,22 @@ class ServerLineHandler:
 _SILENT_NUMERICS = {rpl.RPL_WELCOME, rpl.RPL_YOURHOST, rpl.RPL_CREATED, rpl.RPL_ISUPPORT, rpl.RPL_MYINFO,
                     rpl.RPL_LUSERCLIENT, rpl.RPL_LUSERME, rpl.RPL_NAMREPLY, rpl.RPL_ENDOFNAMES,
                     rpl.RPL_TOPICWHOTIME, rpl.RPL_CREATIONTIME, rpl.RPL_ENDOFWHO, rpl.RPL_ENDOFWHOIS,
-                    rpl.RPL_LISTSTART, rpl.RPL_ENDOFMOTD, rpl.ERR_NOMOTD}
+                    rpl.RPL_LISTSTART, rpl.RPL_ENDOFMOTD, rpl.ERR_NOMOTD,
+                    rpl.RPL_LOGGEDIN, rpl.RPL_SASLSUCCESS}
 
 _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     "PING": ServerLineHandler._on_ping,
     "PONG": ServerLineHandler._on_pong,
     "ERROR": ServerLineHandler._on_error,
     "CAP": ServerLineHandler._on_cap,
+    "AUTHENTICATE": ServerLineHandler._on_authenticate,
+    "ACCOUNT": ServerLineHandler._on_account,
+    "REGISTER": ServerLineHandler._on_register_reply,
+    rpl.RPL_LOGGEDIN: ServerLineHandler._on_logged_in,
+    rpl.RPL_SASLSUCCESS: ServerLineHandler._on_sasl_result,
+    rpl.ERR_SASLFAIL: ServerLineHandler._on_sasl_result,
+    rpl.ERR_SASLTOOLONG: ServerLineHandler._on_sasl_result,
+    rpl.ERR_SASLABORTED: ServerLineHandler._on_sasl_result,
     "PRIVMSG": ServerLineHandler._on_privmsg,
     "NOTICE": ServerLineHandler._on_privmsg,
     "JOIN": ServerLineHandler._on_join,

@@ -11,6 +11,32 @@ from __future__ import annotations
 from common.protocol import numerics as rpl
 
 NUMERIC_TEXTS: dict[str, dict[str, str]] = {
+    # WHOWAS, INFO, LINKS, HELP, MONITOR, WHOX, bots and accounts (modern.ircdocs.horse, IRCv3)
+    rpl.RPL_WHOWASUSER: {"en": "{0} was {1}@{2} ({4})", "ru": "{0} был(а) {1}@{2} ({4})"},
+    rpl.RPL_ENDOFWHOWAS: {"en": "End of what was {0}", "ru": "Конец сведений о {0}"},
+    rpl.ERR_WASNOSUCHNICK: {"en": "Nobody has been {0} lately", "ru": "Недавно никого по имени {0} не было"},
+    rpl.RPL_WHOISACCOUNT: {"en": "{0} is logged in as {1}", "ru": "{0} вошёл(ла) как {1}"},
+    rpl.RPL_WHOISBOT: {"en": "{0} is a bot", "ru": "{0} — бот"},
+    rpl.RPL_WHOSPCRPL: {"en": "{rest1}", "ru": "{rest1}"},
+    rpl.RPL_LINKS: {"en": "Server {1}", "ru": "Сервер {1}"},
+    rpl.RPL_ENDOFLINKS: {"en": "End of the server list", "ru": "Конец списка серверов"},
+    rpl.RPL_INFO: {"en": "{0}", "ru": "{0}"},
+    rpl.RPL_ENDOFINFO: {"en": "End of the server's information", "ru": "Конец сведений о сервере"},
+    rpl.RPL_HELPSTART: {"en": "{1}", "ru": "{1}"},
+    rpl.RPL_HELPTXT: {"en": "{1}", "ru": "{1}"},
+    rpl.RPL_ENDOFHELP: {"en": "{1}", "ru": "{1}"},
+    rpl.ERR_HELPNOTFOUND: {"en": "The server has no help about {0}", "ru": "У сервера нет справки о {0}"},
+    rpl.RPL_MONONLINE: {"en": "Now online: {0}", "ru": "Сейчас в сети: {0}"},
+    rpl.RPL_MONOFFLINE: {"en": "Not online: {0}", "ru": "Не в сети: {0}"},
+    rpl.RPL_MONLIST: {"en": "Watching for: {0}", "ru": "Отслеживаются: {0}"},
+    rpl.RPL_ENDOFMONLIST: {"en": "End of the watch list", "ru": "Конец списка отслеживаемых"},
+    rpl.ERR_MONLISTFULL: {"en": "The watch list is full ({0} at most)", "ru": "Список отслеживаемых полон (не больше {0})"},
+    rpl.RPL_LOGGEDOUT: {"en": "You are logged out", "ru": "Вы вышли из учётной записи"},
+    rpl.RPL_SASLMECHS: {"en": "The server logs in with: {0}", "ru": "Сервер принимает вход через: {0}"},
+    rpl.ERR_SASLFAIL: {"en": "Wrong account name or password", "ru": "Неверное имя учётной записи или пароль"},
+    rpl.ERR_SASLTOOLONG: {"en": "The login was too long", "ru": "Слишком длинные данные для входа"},
+    rpl.ERR_SASLABORTED: {"en": "The login was abandoned", "ru": "Вход прерван"},
+    rpl.ERR_SASLALREADY: {"en": "You are already logged in", "ru": "Вы уже вошли"},
     # replies
     rpl.RPL_UMODEIS: {"en": "Your modes: {0}", "ru": "Ваши режимы: {0}"},
     rpl.RPL_LUSEROP: {"en": "Teachers online: {0}", "ru": "Учителей в сети: {0}"},

@@ -36,6 +36,11 @@ class SessionConfig:
     username: str | None = None
     realname: str = "classchat user"
     password: str | None = None
+    # An account to log in to with SASL PLAIN (IRCv3), and its password; with ``create_account`` the session
+    # creates it (REGISTER) once connected instead. The password lives only here, in memory.
+    account: str | None = None
+    account_password: str | None = None
+    create_account: bool = False
     channels: tuple[str, ...] = ()
     tls: bool = False
     tls_verify: bool = True
@@ -105,12 +110,33 @@ class Session:
             return frozenset(state.modes) if state else frozenset()
 
     def is_muted(self, channel: str, nick: str) -> bool:
-        """Whether a +q mask of the channel names ``nick`` the way servers complete a bare nick
-        (``nick!*@*``); the session does not know other users' hosts, so host masks are not judged."""
-        as_mask = normalize_ban_mask(nick)
+        """Whether a +q entry of the channel names ``nick``: an account mask (``$a:name``) when the session
+        knows the member's account, a host mask when it knows the member's host, else the nick
+        (``nick!*@*``, as servers complete a bare nick). Accounts and hosts come from JOIN lines,
+        extended-join, account-notify and account tags."""
         with self._state.lock:
             state = self._state.channels.get(casefold(channel))
-            return state is not None and any(mask_matches(mask, as_mask) for mask in state.mutes)
+            if state is None:
+                return False
+            host, account = self._state.identities.get(casefold(nick), (None, None))
+            prefix = f"{nick}!*@{host or '*'}"
+            for mask in state.mutes:
+                if mask.startswith("$a:"):
+                    if account is not None and casefold(mask[3:]) == casefold(account):
+                        return True
+                elif mask_matches(mask, prefix) or mask_matches(mask, normalize_ban_mask(nick)):
+                    return True
+            return False
+
+    @property
+    def account(self) -> str | None:
+        """The account the session is logged in to, once the server said so (900)."""
+        with self._state.lock:
+            return self._state.account
+
+    def is_teacher(self, channel: str, nick: str) -> bool:
+        """Whether ``nick`` has the teacher's prefix in a class channel (``!``, member mode Y)."""
+        return "!" in self.members(channel).get(nick, "")
 
     def members(self, channel: str) -> dict[str, str]:
         """A copy of a channel's members: nick → prefix symbols (``"@"``, ``"+"``, ``""``)."""

@@ -184,6 +184,25 @@ def cmd_oper(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("OPER", inv.args[0], inv.text_after(1)), inv)
 
 
+def cmd_register(inv: Invocation) -> CommandResult:
+    """Create an account named after the current nick (IRCv3 REGISTER); the server logs us in to it."""
+    return sent(inv.session.command("REGISTER", "*", "*", inv.rest.strip()), inv)
+
+
+def cmd_startlesson(inv: Invocation) -> CommandResult:
+    message = inv.rest.strip()
+    return sent(inv.session.command("STARTLESSON", *([message] if message else [])), inv)
+
+
+def cmd_classchannel(inv: Invocation) -> CommandResult:
+    """Make the current channel a class channel (+C), or, with "off", an ordinary one; teachers only."""
+    channel, words = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[tr("no_target", inv.lang)])
+    off = bool(words) and words[0].lower() in ("off", "no", "-")
+    return sent(inv.session.command("MODE", channel, "-C" if off else "+C"), inv)
+
+
 def cmd_announce(inv: Invocation) -> CommandResult:
     """A notice to everyone on the server ($* matches any server name); for the teacher (an operator)."""
     return sent(inv.session.command("NOTICE", "$*", inv.rest.strip()), inv)
@@ -235,8 +254,11 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "ban": SlashCommand("nick|mask [nick…]", 1, member_mode("+b")),
     "unban": SlashCommand("nick|mask [nick…]", 1, member_mode("-b")),
     "oper": SlashCommand("name password", 2, cmd_oper, secret_from=1),
+    "register": SlashCommand("password", 1, cmd_register, secret_from=0),
     "announce": SlashCommand("text", 1, cmd_announce),
     "endlesson": SlashCommand("[message]", 0, cmd_endlesson),
+    "startlesson": SlashCommand("[message]", 0, cmd_startlesson),
+    "classchannel": SlashCommand("[#channel] [off]", 0, cmd_classchannel),
     "kill": SlashCommand("nick [reason]", 1, cmd_kill),
     "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
     "quit": SlashCommand("[message]", 0, cmd_quit),

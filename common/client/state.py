@@ -97,6 +97,11 @@ class ClientState:
         self.nick_attempt = 0
         self.pongs: dict[str, threading.Event] = {}  # PING tokens of flush() → set when the PONG comes
         self.older_requested: set[str] = set()  # conversations whose next history batch goes above
+        self.account: str | None = None  # logged in to (900), or None
+        self.sasl_pending = False  # CAP END waits for the end of the SASL exchange
+        # What the session has seen of others: folded nick → (host, account), for judging host and account
+        # masks (a mute of $a:masha). Forgotten with the connection.
+        self.identities: dict[str, tuple[str | None, str | None]] = {}
 
     def start_connection(self) -> None:
         """Forget what belonged to the last connection (call with ``lock`` held): nick back to the preferred
@@ -111,6 +116,16 @@ class ClientState:
         self.channels.clear()
         self.caps.clear()
         self.cap_offered.clear()
+        self.account = None
+        self.sasl_pending = False
+        self.identities.clear()
+
+    def note_identity(self, nick: str, host: str | None = None, account: str | None = None,
+                      logged_out: bool = False) -> None:
+        """Remember what a line showed of someone (call with ``lock`` held); None keeps what was known."""
+        key = casefold(nick)
+        known_host, known_account = self.identities.get(key, (None, None))
+        self.identities[key] = (host or known_host, None if logged_out else account or known_account)
 
     def own_nick(self) -> str:
         with self.lock:
