@@ -630,7 +630,7 @@ def scenario_title(name: str, settings: dict) -> str:
             f"{settings['seconds']:g} s × {settings['runs']} runs")
 
 
-COLUMNS = ("server", "deliveries/s (range)", "vs classchat", "server µs CPU/delivery", "server cores",
+COLUMNS = ("server", "deliveries/s (range)", "vs classchat", "server µs CPU/delivery (range)", "server cores",
            "load gen cores", "others' cores", "p50 / p99 / max ms", "lost", "damaged")
 
 
@@ -645,10 +645,20 @@ def rate_cells(entry: dict) -> str:
     return f"{median:,.0f} ({low:,.0f}–{high:,.0f})"
 
 
+def cpu_cells(entry: dict) -> str:
+    """The server's median CPU per delivery, with the range over the runs."""
+    values = [run["server_us_per_delivery"] for run in entry["runs"] if run["server_us_per_delivery"] is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
 def row_cells(entry: dict, ours: float) -> list[str]:
     latency = " / ".join(number(entry[key], ".1f") for key in ("p50_ms", "p99_ms", "max_ms"))
     return [entry["server"], rate_cells(entry), f"{entry['median_rate'] / ours:.2f}",
-            number(entry["server_us_per_delivery"], ".2f"), number(entry["server_cores"], ".2f"),
+            cpu_cells(entry), number(entry["server_cores"], ".2f"),
             number(entry["loadgen_cores"], ".2f"), number(entry["others_cores"], ".2f"), latency,
             str(entry["lost"]), str(entry["damaged"])]
 
