@@ -205,13 +205,15 @@ def connect_clients(config: dict) -> list[socket.socket]:
 
 
 def wait_for(sock: socket.socket, token: bytes) -> None:
-    """Read a blocking socket until ``token`` arrives (answering PINGs meanwhile)."""
+    """Read a blocking socket until ``token`` arrives (answering PINGs meanwhile), 60 s at most."""
     seen = b""
+    deadline = time.monotonic() + 60
     while token not in seen:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
         try:
             data = sock.recv(65536)
         except TimeoutError:
-            raise SystemExit(f"no {token.decode().strip()!r} from the server within 30 s: {seen[-300:]!r}")
+            raise SystemExit(f"no {token.decode().strip()!r} from the server within 60 s: {seen[-300:]!r}")
         if not data:
             raise SystemExit(f"the server closed a bench connection while it waited for {token!r}: {seen[-300:]!r}")
         seen = seen[-600:] + data
