@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat_bench import wait_for_numeric  # noqa: E402  (bench/ is on the path: this script's folder)
+from chat_bench import wait_for  # noqa: E402  (bench/ is on the path: this script's folder)
 from common.protocol.server_process import start_server_process  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def measure(count: int) -> dict:
             sock.sendall(f"NICK idle{index}\r\nUSER idle 0 * :idle\r\n".encode())
             socks.append(sock)
         for sock in socks:
-            wait_for_numeric(sock, b"376")
+            wait_for(sock, b" 376 ")
         elapsed = time.perf_counter() - started
         after = rss_kib(server.pid)
         threads = len(os.listdir(f"/proc/{server.pid}/task"))
