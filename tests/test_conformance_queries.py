@@ -288,11 +288,12 @@ def test_whox_account_is_0_without_one_and_read_from_the_client(server):
     alice, bob = server.connect("alice"), server.connect("bob")
     alice.send("WHO bob %na")
     assert alice.expect_numeric("354").params[1:] == ["bob", "0"]
-    client_named(server, "bob").account = "bob_account"  # what a future login would set
+    bob.send("REGISTER * * bobs-password")
+    bob.expect(r" REGISTER SUCCESS bob ")
     alice.send("WHO bob %na")
-    assert alice.expect_numeric("354").params[1:] == ["bob", "bob_account"]
+    assert alice.expect_numeric("354").params[1:] == ["bob", "bob"]
     alice.send("WHOIS bob")
-    assert alice.expect_numeric("330").params[1:3] == ["bob", "bob_account"]
+    assert alice.expect_numeric("330").params[1:3] == ["bob", "bob"]
 
 
 def test_whox_hostile_tokens_and_fields(classroom):

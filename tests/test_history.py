@@ -14,7 +14,8 @@ import time
 import pytest
 
 from common.server.history import (SCHEMA_VERSION, ChannelSnapshot, HistoryStore, StoredMessage, Viewer, dm_key,
-                                   format_time, parse_time)
+                                   format_time)
+from common.protocol.params import parse_timestamp as parse_time
 from helpers import PROJECT_ROOT, IRCTestClient, take_logged
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags")

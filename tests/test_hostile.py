@@ -22,7 +22,7 @@ import time
 import pytest
 
 from common.protocol.message import parse
-from common.server.history import parse_time
+from common.protocol.params import parse_timestamp as parse_time
 from helpers import IRCTestClient, ServerProcess, take_logged, wait_until
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags", "draft/chathistory")
@@ -453,7 +453,7 @@ def test_failing_to_start_a_thread_refuses_one_connection_only(server_process):
     for index in range(150):
         client = IRCTestClient(process.address, timeout=3.0)
         client.send(f"NICK c{index}")
-        client.send(f"USER c 0 * :c")
+        client.send("USER c 0 * :c")
         reply = client.expect(r" 001 |^ERROR ")
         if reply.command == "ERROR":
             refused += 1

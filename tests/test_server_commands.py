@@ -290,7 +290,7 @@ def test_mode_errors(server):
     bob.expect_numeric("482")
     alice.send("MODE #c +o nobody")
     alice.expect_numeric("401")  # no such nick (RFC 2812; 441 is for a nick that exists elsewhere)
-    carol = server.connect("carol")
+    server.connect("carol")
     alice.send("MODE #c +o carol")
     assert alice.expect_numeric("441").params[1:3] == ["carol", "#c"]
     alice.send("MODE #c +Z")

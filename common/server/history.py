@@ -148,17 +148,6 @@ def _format_second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
-def parse_time(text: str) -> int | None:
-    """Milliseconds since the epoch from an ISO 8601 time (``Z`` or an offset); None if it is not one."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
-
-
 @dataclass(slots=True)
 class StoredMessage:
     """A PRIVMSG or NOTICE as it was relayed. ``target`` is the channel, or the nick it was sent to.
