@@ -24,7 +24,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from common.protocol.casemap import is_valid_channel
+from common.protocol.casemap import casefold, is_valid_channel
 from common.protocol.command_line import OneLineErrorParser, fail, python_command
 from common.server.accounts import AccountError, AccountStore, generate_password
 from common.server.history import HistoryStore
@@ -161,14 +161,43 @@ def open_history(path: str) -> HistoryStore:
         fail(PROG, f"cannot open the history database {path}: {error}")
 
 
+def check_tls_files(args: argparse.Namespace) -> None:
+    """Name the TLS file that cannot be read, before the server starts (``ssl`` would not say which)."""
+    for what, path in (("certificate", args.tls_cert), ("key", args.tls_key)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as error:
+            fail(PROG, f"cannot read the TLS {what} {path}: {error.strerror or error}")
+
+
+def open_database(args: argparse.Namespace) -> None:
+    """Open (and so check) the database; a folder the user named that does not exist is made, and said so.
+    The default folder is made silently: that is where it belongs."""
+    folder = Path(args.db).parent
+    if args.db != str(default_db_path()) and not folder.exists():
+        open_history(args.db).close()
+        print(f"{PROG}: made the folder {folder} for the database {args.db}", file=sys.stderr, flush=True)
+        return
+    open_history(args.db).close()
+
+
 def export_transcript(args: argparse.Namespace) -> int:
     """``--export``: a channel's messages as text or CSV on standard output, for the teacher."""
     if not Path(args.db).exists():
         fail(PROG, f"no history database at {args.db}")
+    if not is_valid_channel(args.export, 200):
+        fail(PROG, f"--export wants a channel name such as '#math', got {args.export!r}")
     store = open_history(args.db)
     since_ms = int(args.since.timestamp() * 1000) if args.since else 0
+    known = {casefold(name) for name in store.channels_with_messages()}
     messages = store.export(args.export, since_ms)
     store.close()
+    if casefold(args.export) not in known:
+        fail(PROG, f"the history has no channel {args.export} (channels with messages: "
+                   f"{', '.join(sorted(known)) or 'none'})")
     writer = csv.writer(sys.stdout) if args.format == "csv" else None
     if writer:
         writer.writerow(["time", "nick", "kind", "text", "msgid"])
@@ -256,8 +285,10 @@ def read_opers(args: argparse.Namespace) -> dict[str, str]:
     if args.oper_file:
         try:
             opers.update(read_oper_file(args.oper_file))
-        except (OSError, UnicodeDecodeError, OperFileError) as error:
-            fail(PROG, f"cannot use the operator file: {getattr(error, 'strerror', None) or error}")
+        except (OSError, UnicodeDecodeError) as error:
+            fail(PROG, f"cannot read the operator file {args.oper_file}: {getattr(error, 'strerror', None) or error}")
+        except OperFileError as error:  # its message names the file and the line
+            fail(PROG, f"cannot use the operator file: {error}")
     return opers
 
 
@@ -371,15 +402,16 @@ def run(args: argparse.Namespace) -> int:
     if args.export:
         return export_transcript(args)
     config = config_from_args(args)
-    if config.history and config.db_path != ":memory:":
-        open_history(config.db_path).close()  # a clear error now, instead of a traceback later
+    check_tls_files(args)
+    if config.db_path != ":memory:":
+        open_database(args)  # a clear error now, instead of a traceback later
     try:
         server = ChatServer(config)
     except ssl.SSLError as error:
         fail(PROG, f"cannot use the TLS certificate {args.tls_cert} and key {args.tls_key}: {error.reason or error}")
     except OSError as error:
         where = f"{args.host}:{args.port}" + (f" and TLS port {args.tls_port}" if args.tls_cert else "")
-        fail(PROG, f"cannot listen on {where} (or read the TLS files): {error.strerror or error}")
+        fail(PROG, f"cannot listen on {where}: {error.strerror or error}")
     with server:
         signal.signal(signal.SIGINT, lambda *_: server.request_stop())
         signal.signal(signal.SIGTERM, lambda *_: server.request_stop())

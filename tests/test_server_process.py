@@ -88,6 +88,10 @@ def test_port_in_use_is_one_line_and_nonzero():
     (["--max-per-address", "-1"], "--max-per-address cannot be negative"),
     (["--topic-length", "1000"], "lengths must fit an IRC line"),
     (["--audit-log", "/nonexistent/dir/audit.log"], "cannot open the audit log"),
+    (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"],
+     "cannot read the TLS certificate /nonexistent/cert.pem"),
+    (["--oper-file", "/nonexistent/opers.txt"], "cannot read the operator file /nonexistent/opers.txt"),
+    (["--class", "math"], "--class wants a channel name"),
 ])
 def test_bad_options_are_one_clear_line(args, message):
     result = run_server(*args)
@@ -128,3 +132,32 @@ def test_password_from_the_command_line(server_process):
     stranger.send("NICK eve")
     stranger.send("USER eve 0 * :Eve")
     stranger.expect_numeric("464")
+
+
+def test_a_taken_port_names_no_tls_files_when_there_are_none():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_server("--port", str(taken.getsockname()[1]), "--db", ":memory:")
+    assert result.returncode != 0 and "TLS" not in result.stderr, result.stderr
+
+
+def test_a_database_folder_the_user_named_is_made_and_said(server_process, tmp_path):
+    db = tmp_path / "new" / "folder" / "history.sqlite3"
+    process = server_process("--db", str(db))
+    process.stop()
+    assert db.exists()
+    assert f"made the folder {db.parent}" in process.stderr_text
+
+
+def test_export_refuses_a_name_that_is_not_a_channel_or_has_no_history(tmp_path):
+    db = str(tmp_path / "h.sqlite3")
+    from common.server.history import HistoryStore, StoredMessage
+    store = HistoryStore(db)
+    store.write([StoredMessage("m1", 1000, "#general", "a!~a@h", "PRIVMSG", "hi")])
+    store.close()
+    for name, message in (("general", "wants a channel name"), ("#other", "has no channel #other")):
+        result = run_server("--db", db, "--export", name)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert "hi" in run_server("--db", db, "--export", "#GENERAL").stdout
