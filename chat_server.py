@@ -418,7 +418,7 @@ def run(args: argparse.Namespace) -> int:
         print_banner(server, args)
         server.serve_forever()
         print("Shutting down: telling every client.", flush=True)
-    return 0
+    return 1 if server.failed else 0
 
 
 if __name__ == "__main__":

@@ -294,3 +294,21 @@ def test_the_checkpointer_survives_a_database_it_cannot_open(tmp_path, caplog):
     failures = take_logged(caplog, logging.WARNING, "history checkpoint failed: unable to open database file")
     assert len(failures) == 1, "logged once per incident, not every second"
     assert not re.search(r"thread (stopped|ended)", caplog.text)
+
+
+def test_a_server_whose_sequencer_died_stops_instead_of_running_deaf(make_server, caplog):
+    running = make_server(housekeeping_interval=0.05)
+    alice = running.connect("alice")
+
+    def unrecoverable():
+        raise Unrecoverable("out of everything")
+
+    out = Outbox(running.server.config.name)
+    out.after_delivery.append(unrecoverable)
+    running.server.sequencer.submit(out)
+    running.thread.join(5)
+    assert not running.thread.is_alive(), "serve_forever kept accepting with nobody delivering"
+    assert running.server.failed
+    take_logged(caplog, logging.CRITICAL, "the sequencer thread stopped on an unexpected error")
+    assert take_logged(caplog, logging.CRITICAL, "the sequencer thread has died: the server stops")
+    alice.close()

@@ -77,6 +77,7 @@ class ChatServer:
         self._served = threading.Event()  # set while serve_forever() is not running
         self._served.set()
         self._closed = False
+        self.failed = False  # set when the server stopped because a thread it needs died
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_writer.setblocking(False)
         self._threads_lock = threading.Lock()
@@ -495,6 +496,18 @@ class ChatServer:
                 self.state.drop_channel(channel)
                 out.forgotten_channels.append(channel.name)
 
+    def _a_delivery_thread_died(self) -> bool:
+        """If the sequencer or the flusher has died (they survive any one batch or connection, so this is a
+        bug), nobody would receive anything any more: stop the server cleanly instead of running deaf.
+        ``failed`` tells ``chat_server.py`` to exit non-zero, so that whatever restarts it does."""
+        dead = [thread.name for thread in (self.sequencer, self.flusher) if not thread.is_alive()]
+        if not dead or self._stopping.is_set():
+            return False
+        log.critical("the %s thread has died: the server stops, since it can no longer deliver", " and ".join(dead))
+        self.failed = True
+        self.request_stop()
+        return True
+
     def _housekeeping(self) -> None:
         """PING idle clients, drop the silent and the never-registered (one thread for all timeouts).
 
@@ -502,6 +515,8 @@ class ChatServer:
         whatever was queued for that client before it (the close runs once those lines are handed over)."""
         ping = Message("PING", [self.config.name])
         while not self._stopping.wait(self.config.housekeeping_interval):
+            if self._a_delivery_thread_died():
+                return
             now = time.monotonic()
             with self.transaction() as out:
                 for client in self.state.clients:
