@@ -100,6 +100,21 @@ def server(make_server) -> RunningServer:
 
 
 @pytest.fixture
+def school(make_server, tmp_path) -> RunningServer:
+    """A server with a class channel #math and two accounts in a real SQLite file: the teacher's
+    ("teacher", "chalk-and-board") and a student's ("masha", "masha-password"); wrong passwords cost
+    almost no delay here."""
+    from common.server.accounts import AccountStore
+
+    db = str(tmp_path / "school.sqlite3")
+    store = AccountStore(db)
+    store.create("teacher", "chalk-and-board", teacher=True)
+    store.create("masha", "masha-password")
+    store.close()
+    return make_server(db_path=db, class_channels=("#math",), login_delay=0.01)
+
+
+@pytest.fixture
 def server_process():
     """Start real server processes (``start(*args, env=…, preexec_fn=…)``); each is stopped after the test,
     and a traceback anywhere in a server's stderr fails the test."""

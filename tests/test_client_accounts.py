@@ -10,19 +10,8 @@ import pytest
 
 from common.client import events as ev
 from common.client.session import Session, SessionConfig
-from common.server.accounts import AccountStore
 from helpers import PROJECT_ROOT, EventLog
 from test_accounts import sasl_connect
-
-
-@pytest.fixture
-def school(make_server, tmp_path):
-    db = str(tmp_path / "school.sqlite3")
-    store = AccountStore(db)
-    store.create("teacher", "chalk-and-board", teacher=True)
-    store.create("masha", "masha-password")
-    store.close()
-    return make_server(db_path=db, class_channels=("#math",), login_delay=0.01)
 
 
 @pytest.fixture

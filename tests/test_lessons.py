@@ -6,21 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
-from common.server.accounts import AccountStore
 from test_accounts import sasl_connect
-
-
-@pytest.fixture
-def school(make_server, tmp_path):
-    """A server with a class channel #math, a teacher's account and a student's account."""
-    db = str(tmp_path / "school.sqlite3")
-    store = AccountStore(db)
-    store.create("teacher", "chalk-and-board", teacher=True)
-    store.create("masha", "masha-password")
-    store.close()
-    return make_server(db_path=db, class_channels=("#math",), login_delay=0.01)
 
 
 def log_in(running, nick: str, account: str, password: str):
