@@ -313,7 +313,7 @@ def test_isupport_advertises_the_new_tokens(server):
     alice.send("NICK alice")
     alice.send("USER alice 0 * :Alice")
     myinfo = alice.expect_numeric("004")
-    assert myinfo.params[3] == "Bio"
+    assert myinfo.params[3] == "Biow"
     tokens = " ".join(" ".join(reply.params[1:-1]) for reply in alice.collect_until("005|251", "251"))
     for token in ("WHOX", "BOT=B", "MONITOR=100", "NAMELEN=128"):
         assert token in tokens.split()

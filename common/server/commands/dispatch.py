@@ -14,9 +14,10 @@ from common.protocol import numerics as rpl
 from common.protocol.message import Message
 from common.server.commands.accounts import check_authenticate, create_account, handle_authenticate, handle_register
 from common.server.commands.base import Request, ServerServices, err_need_more_params
-from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_list, handle_names,
-                                             handle_part, handle_topic)
+from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_names, handle_part,
+                                             handle_topic)
 from common.server.commands.chathistory import handle_chathistory
+from common.server.commands.listing import handle_list
 from common.server.commands.info import handle_help, handle_info, handle_links
 from common.server.commands.messages import handle_privmsg
 from common.server.commands.modes import handle_mode
@@ -59,7 +60,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "TOPIC": CommandSpec(handle_topic, 1),
     "NAMES": CommandSpec(handle_names),
     "LIST": CommandSpec(handle_list),
-    "INVITE": CommandSpec(handle_invite, 2),
+    "INVITE": CommandSpec(handle_invite),
     "KICK": CommandSpec(handle_kick, 2),
     "PRIVMSG": CommandSpec(handle_privmsg),
     "NOTICE": CommandSpec(handle_privmsg),

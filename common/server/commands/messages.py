@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 
 from common.protocol import numerics as rpl
-from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.casemap import is_channel_name
 from common.protocol.framing import MAX_BODY_BYTES
 from common.protocol.message import Message
-from common.server.commands.base import MAX_TARGETS, Request, err_no_such_channel, err_no_such_nick, user_message
+from common.server.commands.base import (MAX_TARGETS, Request, distinct_targets, err_no_such_channel, err_no_such_nick,
+                                         user_message)
 from common.server.commands.operators import announcement_recipients
 from common.server.history import StoredMessage
 from common.server.state import Channel, Client
@@ -80,18 +81,6 @@ def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
     count without them). A line the sender could send may not fit once the server adds the prefix: it is
     refused whole rather than cut, since strict clients drop longer lines and a cut line loses words."""
     return len(prefix.encode()) + len(command) + len(target.encode()) + len(text.encode()) + 7
-
-
-def distinct_targets(text: str) -> list[str]:
-    """The comma-separated targets of a message, each once (under our casemapping), empty ones dropped."""
-    seen: set[str] = set()
-    targets = []
-    for name in text.split(","):
-        folded = casefold(name)
-        if name and folded not in seen:
-            seen.add(folded)
-            targets.append(name)
-    return targets
 
 
 def message_recipients(req: Request, target_name: str,
