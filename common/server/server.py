@@ -461,6 +461,7 @@ class ChatServer:
             f"NICKLEN={self.config.nick_length}",
             "PREFIX=(" + "".join(MEMBER_PREFIXES) + ")" + "".join(MEMBER_PREFIXES.values()),
             "EXTBAN=$,a",
+            "STATUSMSG=" + "".join(MEMBER_PREFIXES.values()),
             f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
             f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:{commands.MAX_TARGETS},LIST:,WHOIS:1,WHOWAS:{commands.MAX_TARGETS}",
             f"TOPICLEN={self.config.topic_length}",

@@ -227,7 +227,7 @@ class ServerState:
         self.channels: dict[str, Channel] = {}
         self.registered: set[Client] = set()
         # Clients by user mode, so LUSERS counts without scanning everyone at every registration.
-        self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set()}
+        self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set(), "w": set()}
         self.max_registered = 0
         self.made_from: dict[str, int] = {}  # address -> channels made from it by students that exist now
         self.nick_history = NickHistory()  # WHOWAS

@@ -19,7 +19,7 @@ from common.server.commands.channels import (handle_invite, handle_join, handle_
 from common.server.commands.chathistory import handle_chathistory
 from common.server.commands.listing import handle_list
 from common.server.commands.info import handle_help, handle_info, handle_links
-from common.server.commands.messages import handle_privmsg
+from common.server.commands.messages import handle_privmsg, handle_wallops
 from common.server.commands.modes import handle_mode
 from common.server.commands.monitor import handle_monitor
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
@@ -65,6 +65,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "PRIVMSG": CommandSpec(handle_privmsg),
     "NOTICE": CommandSpec(handle_privmsg),
     "TAGMSG": CommandSpec(handle_privmsg),
+    "WALLOPS": CommandSpec(handle_wallops, 1),
     "WHO": CommandSpec(handle_who),
     "WHOIS": CommandSpec(handle_whois),
     "ISON": CommandSpec(handle_ison, 1),
