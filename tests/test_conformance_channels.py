@@ -337,3 +337,43 @@ def test_wallops_reaches_users_with_mode_w_and_only_operators_send(make_server):
     teacher.send("WALLOPS")
     teacher.expect_numeric("461")
     assert_still_served(running, bob)
+
+
+# ------------------------------------------------------------------ RENAME
+
+def test_rename_tells_clients_with_the_cap_and_rejoins_the_others(server):
+    alice = server.connect("alice", caps=("draft/channel-rename",))
+    bob = server.connect("bob")
+    alice.join("#old")
+    bob.join("#old")
+    alice.send("RENAME #old #new :a better name")
+    assert alice.expect(r" RENAME ").params == ["#old", "#new", "a better name"]
+    assert bob.expect(r" PART ").params[0] == "#old"
+    assert bob.expect(r" JOIN ").params[0] == "#new"
+    assert set(bob.expect_numeric("353").params[-1].split()) == {"@alice", "bob"}
+    bob.send("PRIVMSG #new :still here")
+    assert alice.expect(r" PRIVMSG ").params == ["#new", "still here"]
+    bob.send("NAMES #old")
+    assert bob.expect(r" (353|366) ").command == "366"
+
+
+def test_rename_needs_a_channel_operator(server):
+    alice, bob = server.connect("alice"), server.connect("bob")
+    alice.join("#old")
+    bob.join("#old")
+    bob.send("RENAME #old #mine")
+    bob.expect_numeric("482")
+
+
+def test_rename_refuses_a_name_in_use_and_hostile_names(classroom):
+    alice, bystander = classroom.connect("alice"), classroom.connect("bystander")
+    alice.join("#old")
+    bystander.join("#taken")
+    alice.send("RENAME #old #taken")
+    assert alice.expect(r" FAIL RENAME ").params[1:4] == ["CHANNEL_NAME_IN_USE", "#old", "#taken"]
+    for hostile in ("#" + "x" * 400, "nochannel", "#a,b", ":", "::x"):
+        alice.send(f"RENAME #old {hostile}")
+        assert alice.expect(r" FAIL RENAME | 461 ").command in ("FAIL", "461")
+    alice.send("RENAME #OLD #Old")
+    assert alice.expect(r" PART | JOIN ").params[0] in ("#old", "#Old")
+    assert_still_served(classroom, bystander)

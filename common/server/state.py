@@ -296,6 +296,17 @@ class ServerState:
             else:
                 self.made_from.pop(channel.creator_address, None)
 
+    def rename_channel(self, channel: Channel, new_name: str) -> None:
+        """Give ``channel`` a new name (draft/channel-rename); the caller checked that no other has it."""
+        old = channel.folded_name
+        self.channels.pop(old, None)
+        for member in channel.members:
+            member.channels.pop(old, None)
+        channel.name = new_name
+        self.channels[channel.folded_name] = channel
+        for member in channel.members:
+            member.channels[channel.folded_name] = channel
+
     def channels_made_from(self, address: str) -> int:
         """How many of the channels that exist now students made from ``address``."""
         return self.made_from.get(address, 0)

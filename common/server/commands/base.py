@@ -22,8 +22,8 @@ from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
 CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/account-registration",
-                "echo-message", "extended-join", "extended-monitor", "labeled-response", "message-tags",
-                "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
+                "draft/channel-rename", "echo-message", "extended-join", "extended-monitor", "labeled-response",
+                "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history

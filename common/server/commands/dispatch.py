@@ -28,6 +28,7 @@ from common.server.commands.queries import (handle_away, handle_ison, handle_lus
                                             handle_userhost, handle_version, handle_who, handle_whois)
 from common.server.commands.registration import (handle_cap, handle_nick, handle_pass, handle_ping, handle_pong,
                                                  handle_quit, handle_user)
+from common.server.commands.rename import handle_rename
 from common.server.commands.setname import handle_setname
 from common.server.commands.whowas import handle_whowas
 from common.server.state import Client
@@ -62,6 +63,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "LIST": CommandSpec(handle_list),
     "INVITE": CommandSpec(handle_invite),
     "KICK": CommandSpec(handle_kick, 2),
+    "RENAME": CommandSpec(handle_rename, 2),
     "PRIVMSG": CommandSpec(handle_privmsg),
     "NOTICE": CommandSpec(handle_privmsg),
     "TAGMSG": CommandSpec(handle_privmsg),
