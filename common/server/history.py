@@ -349,7 +349,8 @@ class HistoryStore:
                 message_rows)
             self.db.executemany(
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
-                " key, member_limit, bans, quiets, excepts, invexes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
+                " key, member_limit, bans, quiets, excepts, invexes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                channel_rows)
             self.db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
             self.db.execute("COMMIT")  # may fail too (disk full, locked): the transaction is then still open
         except BaseException:

@@ -463,7 +463,8 @@ class ChatServer:
             "EXTBAN=$,a",
             "STATUSMSG=" + "".join(MEMBER_PREFIXES.values()),
             f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
-            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:{commands.MAX_TARGETS},LIST:,WHOIS:1,WHOWAS:{commands.MAX_TARGETS}",
+            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:{commands.MAX_TARGETS},LIST:,WHOIS:1,"
+            f"WHOWAS:{commands.MAX_TARGETS}",
             f"TOPICLEN={self.config.topic_length}",
             f"USERLEN={commands.USERLEN}",
             "UTF8ONLY",

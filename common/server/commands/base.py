@@ -153,6 +153,22 @@ def err_no_privileges(req: Request) -> None:
     req.server.log_event("refused: an operator command from a non-operator", req.client)
 
 
+def channel_for_operator(req: Request, name: str) -> Channel | None:
+    """The channel ``name`` if the caller may act on it as a channel operator (KICK, RENAME); else None,
+    after the error reply (403, 442 or 482)."""
+    channel = req.state.find_channel(name)
+    if channel is None:
+        err_no_such_channel(req, name)
+        return None
+    if req.client not in channel.members and not req.client.is_oper:
+        err_not_on_channel(req, channel.name)
+        return None
+    if not channel.is_operator(req.client):
+        err_chanop_needed(req, channel.name)
+        return None
+    return channel
+
+
 def server_message(req: Request, command: str, *params: str) -> Message:
     return Message(command, list(params), source=req.server.config.name)
 

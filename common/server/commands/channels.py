@@ -12,9 +12,10 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_valid_channel
 from common.protocol.message import Message
 from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_KEY_LENGTH, MAX_TARGETS, Request,
-                                         err_chanop_needed, err_need_more_params, err_no_such_channel,
-                                         err_no_such_nick, err_not_on_channel, distinct_targets,
-                                         relay_to_channel, remember_channel, send_names, send_topic, user_message)
+                                         channel_for_operator, distinct_targets, err_chanop_needed,
+                                         err_need_more_params, err_no_such_channel, err_no_such_nick,
+                                         err_not_on_channel, relay_to_channel, remember_channel, send_names,
+                                         send_topic, user_message)
 from common.server.history import Viewer
 from common.server.history_reads import replay
 from common.server.state import Channel
@@ -224,15 +225,8 @@ def handle_kick(req: Request, msg: Message) -> None:
 
 def kick_one(req: Request, channel_name: str, nick: str, reason: str) -> None:
     client = req.client
-    channel = req.state.find_channel(channel_name)
+    channel = channel_for_operator(req, channel_name)
     if channel is None:
-        err_no_such_channel(req, channel_name)
-        return
-    if client not in channel.members and not client.is_oper:
-        err_not_on_channel(req, channel.name)
-        return
-    if not channel.is_operator(client):
-        err_chanop_needed(req, channel.name)
         return
     target = req.state.find_client(nick)
     if target is None or target not in channel.members:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from common.protocol import numerics as rpl
 from common.protocol.casemap import is_valid_channel
 from common.protocol.message import Message
-from common.server.commands.base import (KICKLEN, Request, err_chanop_needed, err_no_such_channel, err_not_on_channel,
-                                         remember_channel, send_names, send_topic, server_message, user_message)
+from common.server.commands.base import (KICKLEN, Request, channel_for_operator, remember_channel, send_names,
+                                         send_topic, server_message, user_message)
 from common.server.state import Channel
 
 RENAME_CAP = "draft/channel-rename"
@@ -21,15 +21,8 @@ def handle_rename(req: Request, msg: Message) -> None:
     client, state = req.client, req.state
     old_name, new_name = msg.params[0], msg.params[1]
     reason = msg.param(2)[:KICKLEN]
-    channel = state.find_channel(old_name)
+    channel = channel_for_operator(req, old_name)
     if channel is None:
-        err_no_such_channel(req, old_name)
-        return
-    if client not in channel.members and not client.is_oper:
-        err_not_on_channel(req, channel.name)
-        return
-    if not channel.is_operator(client):
-        err_chanop_needed(req, channel.name)
         return
     if not is_valid_channel(new_name, req.server.config.channel_length):
         fail(req, "CANNOT_RENAME", channel.name, "*", "The new name is not a valid channel name")
