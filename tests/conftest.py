@@ -115,6 +115,12 @@ def school(make_server, tmp_path) -> RunningServer:
 
 
 @pytest.fixture
+def classroom(make_server) -> RunningServer:
+    """A server without flood control (a hostile student may type fast)."""
+    return make_server(flood_rate=0)
+
+
+@pytest.fixture
 def server_process():
     """Start real server processes (``start(*args, env=…, preexec_fn=…)``); each is stopped after the test,
     and a traceback anywhere in a server's stderr fails the test."""

@@ -335,6 +335,17 @@ def take_logged(caplog, level: int, text: str) -> list:
     return taken
 
 
+def assert_still_served(running, bystander: IRCTestClient) -> None:
+    """After hostile input: ``bystander`` is answered within a second and a newcomer registers."""
+    started = time.monotonic()
+    bystander.send("PING :still-there")
+    bystander.expect(r" PONG \S+ :?still-there", timeout=1.0)
+    assert time.monotonic() - started < 1.0
+    newcomer = running.connect(f"new{int(started * 1000) % 100000}")
+    newcomer.send("QUIT")
+    newcomer.expect_closed()
+
+
 def wait_until(condition, timeout: float = DEFAULT_TIMEOUT, what: str = "condition") -> None:
     """Poll a cheap in-process condition until it holds (the server threads change it)."""
     deadline = time.monotonic() + timeout

@@ -7,29 +7,9 @@ registers.
 """
 from __future__ import annotations
 
-import time
-
-import pytest
-
 from common.server.commands import COMMANDS, queries
 from common.server.nick_history import NickHistory, PastNick
-from helpers import IRCTestClient
-
-
-@pytest.fixture
-def classroom(make_server):
-    """A server without flood control (a hostile student may type fast)."""
-    return make_server(flood_rate=0)
-
-
-def assert_still_served(running, bystander: IRCTestClient) -> None:
-    started = time.monotonic()
-    bystander.send("PING :still-there")
-    bystander.expect(r" PONG \S+ :?still-there", timeout=1.0)
-    assert time.monotonic() - started < 1.0
-    newcomer = running.connect(f"new{int(started * 1000) % 100000}")
-    newcomer.send("QUIT")
-    newcomer.expect_closed()
+from helpers import assert_still_served
 
 
 def client_named(running, nick: str):
@@ -314,7 +294,7 @@ def test_isupport_advertises_the_new_tokens(server):
     alice.send("NICK alice")
     alice.send("USER alice 0 * :Alice")
     myinfo = alice.expect_numeric("004")
-    assert myinfo.params[3] == "Bio"
+    assert myinfo.params[3] == "Biow"
     tokens = " ".join(" ".join(reply.params[1:-1]) for reply in alice.collect_until("005|251", "251"))
     for token in ("WHOX", "BOT=B", "MONITOR=100", "NAMELEN=128"):
         assert token in tokens.split()

@@ -182,7 +182,12 @@ class HeadlessWeeChat:
             "/set irc.server.classchat.autojoin #interop", "/fifo enable", "/connect classchat"])
         self.proc = subprocess.Popen(["weechat-headless", "--dir", str(home), "--run-command", setup],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.fifo = self._wait_for(lambda: next(home.glob("weechat_fifo_*"), None), "its FIFO")
+        try:
+            self.fifo = self._wait_for(lambda: next(home.glob("weechat_fifo_*"), None), "its FIFO")
+        except AssertionError:
+            self.proc.kill()  # without its FIFO nothing could tell it to quit: it would run on after the test
+            self.proc.wait()
+            raise
 
     def _wait_for(self, found, what: str, timeout: float = 10.0):
         deadline = time.monotonic() + timeout

@@ -38,7 +38,7 @@ from common.protocol.message import action_text
 from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The writer copies the log into the database itself only past this many pages (a backstop): normally the
 # Checkpointer does it every second from its own connection, off the delivery path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
@@ -83,18 +83,23 @@ CREATE TABLE IF NOT EXISTS channels (
     key TEXT,
     member_limit INTEGER,
     bans TEXT NOT NULL DEFAULT '[]',
-    quiets TEXT NOT NULL DEFAULT '[]'
+    quiets TEXT NOT NULL DEFAULT '[]',
+    excepts TEXT NOT NULL DEFAULT '[]',
+    invexes TEXT NOT NULL DEFAULT '[]'
 );
 """
 # What each version added, by the version it upgrades from. 2: questions (+U) kept for operators, and the
 # mute (+q) list. 3: the recipient of a private message as a key of its own (filled in by _fill_recipient_keys),
 # so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key. 4: the
 # accounts of the two sides (casefolded; NULL for a guest), so that private history follows an account.
+# 5: the ban exception (+e) and invite exception (+I) lists of a channel.
 UPGRADES = {
     1: ("ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'"),
     2: ("ALTER TABLE messages ADD COLUMN recipient_key TEXT NOT NULL DEFAULT ''",),
     3: ("ALTER TABLE messages ADD COLUMN sender_account TEXT", "ALTER TABLE messages ADD COLUMN recipient_account TEXT"),
+    4: ("ALTER TABLE channels ADD COLUMN excepts TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE channels ADD COLUMN invexes TEXT NOT NULL DEFAULT '[]'"),
 }
 
 
@@ -208,6 +213,8 @@ class ChannelSnapshot:
     limit: int | None
     bans: tuple[tuple[str, str, int], ...]
     quiets: tuple[tuple[str, str, int], ...] = ()
+    excepts: tuple[tuple[str, str, int], ...] = ()
+    invexes: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,8 +322,8 @@ class HistoryStore:
                 log.warning("not saving the settings of %s: a number too large for the history database", c.name)
                 continue
             channel_rows.append((casefold(c.name), c.name, c.created, c.topic, c.topic_set_by, c.topic_set_at, c.modes,
-                                 c.key, c.limit, json.dumps(c.bans, ensure_ascii=False),
-                                 json.dumps(c.quiets, ensure_ascii=False)))
+                                 c.key, c.limit, *(json.dumps(entries, ensure_ascii=False)
+                                                   for entries in (c.bans, c.quiets, c.excepts, c.invexes))))
         forget = [(casefold(name),) for name in forget_channels]
         if not (message_rows or channel_rows or forget):
             return
@@ -331,7 +338,8 @@ class HistoryStore:
                 message_rows)
             self.db.executemany(
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
-                " key, member_limit, bans, quiets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
+                " key, member_limit, bans, quiets, excepts, invexes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                channel_rows)
             self.db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
             self.db.execute("COMMIT")  # may fail too (disk full, locked): the transaction is then still open
         except BaseException:
@@ -387,11 +395,10 @@ class HistoryStore:
 
     def load_channels(self) -> list[ChannelSnapshot]:
         rows = self.db.execute("SELECT name, created, topic, topic_set_by, topic_set_at, modes, key, member_limit,"
-                               " bans, quiets FROM channels").fetchall()
-        return [ChannelSnapshot(name, created, topic, set_by, set_at, modes, key, limit,
-                                tuple(tuple(ban) for ban in json.loads(bans)),
-                                tuple(tuple(quiet) for quiet in json.loads(quiets)))
-                for name, created, topic, set_by, set_at, modes, key, limit, bans, quiets in rows]
+                               " bans, quiets, excepts, invexes FROM channels").fetchall()
+        return [ChannelSnapshot(*row[:8], *(tuple(tuple(entry) for entry in json.loads(entries))
+                                            for entries in row[8:]))
+                for row in rows]
 
     def channels_with_messages(self) -> set[str]:
         rows = self.db.execute("SELECT DISTINCT target FROM messages WHERE target_key NOT LIKE 'dm:%'").fetchall()

@@ -450,7 +450,10 @@ class ChatServer:
             f"CHANNELLEN={self.config.channel_length}",
             f"CHANTYPES={CHANNEL_PREFIXES}",
             f"KICKLEN={commands.KICKLEN}",
-            f"MAXLIST=b:{commands.MAX_BANS},q:{commands.MAX_BANS}",
+            "EXCEPTS=e",
+            "INVEX=I",
+            "ELIST=CMNTU",
+            "MAXLIST=" + ",".join(f"{letter}:{commands.MAX_BANS}" for letter in commands.CHANMODES[0]),
             f"MAXTARGETS={commands.MAX_TARGETS}",
             f"MODES={commands.MAX_MODES}",
             f"MONITOR={commands.MONITOR_LIMIT}",
@@ -459,8 +462,10 @@ class ChatServer:
             f"NICKLEN={self.config.nick_length}",
             "PREFIX=(" + "".join(MEMBER_PREFIXES) + ")" + "".join(MEMBER_PREFIXES.values()),
             "EXTBAN=$,a",
+            "STATUSMSG=" + "".join(MEMBER_PREFIXES.values()),
             f"TARGMAX=PRIVMSG:{commands.MAX_TARGETS},NOTICE:{commands.MAX_TARGETS},TAGMSG:{commands.MAX_TARGETS},"
-            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1,WHOWAS:{commands.MAX_TARGETS}",
+            f"KICK:{commands.MAX_TARGETS},JOIN:,PART:,NAMES:{commands.MAX_TARGETS},LIST:,WHOIS:1,"
+            f"WHOWAS:{commands.MAX_TARGETS}",
             f"TOPICLEN={self.config.topic_length}",
             f"USERLEN={commands.USERLEN}",
             "UTF8ONLY",

@@ -104,6 +104,8 @@ class Channel:
     limit: int | None = None
     bans: list[Ban] = field(default_factory=list)
     quiets: list[Ban] = field(default_factory=list)  # +q: these masks may stay but not speak (muted)
+    excepts: list[Ban] = field(default_factory=list)  # +e: ban exceptions, a match lifts +b
+    invexes: list[Ban] = field(default_factory=list)  # +I: invite exceptions, a match lifts +i
     invited: set[str] = field(default_factory=set)
     members: dict[Client, set[str]] = field(default_factory=dict)
     persistent: bool = False  # has stored history or settings: kept when empty, and across restarts
@@ -119,17 +121,39 @@ class Channel:
         return ChannelSnapshot(self.name, self.created, self.topic, self.topic_set_by, self.topic_set_at,
                                "".join(sorted(self.modes)), self.key, self.limit,
                                tuple((ban.mask, ban.set_by, ban.set_at) for ban in self.bans),
-                               tuple((quiet.mask, quiet.set_by, quiet.set_at) for quiet in self.quiets))
+                               *(tuple((entry.mask, entry.set_by, entry.set_at) for entry in self.mask_list(letter))
+                                 for letter in "qeI"))
 
     @classmethod
     def from_snapshot(cls, snapshot: ChannelSnapshot) -> "Channel":
         return cls(name=snapshot.name, created=snapshot.created, topic=snapshot.topic,
                    topic_set_by=snapshot.topic_set_by, topic_set_at=snapshot.topic_set_at, modes=set(snapshot.modes),
                    key=snapshot.key, limit=snapshot.limit, bans=[Ban(*ban) for ban in snapshot.bans],
-                   quiets=[Ban(*quiet) for quiet in snapshot.quiets], persistent=True)
+                   quiets=[Ban(*quiet) for quiet in snapshot.quiets],
+                   excepts=[Ban(*entry) for entry in snapshot.excepts],
+                   invexes=[Ban(*entry) for entry in snapshot.invexes], persistent=True)
 
     def is_banned(self, client: Client) -> bool:
-        return any(entry_matches(ban.mask, client) for ban in self.bans)
+        """On the ban list (+b) and not on the exception list (+e)."""
+        return any(entry_matches(ban.mask, client) for ban in self.bans) \
+            and not any(entry_matches(entry.mask, client) for entry in self.excepts)
+
+    def is_invite_excepted(self, client: Client) -> bool:
+        """On the invite exception list (+I): enters a +i channel without an invitation."""
+        return any(entry_matches(entry.mask, client) for entry in self.invexes)
+
+    @property
+    def is_hidden(self) -> bool:
+        """Secret (+s) or private (+p): LIST, WHOIS and WHO show it to its members only."""
+        return "s" in self.modes or "p" in self.modes
+
+    def visible_to(self, client: Client) -> bool:
+        return not self.is_hidden or client in self.members or client.is_oper
+
+    @property
+    def names_type(self) -> str:
+        """RPL_NAMREPLY's channel type (RFC 2812 §5.1): "@" secret, "*" private, "=" public."""
+        return "@" if "s" in self.modes else "*" if "p" in self.modes else "="
 
     def is_quieted(self, client: Client) -> bool:
         return any(entry_matches(quiet.mask, client) for quiet in self.quiets)
@@ -140,8 +164,8 @@ class Channel:
         return "C" in self.modes
 
     def mask_list(self, letter: str) -> list[Ban]:
-        """The list behind a list mode: +b bans, +q mutes."""
-        return self.bans if letter == "b" else self.quiets
+        """The list behind a list mode: +b bans, +q mutes, +e ban exceptions, +I invite exceptions."""
+        return {"b": self.bans, "q": self.quiets, "e": self.excepts, "I": self.invexes}[letter]
 
     def is_privileged(self, client: Client) -> bool:
         """Voiced, operator, or the teacher: speaks whatever the channel's restrictions."""
@@ -203,7 +227,7 @@ class ServerState:
         self.channels: dict[str, Channel] = {}
         self.registered: set[Client] = set()
         # Clients by user mode, so LUSERS counts without scanning everyone at every registration.
-        self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set()}
+        self.with_user_mode: dict[str, set[Client]] = {"i": set(), "o": set(), "w": set()}
         self.max_registered = 0
         self.made_from: dict[str, int] = {}  # address -> channels made from it by students that exist now
         self.nick_history = NickHistory()  # WHOWAS
@@ -271,6 +295,17 @@ class ServerState:
                 self.made_from[channel.creator_address] = remaining
             else:
                 self.made_from.pop(channel.creator_address, None)
+
+    def rename_channel(self, channel: Channel, new_name: str) -> None:
+        """Give ``channel`` a new name (draft/channel-rename); the caller checked that no other has it."""
+        old = channel.folded_name
+        self.channels.pop(old, None)
+        for member in channel.members:
+            member.channels.pop(old, None)
+        channel.name = new_name
+        self.channels[channel.folded_name] = channel
+        for member in channel.members:
+            member.channels[channel.folded_name] = channel
 
     def channels_made_from(self, address: str) -> int:
         """How many of the channels that exist now students made from ``address``."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from common.protocol import numerics as rpl
+from common.protocol.casemap import casefold
 from common.protocol.message import Message
 from common.server.accounts import AccountStore
 from common.server.config import ServerConfig
@@ -21,8 +22,8 @@ from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
 CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/account-registration",
-                "echo-message", "extended-join", "extended-monitor", "labeled-response", "message-tags",
-                "multi-prefix", "sasl", "server-time", "setname")
+                "draft/channel-rename", "echo-message", "extended-join", "extended-monitor", "labeled-response",
+                "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
@@ -36,13 +37,15 @@ MONITOR_LIMIT = 100  # nicks on one client's MONITOR list (ISUPPORT MONITOR)
 MAX_TARGETS = 4
 MAX_MODES = 4
 MAX_BANS = 100
+MAX_KEY_LENGTH = 32  # a channel key (+k)
 # CHANMODES groups: A (list), B (always a parameter), C (a parameter when set), D (flags).
+# e and I are the ban and invite exceptions (ISUPPORT EXCEPTS, INVEX); s secret and p private (RFC 2811 §4.2.6).
 # U is "questions to the teacher" (InspIRCd's opmoderated, ergo's op-moderated): what an ordinary member
 # says reaches only the channel operators. q is the mute list of solanum/charybdis. C makes a class channel
 # (only a teacher sets it): see ServerState.modes_on_joining.
-CHANMODES = ("bq", "k", "l", "CimntU")
+CHANMODES = ("beIq", "k", "l", "CimnpstU")
 BOT_MODE = "B"  # the bot user mode (IRCv3 bot-mode, ISUPPORT BOT=B)
-USER_MODES = "Bio"
+USER_MODES = "Biow"  # w: receives WALLOPS (RFC 2812 §3.1.5)
 
 
 class ServerServices(Protocol):
@@ -112,6 +115,18 @@ class Request:
         return True
 
 
+def distinct_targets(text: str) -> list[str]:
+    """The comma-separated targets of a command, each once (under our casemapping), empty ones dropped."""
+    seen: set[str] = set()
+    targets = []
+    for name in text.split(","):
+        folded = casefold(name)
+        if name and folded not in seen:
+            seen.add(folded)
+            targets.append(name)
+    return targets
+
+
 def err_need_more_params(req: Request, command: str) -> None:
     req.reply(rpl.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
 
@@ -136,6 +151,22 @@ def err_chanop_needed(req: Request, channel_name: str) -> None:
 def err_no_privileges(req: Request) -> None:
     req.reply(rpl.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
     req.server.log_event("refused: an operator command from a non-operator", req.client)
+
+
+def channel_for_operator(req: Request, name: str) -> Channel | None:
+    """The channel ``name`` if the caller may act on it as a channel operator (KICK, RENAME); else None,
+    after the error reply (403, 442 or 482)."""
+    channel = req.state.find_channel(name)
+    if channel is None:
+        err_no_such_channel(req, name)
+        return None
+    if req.client not in channel.members and not req.client.is_oper:
+        err_not_on_channel(req, channel.name)
+        return None
+    if not channel.is_operator(req.client):
+        err_chanop_needed(req, channel.name)
+        return None
+    return channel
 
 
 def server_message(req: Request, command: str, *params: str) -> Message:
@@ -178,16 +209,19 @@ def reply_packed(req: Request, code: str, items: list[str], separator: str = " "
 
 
 def send_names(req: Request, channel: Channel) -> None:
-    """RPL_NAMREPLY lines that each fit in 512 bytes, then RPL_ENDOFNAMES."""
+    """RPL_NAMREPLY lines that each fit in 512 bytes, then RPL_ENDOFNAMES. A secret or private channel
+    shows its members to its members only; with userhost-in-names each entry is ``nick!user@host``."""
     viewer = req.client
     multi_prefix = "multi-prefix" in viewer.caps
+    full = "userhost-in-names" in viewer.caps
     in_channel = viewer in channel.members
-    names = [
-        channel.member_prefix(member, multi_prefix) + member.nick
-        for member in channel.members
-        if in_channel or not member.is_invisible
-    ]
-    reply_packed(req, rpl.RPL_NAMREPLY, names, " ", "=", channel.name)
+    if channel.visible_to(viewer):
+        names = [
+            channel.member_prefix(member, multi_prefix) + (member.prefix if full else member.nick)
+            for member in channel.members
+            if in_channel or not member.is_invisible
+        ]
+        reply_packed(req, rpl.RPL_NAMREPLY, names, " ", channel.names_type, channel.name)
     req.reply(rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 

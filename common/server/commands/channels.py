@@ -1,4 +1,4 @@
-"""Channel commands: JOIN, PART, TOPIC, NAMES, LIST, INVITE and KICK (RFC 2812 §3.2).
+"""Channel commands: JOIN, PART, TOPIC, NAMES, INVITE and KICK (RFC 2812 §3.2); LIST is in ``listing``.
 
 Runs under the state lock; touches channels and their members through ``req.state``. The replay a JOIN
 asks for is only queued here (``Outbox.history_reads``): the sequencer runs it, see ``history_reads``.
@@ -11,10 +11,11 @@ import time
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_valid_channel
 from common.protocol.message import Message
-from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_TARGETS, Request, err_chanop_needed,
-                                         err_no_such_channel, err_no_such_nick, err_not_on_channel,
-                                         relay_to_channel, remember_channel, send_names, send_topic,
-                                         user_message)
+from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_KEY_LENGTH, MAX_TARGETS, Request,
+                                         channel_for_operator, distinct_targets, err_chanop_needed,
+                                         err_need_more_params, err_no_such_channel, err_no_such_nick,
+                                         err_not_on_channel, relay_to_channel, remember_channel, send_names,
+                                         send_topic, user_message)
 from common.server.history import Viewer
 from common.server.history_reads import replay
 from common.server.state import Channel
@@ -86,17 +87,20 @@ def new_channel(req: Request, name: str) -> Channel | None:
 
 
 def may_enter(req: Request, channel: Channel, key: str) -> bool:
-    """The checks of RFC 2812 §3.2.1 in their usual order; an invitation lifts +i, +l and bans."""
+    """The checks of RFC 2812 §3.2.1 in their usual order; an invitation lifts +i, +l and bans, an invite
+    exception (+I) lifts +i, and a ban exception (+e) lifts a ban (``Channel.is_banned``)."""
     client = req.client
     invited = casefold(client.nick) in channel.invited
-    if "i" in channel.modes and not invited:
+    if "i" in channel.modes and not invited and not channel.is_invite_excepted(client):
         why = "the lesson has ended; the teacher will open the channel again" if channel.is_class else "invite only"
         req.reply(rpl.ERR_INVITEONLYCHAN, channel.name, f"Cannot join channel (+i): {why}")
         return False
     if channel.is_banned(client) and not invited:
         req.reply(rpl.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
         return False
-    if channel.key is not None and not hmac.compare_digest(key.encode(), channel.key.encode()):
+    # A key longer than any key MODE +k accepts is wrong without comparing it (and is never repeated back).
+    if channel.key is not None and (len(key) > MAX_KEY_LENGTH
+                                    or not hmac.compare_digest(key.encode(), channel.key.encode())):
         req.reply(rpl.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
         return False
     if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
@@ -145,11 +149,16 @@ def handle_topic(req: Request, msg: Message) -> None:
 
 
 def handle_names(req: Request, msg: Message) -> None:
-    if not msg.params:
+    """NAMES for each channel of a comma list (RFC 2812 §3.2.5): its 353s and a 366 each, a 366 alone for a
+    channel that does not exist or is hidden from the caller. At most ``MAX_TARGETS`` channels (TARGMAX)."""
+    if not msg.params or not msg.params[0]:
         for channel in list(req.client.channels.values()):
             send_names(req, channel)
         return
-    for name in filter(None, msg.params[0].split(",")):
+    names = distinct_targets(msg.params[0])
+    if len(names) > MAX_TARGETS:
+        req.reply(rpl.ERR_TOOMANYTARGETS, names[MAX_TARGETS], f"Too many targets. The maximum is {MAX_TARGETS}")
+    for name in names[:MAX_TARGETS]:
         channel = req.state.find_channel(name)
         if channel is None:
             req.reply(rpl.RPL_ENDOFNAMES, name, "End of /NAMES list")
@@ -157,20 +166,14 @@ def handle_names(req: Request, msg: Message) -> None:
             send_names(req, channel)
 
 
-def handle_list(req: Request, msg: Message) -> None:
-    state = req.state
-    if msg.params and msg.params[0]:
-        channels = [c for c in map(state.find_channel, msg.params[0].split(",")) if c is not None]
-    else:
-        channels = sorted(state.channels.values(), key=lambda channel: casefold(channel.name))
-    req.reply(rpl.RPL_LISTSTART, "Channel", "Users  Name")
-    for channel in channels:
-        req.reply(rpl.RPL_LIST, channel.name, str(len(channel.members)), channel.topic)
-    req.reply(rpl.RPL_LISTEND, "End of /LIST")
-
-
 def handle_invite(req: Request, msg: Message) -> None:
     client = req.client
+    if not msg.params:
+        list_invitations(req)
+        return
+    if len(msg.params) < 2:
+        err_need_more_params(req, "INVITE")
+        return
     nick, channel_name = msg.params[0], msg.params[1]
     target = req.state.find_client(nick)
     if target is None or not target.registered:
@@ -195,24 +198,40 @@ def handle_invite(req: Request, msg: Message) -> None:
         req.reply(rpl.RPL_AWAY, target.nick, target.away)
 
 
+def list_invitations(req: Request) -> None:
+    """INVITE without parameters: the channels the caller is invited to and has not joined yet
+    (modern.ircdocs.horse "INVITE message", RPL_INVITELIST)."""
+    folded = casefold(req.client.nick)
+    for channel in list(req.state.channels.values()):
+        if folded in channel.invited:
+            req.reply(rpl.RPL_INVITELIST, channel.name)
+    req.reply(rpl.RPL_ENDOFINVITELIST, "End of /INVITE list")
+
+
 def handle_kick(req: Request, msg: Message) -> None:
+    """KICK (RFC 2812 §3.2.8): one channel and several users, or as many channels as users, paired in
+    order. At most ``MAX_TARGETS`` users a line (TARGMAX KICK); the rest are ignored."""
+    channel_names = msg.params[0].split(",")
+    nicks = msg.params[1].split(",")
+    if len(channel_names) != 1 and len(channel_names) != len(nicks):
+        err_need_more_params(req, "KICK")
+        return
+    reason = (msg.param(2) or req.client.nick)[:KICKLEN]
+    for index, nick in enumerate(nicks[:MAX_TARGETS]):
+        name = channel_names[index if len(channel_names) > 1 else 0]
+        if nick and name:
+            kick_one(req, name, nick, reason)
+
+
+def kick_one(req: Request, channel_name: str, nick: str, reason: str) -> None:
     client = req.client
-    channel = req.state.find_channel(msg.params[0])
+    channel = channel_for_operator(req, channel_name)
     if channel is None:
-        err_no_such_channel(req, msg.params[0])
         return
-    if client not in channel.members and not client.is_oper:
-        err_not_on_channel(req, channel.name)
+    target = req.state.find_client(nick)
+    if target is None or target not in channel.members:
+        req.reply(rpl.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
         return
-    if not channel.is_operator(client):
-        err_chanop_needed(req, channel.name)
-        return
-    reason = (msg.param(2) or client.nick)[:KICKLEN]
-    for nick in filter(None, msg.params[1].split(",")[:MAX_TARGETS]):
-        target = req.state.find_client(nick)
-        if target is None or target not in channel.members:
-            req.reply(rpl.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
-            continue
-        relay_to_channel(req, channel, user_message(client, "KICK", channel.name, target.nick, reason))
-        req.state.part(target, channel)
-        req.server.audit(client, "kick", f"{channel.name} {target.nick}", reason)
+    relay_to_channel(req, channel, user_message(client, "KICK", channel.name, target.nick, reason))
+    req.state.part(target, channel)
+    req.server.audit(client, "kick", f"{channel.name} {target.nick}", reason)

@@ -14,11 +14,12 @@ from common.protocol import numerics as rpl
 from common.protocol.message import Message
 from common.server.commands.accounts import check_authenticate, create_account, handle_authenticate, handle_register
 from common.server.commands.base import Request, ServerServices, err_need_more_params
-from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_list, handle_names,
-                                             handle_part, handle_topic)
+from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_names, handle_part,
+                                             handle_topic)
 from common.server.commands.chathistory import handle_chathistory
+from common.server.commands.listing import handle_list
 from common.server.commands.info import handle_help, handle_info, handle_links
-from common.server.commands.messages import handle_privmsg
+from common.server.commands.messages import handle_privmsg, handle_wallops
 from common.server.commands.modes import handle_mode
 from common.server.commands.monitor import handle_monitor
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
@@ -27,6 +28,7 @@ from common.server.commands.queries import (handle_away, handle_ison, handle_lus
                                             handle_userhost, handle_version, handle_who, handle_whois)
 from common.server.commands.registration import (handle_cap, handle_nick, handle_pass, handle_ping, handle_pong,
                                                  handle_quit, handle_user)
+from common.server.commands.rename import handle_rename
 from common.server.commands.setname import handle_setname
 from common.server.commands.whowas import handle_whowas
 from common.server.state import Client
@@ -59,11 +61,13 @@ COMMANDS: dict[str, CommandSpec] = {
     "TOPIC": CommandSpec(handle_topic, 1),
     "NAMES": CommandSpec(handle_names),
     "LIST": CommandSpec(handle_list),
-    "INVITE": CommandSpec(handle_invite, 2),
+    "INVITE": CommandSpec(handle_invite),
     "KICK": CommandSpec(handle_kick, 2),
+    "RENAME": CommandSpec(handle_rename, 2),
     "PRIVMSG": CommandSpec(handle_privmsg),
     "NOTICE": CommandSpec(handle_privmsg),
     "TAGMSG": CommandSpec(handle_privmsg),
+    "WALLOPS": CommandSpec(handle_wallops, 1),
     "WHO": CommandSpec(handle_who),
     "WHOIS": CommandSpec(handle_whois),
     "ISON": CommandSpec(handle_ison, 1),

@@ -1,5 +1,6 @@
 """PRIVMSG, NOTICE and TAGMSG (RFC 2812 §3.3, IRCv3 message-tags): who receives a message, and the
-message handed to the sequencer for the history.
+message handed to the sequencer for the history; messages to a channel's operators or voiced members
+(``@#chan``, ``+#chan``: ISUPPORT STATUSMSG), which are not stored; and WALLOPS (RFC 2812 §4.7).
 
 Runs under the state lock; reads channels and clients, and changes only the sender's ``last_spoke`` and
 a channel's ``persistent`` flag once it has a stored message. A message to store is relayed with
@@ -9,15 +10,38 @@ and the sender gets ``FAIL … MESSAGE_NOT_SENT`` (see ``common.server.outbox``)
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from common.protocol import numerics as rpl
-from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.casemap import is_channel_name
 from common.protocol.framing import MAX_BODY_BYTES
 from common.protocol.message import Message
-from common.server.commands.base import MAX_TARGETS, Request, err_no_such_channel, err_no_such_nick, user_message
+from common.server.commands.base import (MAX_TARGETS, Request, distinct_targets, err_need_more_params,
+                                         err_no_privileges, err_no_such_channel, err_no_such_nick, user_message)
 from common.server.commands.operators import announcement_recipients
 from common.server.history import StoredMessage
-from common.server.state import Channel, Client
+from common.server.state import MEMBER_PREFIXES, Channel, Client
+
+STATUS_PREFIXES = "".join(MEMBER_PREFIXES.values())  # "!@+": ISUPPORT STATUSMSG
+MEMBER_RANKS = {mode: rank for rank, mode in enumerate(MEMBER_PREFIXES)}  # Y 0, o 1, v 2
+
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """``@#chan``: the members of ``channel`` with the status ``prefix`` or a higher one."""
+
+    channel: Channel
+    prefix: str
+
+    @property
+    def name(self) -> str:
+        return self.prefix + self.channel.name
+
+    def hears(self, member: Client) -> bool:
+        wanted = STATUS_PREFIXES.index(self.prefix)
+        modes = self.channel.members.get(member, ())
+        return any(MEMBER_RANKS[mode] <= wanted for mode in modes) \
+            or (member.is_oper and wanted >= MEMBER_RANKS["o"])
 
 
 def handle_privmsg(req: Request, msg: Message) -> None:
@@ -46,7 +70,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         if found is None:
             continue
         target, recipients = found
-        name = target if isinstance(target, str) else target.name if isinstance(target, Channel) else target.nick
+        name = target if isinstance(target, str) else target.nick if isinstance(target, Client) else target.name
         if relayed_length(client.prefix, command, name, text) > MAX_BODY_BYTES:
             req.reply(rpl.ERR_INPUTTOOLONG, f"Message too long to relay to {name} (with your address it would "
                       f"exceed {MAX_BODY_BYTES} bytes); send it in shorter parts")
@@ -64,7 +88,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         if isinstance(target, str):
             req.out.relay(recipients, line)
             req.server.audit(client, "announce", target, text)
-        elif req.server.history_enabled and not is_tagmsg:
+        elif req.server.history_enabled and not is_tagmsg and not isinstance(target, StatusTarget):
             is_channel = isinstance(target, Channel)
             store_message(req, target, recipients, line, StoredMessage(
                 tags["msgid"], time_ms, name, client.prefix, command, text,
@@ -82,25 +106,21 @@ def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
     return len(prefix.encode()) + len(command) + len(target.encode()) + len(text.encode()) + 7
 
 
-def distinct_targets(text: str) -> list[str]:
-    """The comma-separated targets of a message, each once (under our casemapping), empty ones dropped."""
-    seen: set[str] = set()
-    targets = []
-    for name in text.split(","):
-        folded = casefold(name)
-        if name and folded not in seen:
-            seen.add(folded)
-            targets.append(name)
-    return targets
-
-
 def message_recipients(req: Request, target_name: str,
-                       is_notice: bool) -> tuple[Channel | Client | str, list[Client]] | None:
+                       is_notice: bool) -> tuple[Channel | StatusTarget | Client | str, list[Client]] | None:
     """The target of a message and who receives it (without the sender), or None after an error reply.
-    The target is a channel, a user, or a ``$server`` mask (an announcement to everyone)."""
+    The target is a channel, some of its members (STATUSMSG), a user, or a ``$server`` mask (an
+    announcement to everyone). Who may send to a channel may send to some of its members."""
     client = req.client
     if target_name.startswith("$"):
         return announcement_recipients(req, target_name)
+    status = target_name[:1] if target_name[:1] in STATUS_PREFIXES and is_channel_name(target_name[1:]) else ""
+    if status:
+        found = message_recipients(req, target_name[1:], is_notice)
+        if found is None:
+            return None
+        status_target = StatusTarget(found[0], status)
+        return status_target, [member for member in found[1] if status_target.hears(member)]
     if is_channel_name(target_name):
         channel = req.state.find_channel(target_name)
         if channel is None:
@@ -131,3 +151,19 @@ def store_message(req: Request, target: Channel | Client, recipients: list[Clien
     req.out.relay_stored(req.client, recipients, line, message)
     if isinstance(target, Channel) and not target.persistent:
         target.persistent = True
+
+
+def handle_wallops(req: Request, msg: Message) -> None:
+    """WALLOPS (RFC 2812 §4.7): a teacher's message to everyone with user mode +w."""
+    client, text = req.client, msg.param(0)
+    if not client.is_oper:
+        err_no_privileges(req)
+        return
+    if not text:
+        err_need_more_params(req, "WALLOPS")
+        return
+    if relayed_length(client.prefix, "WALLOPS", "", text) > MAX_BODY_BYTES:
+        req.reply(rpl.ERR_INPUTTOOLONG, "Message too long to relay; send it in shorter parts")
+        return
+    req.out.relay(list(req.state.with_user_mode["w"]), user_message(client, "WALLOPS", text))
+    req.server.audit(client, "wallops", "*", text)

@@ -1,5 +1,5 @@
-"""MODE (RFC 2812 §3.1.5 user modes, RFC 2811 §4 channel modes): user modes, channel modes and the ban (+b)
-and mute (+q) mask lists.
+"""MODE (RFC 2812 §3.1.5 user modes, RFC 2811 §4 channel modes): user modes, channel modes and the mask
+lists: bans (+b), mutes (+q), ban exceptions (+e) and invite exceptions (+I).
 
 Runs under the state lock; changes the caller's user modes and a channel's modes, member modes and mask
 lists. A change to the channel's own settings is also queued for the history (``remember_channel``).
@@ -13,12 +13,11 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_channel_name, is_valid_nick, normalize_ban_mask
 from common.protocol.message import Message
 from common.protocol.params import parse_count, parse_mask
-from common.server.commands.base import (CHANMODES, MAX_BANS, MAX_MODES, Request, err_chanop_needed,
+from common.server.commands.base import (CHANMODES, MAX_BANS, MAX_KEY_LENGTH, MAX_MODES, Request, err_chanop_needed,
                                          err_no_such_channel, err_no_such_nick, relay_to_channel,
                                          remember_channel, user_message)
 from common.server.state import ACCOUNT_EXTBAN, Ban, Channel
 
-MAX_KEY_LENGTH = 32
 MAX_MEMBER_LIMIT = 100_000
 
 
@@ -50,7 +49,7 @@ def user_mode(req: Request, nick: str, args: list[str]) -> None:
     for letter in args[0]:
         if letter in "+-":
             adding = letter == "+"
-        elif letter in "iB":  # invisible; a bot (IRCv3 bot-mode)
+        elif letter in "iBw":  # invisible; a bot (IRCv3 bot-mode); hears WALLOPS
             if adding != (letter in client.modes):
                 req.state.set_user_mode(client, letter, adding)
                 applied.append(("+" if adding else "-") + letter)
@@ -111,7 +110,7 @@ def read_channel_modes(modestring: str, mode_args: list[str]) -> tuple[list[Mode
             continue
         if len(changes) + len(queries) >= MAX_MODES:
             break
-        if letter in CHANMODES[0]:  # b, q: a mask to add or remove, or without one, the list
+        if letter in CHANMODES[0]:  # b, e, I, q: a mask to add or remove, or without one, the list
             if not args:
                 if letter not in queries:
                     queries.append(letter)
@@ -201,8 +200,9 @@ def channel_mode(req: Request, channel: Channel, args: list[str]) -> None:
         return
     try:
         changes, queries, unknown = read_channel_modes(args[0], args[1:])
-    except BadModeParameter as bad:
-        req.reply(rpl.ERR_INVALIDMODEPARAM, channel.name, bad.letter, bad.arg[:64], bad.reason)
+    except BadModeParameter as bad:  # a refused key is not repeated back: it may be a password, or 400 bytes
+        shown = "*" if bad.letter == "k" else bad.arg[:64]
+        req.reply(rpl.ERR_INVALIDMODEPARAM, channel.name, bad.letter, shown, bad.reason)
         return
     for letter in unknown:
         req.reply(rpl.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
@@ -283,7 +283,7 @@ def apply_channel_mode(req: Request, channel: Channel, change: ModeChange) -> st
 
 
 def change_mask_list(req: Request, channel: Channel, letter: str, adding: bool, mask: str) -> str | None:
-    """Add a (checked, completed) mask to, or take it from, the ban (+b) or mute (+q) list."""
+    """Add a (checked, completed) mask to, or take it from, a list mode's list (+b, +e, +I, +q)."""
     masks = channel.mask_list(letter)
     existing = next((entry for entry in masks if casefold(entry.mask) == casefold(mask)), None)
     if adding:
@@ -300,12 +300,19 @@ def change_mask_list(req: Request, channel: Channel, letter: str, adding: bool, 
     return existing.mask
 
 
+# Each list mode's replies: (entry numeric, end numeric, what the end line calls the list). The mute list's
+# numerics (solanum's 728/729) also carry the mode letter after the channel.
+MASK_LIST_REPLIES = {
+    "b": (rpl.RPL_BANLIST, rpl.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (rpl.RPL_EXCEPTLIST, rpl.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (rpl.RPL_INVEXLIST, rpl.RPL_ENDOFINVEXLIST, "End of channel invite exception list"),
+    "q": (rpl.RPL_QUIETLIST, rpl.RPL_ENDOFQUIETLIST, "End of channel mute list"),
+}
+
+
 def send_mask_list(req: Request, channel: Channel, letter: str) -> None:
-    if letter == "b":
-        for ban in channel.bans:
-            req.reply(rpl.RPL_BANLIST, channel.name, ban.mask, ban.set_by, str(ban.set_at))
-        req.reply(rpl.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
-    else:
-        for quiet in channel.quiets:
-            req.reply(rpl.RPL_QUIETLIST, channel.name, "q", quiet.mask, quiet.set_by, str(quiet.set_at))
-        req.reply(rpl.RPL_ENDOFQUIETLIST, channel.name, "q", "End of channel mute list")
+    entry_code, end_code, end_text = MASK_LIST_REPLIES[letter]
+    letter_param = [letter] if letter == "q" else []
+    for entry in channel.mask_list(letter):
+        req.reply(entry_code, channel.name, *letter_param, entry.mask, entry.set_by, str(entry.set_at))
+    req.reply(end_code, channel.name, *letter_param, end_text)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_valid_nick
 from common.protocol.message import Message
-from common.server.commands.base import (MONITOR_LIMIT, Request, err_need_more_params, packed,
+from common.server.commands.base import (MONITOR_LIMIT, Request, distinct_targets, err_need_more_params, packed,
                                          reply_packed)
-from common.server.commands.messages import distinct_targets
 from common.server.outbox import Outbox
 from common.server.state import Client, ServerState
 

@@ -51,6 +51,8 @@ def who_rows(req: Request, mask: str, opers_only: bool) -> list[tuple[Channel | 
         if channel is None:
             return []
         in_channel = viewer in channel.members
+        if not channel.visible_to(viewer):
+            return []
         return [(channel, member) for member in channel.members
                 if (in_channel or not member.is_invisible) and (member.is_oper or not opers_only)]
     named = state.find_client(mask)
@@ -108,7 +110,8 @@ def handle_whois(req: Request, msg: Message) -> None:
         return
     multi_prefix = "multi-prefix" in req.client.caps
     req.reply(rpl.RPL_WHOISUSER, target.nick, target.username, target.host, "*", target.realname)
-    channels = [c.member_prefix(target, multi_prefix) + c.name for c in target.channels.values()]
+    channels = [c.member_prefix(target, multi_prefix) + c.name for c in target.channels.values()
+                if c.visible_to(req.client)]
     if channels:
         req.reply(rpl.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
     req.reply(rpl.RPL_WHOISSERVER, target.nick, req.server.config.name, f"{req.server.config.network} chat server")

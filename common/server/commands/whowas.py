@@ -12,8 +12,7 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import is_valid_nick
 from common.protocol.message import Message
 from common.protocol.params import parse_count
-from common.server.commands.base import MAX_TARGETS, Request
-from common.server.commands.messages import distinct_targets
+from common.server.commands.base import MAX_TARGETS, Request, distinct_targets
 from common.server.nick_history import WHOWAS_PER_NICK
 
 
