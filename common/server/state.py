@@ -31,7 +31,7 @@ def entry_matches(mask: str, client: "Client") -> bool:
     return mask_matches(mask, client.prefix)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Client:
     """One connection's IRC identity. ``registered`` turns true after NICK, USER, PASS and CAP END."""
 
