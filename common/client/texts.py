@@ -271,6 +271,7 @@ def describe_modes(event: ev.ModeChanged, lang: str) -> str:
     parts = []
     for change, argument in event.changes:
         who = argument[:-len("!*@*")] if argument.endswith("!*@*") else argument
+        who = who[len("$a:"):] if who.startswith("$a:") else who  # an account mask names the account
         parts.append(tr(f"mode{change}", lang, nick=event.set_by, who=who))
     return "; ".join(parts)
 
