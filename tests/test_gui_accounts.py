@@ -50,6 +50,15 @@ def config_for(address, nick: str, channel: str | None = "#math", **overrides) -
                          backoff_max=0.2, channels=(channel,) if channel else (), **overrides)
 
 
+def open_teacher(windows, school, root: tk.Misc) -> ChatWindow:
+    """The teacher's window, logged in to the teacher's account and shown #math."""
+    teacher = windows(config_for(school.address, "teacher", account="teacher", account_password=TEACHER_PASSWORD),
+                      save=False)
+    pump_until(root, lambda: teacher.session.is_oper and teacher.book.current == "#math",
+               what="the teacher to log in and join")
+    return teacher
+
+
 def test_connect_dialog_has_account_fields_and_checks_a_new_account(tk_root):
     connected: list[SessionConfig] = []
     dialog = ConnectDialog(tk.Toplevel(tk_root), Settings(nick="masha"), "en", on_connect=connected.append,
@@ -125,9 +134,7 @@ def test_a_refused_connection_retries_and_offers_another_server(server_process, 
 def test_sent_away_by_the_teacher_is_not_a_network_drop(school, windows, tk_root):
     student = windows(config_for(school.address, "student"))
     pump_until(tk_root, lambda: student.book.current == "#math", what="the student to join")
-    killer = windows(config_for(school.address, "teacher", account="teacher", account_password=TEACHER_PASSWORD),
-                     save=False)
-    pump_until(tk_root, lambda: killer.session.is_oper, what="the teacher to log in")
+    killer = open_teacher(windows, school, tk_root)
     type_and_send(killer, "/kill student time to go home")
     pump_until(tk_root, lambda: student.state_key == "state_offline", what="the student to be sent away")
     assert "time to go home" in student.banner.text
@@ -142,9 +149,7 @@ def test_sent_away_by_the_teacher_is_not_a_network_drop(school, windows, tk_root
 
 
 def test_teachers_tools_badge_and_a_mute_by_account(school, windows, tk_root):
-    teacher = windows(config_for(school.address, "teacher", account="teacher", account_password=TEACHER_PASSWORD),
-                      save=False)
-    pump_until(tk_root, lambda: teacher.book.current == "#math", what="the teacher to join")
+    teacher = open_teacher(windows, school, tk_root)
     masha = windows(config_for(school.address, "masha", account="masha", account_password=STUDENT_PASSWORD),
                     save=False)
     pump_until(tk_root, lambda: "teacher" in masha.member_list.nicks and "masha" in teacher.member_list.nicks,
@@ -184,9 +189,7 @@ def test_teachers_tools_badge_and_a_mute_by_account(school, windows, tk_root):
 
 
 def test_own_question_is_marked_in_questions_mode(school, windows, tk_root):
-    teacher = windows(config_for(school.address, "teacher", account="teacher", account_password=TEACHER_PASSWORD),
-                      save=False)
-    pump_until(tk_root, lambda: teacher.book.current == "#math", what="the teacher to join")
+    teacher = open_teacher(windows, school, tk_root)
     masha = windows(config_for(school.address, "masha"), save=False)
     pump_until(tk_root, lambda: masha.book.current == "#math", what="masha to join")
     type_and_send(masha, "before questions mode")
