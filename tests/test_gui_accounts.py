@@ -10,6 +10,7 @@ import pytest
 
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.settings import Settings, load_settings, settings_path
+from common.gui.theme import THEMES
 from common.gui.window import ChatWindow
 from common.client.session import SessionConfig
 from common.server.accounts import AccountStore
@@ -157,6 +158,9 @@ def test_teachers_tools_badge_and_a_mute_by_account(school, windows, tk_root):
     rows = [row.strip() for row in masha.member_list.listbox.get(0, "end")]
     assert rows[0] == "★teacher", rows
     assert masha.member_list.legend.winfo_ismapped() and masha.member_list.legend.cget("text") == "★ teacher"
+    assert masha.member_list.listbox.itemcget(0, "foreground") == THEMES["light"].teacher
+    masha.apply_theme("dark")
+    assert masha.member_list.listbox.itemcget(0, "foreground") == THEMES["dark"].teacher, "readable when dark too"
     type_and_send(teacher, "open your books")
     pump_until(tk_root, lambda: "open your books" in view_text(masha), what="the teacher's message")
     badges = masha.view.text.tag_ranges("badge")

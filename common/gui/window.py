@@ -207,7 +207,7 @@ class ChatWindow:
             banner.recolour(palette)
         if getattr(self, "menubar", None) is not None:
             self._build_menu()
-        self._list_dirty = True
+        self._list_dirty = self._members_dirty = True  # their rows' colours (unread, the teacher) are per row
         self._refresh()
         self._persist()
 
