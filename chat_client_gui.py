@@ -28,7 +28,9 @@ except ModuleNotFoundError:
 from common.client.options import add_tls_pin_argument, default_nick
 from common.protocol.command_line import OneLineErrorParser, fail
 from common.gui.settings import Settings, load_settings, session_config
-from common.gui.window import APP_NAME, MIN_HEIGHT, AppToplevel, ChatWindow, ConnectDialog
+from common.gui.connect_dialog import ConnectDialog
+from common.gui.widgets import APP_NAME, AppToplevel
+from common.gui.window import MIN_HEIGHT, ChatWindow
 from common.protocol.server_process import ServerStartError, start_server_process
 from common.client.session import SessionConfig
 from common.client.texts import detect_language

@@ -442,6 +442,9 @@ class ServerLineHandler:
             if own:
                 self._state.nick = self._state.preferred_nick = new
             channels = [state.name for state in self._state.channels.values() if state.rename(old, new)]
+            identity = self._state.identities.pop(casefold(old), None)
+            if identity is not None:  # the same person: a mute of the account or host still names them
+                self._state.identities[casefold(new)] = identity
         self._emit(NickChanged(old, new, own, tuple(channels), parse_server_time(msg.tags)))
         for channel in channels:
             self._emit(MembersChanged(channel))

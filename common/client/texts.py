@@ -76,6 +76,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "mode-v": {"en": "{nick} took voice from {who}", "ru": "{nick} забирает голос: {who}"},
     "mode+o": {"en": "{nick} made {who} an operator", "ru": "{nick} делает оператором: {who}"},
     "mode-o": {"en": "{nick} removed operator from {who}", "ru": "{nick} снимает оператора: {who}"},
+    "mode+C": {"en": "{nick} made this a class channel", "ru": "{nick} делает канал каналом класса"},
+    "mode-C": {"en": "{nick} made this an ordinary channel", "ru": "{nick} делает канал обычным"},
     "mode+b": {"en": "{who} was banned by {nick}", "ru": "{nick} банит: {who}"},
     "mode-b": {"en": "{who} was unbanned by {nick}", "ru": "{nick} снимает бан: {who}"},
     "announcement": {"en": "Announcement from {nick}: {text}", "ru": "Объявление от {nick}: {text}"},
@@ -142,6 +144,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "banner_lost": {"en": "Connection lost: {detail}. Reconnecting in {seconds} s; what you type is kept.",
                     "ru": "Связь потеряна: {detail}. Переподключение через {seconds} с; набранный текст сохранён."},
     "banner_ended": {"en": "Disconnected: {detail}", "ru": "Отключено: {detail}"},
+    "banner_retry": {"en": "Could not connect to {where}: {detail}. Trying again in {seconds} s.",
+                     "ru": "Не удалось подключиться к {where}: {detail}. Новая попытка через {seconds} с."},
+    "banner_sent_away": {"en": "{detail}. You were disconnected on purpose: classchat does not reconnect by itself.",
+                         "ru": "{detail}. Вас отключили намеренно: classchat не переподключается сам."},
+    "connect_again": {"en": "Connect again…", "ru": "Подключиться снова…"},
+    "menu_connect_other": {"en": "Connect to another server…", "ru": "Подключиться к другому серверу…"},
+    "teacher_badge": {"en": "teacher", "ru": "учитель"},
+    "question_note": {"en": "only the teacher sees this", "ru": "это видит только учитель"},
     "title": {"en": "classchat — {nick}", "ru": "classchat — {nick}"},
     "title_unread": {"en": "({count}) classchat — {nick}", "ru": "({count}) classchat — {nick}"},
     "menu_chat": {"en": "Chat", "ru": "Чат"},
@@ -176,13 +186,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
                              "ru": "Менять канал могут только его операторы"},
     "channel_announce": {"en": "Announcement to everyone…", "ru": "Объявление для всех…"},
     "channel_end_lesson": {"en": "End the lesson…", "ru": "Закончить урок…"},
+    "channel_start_lesson": {"en": "Start the lesson", "ru": "Начать урок"},
+    "channel_C_on": {"en": "Make this a class channel", "ru": "Сделать каналом класса"},
+    "channel_C_off": {"en": "Make it an ordinary channel", "ru": "Сделать обычным каналом"},
     "announcement_banner": {"en": "Announcement from {nick}: {text}    (click to hide)",
                             "ru": "Объявление от {nick}: {text}    (нажмите, чтобы скрыть)"},
     "connect_title": {"en": "Connect to a chat server", "ru": "Подключение к серверу"},
     "connect_server": {"en": "Server", "ru": "Сервер"},
     "connect_port": {"en": "Port", "ru": "Порт"},
     "connect_nick": {"en": "Nickname", "ru": "Ник"},
-    "connect_password": {"en": "Password (if any)", "ru": "Пароль (если есть)"},
+    "connect_password": {"en": "Server password\n(if any)", "ru": "Пароль сервера\n(если есть)"},
+    "connect_account": {"en": "Account", "ru": "Учётная запись"},
+    "connect_account_password": {"en": "Password", "ru": "Пароль"},
+    "connect_create_account": {"en": "Create an account", "ru": "Создать учётную запись"},
     "connect_channel": {"en": "Channel", "ru": "Канал"},
     "connect_tls": {"en": "Use TLS", "ru": "Использовать TLS"},
     "connect_tls_pin": {"en": "Certificate fingerprint\n(self-signed, optional)",
@@ -195,6 +211,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
                   "ru": "Ник — буквы, цифры и []\\`_^{{|}}-, до 30 знаков, не с цифры."},
     "form_channel": {"en": "A channel name starts with # and has no spaces or commas.",
                      "ru": "Имя канала начинается с # и не содержит пробелов и запятых."},
+    "form_account": {"en": "An account name is written like a nickname.",
+                     "ru": "Имя учётной записи пишется как ник."},
+    "form_account_password": {"en": "Enter the account's password.", "ru": "Введите пароль учётной записи."},
+    "form_account_is_nick": {"en": "A new account is named after your nickname: make the two the same.",
+                             "ru": "Новая учётная запись называется по нику: сделайте их одинаковыми."},
+    "form_new_password": {"en": "A new account's password needs at least {count} characters.",
+                          "ru": "Пароль новой учётной записи — не короче {count} знаков."},
     "form_tls_pin": {"en": "A certificate fingerprint is 64 hex digits (colons allowed), as the server prints it.",
                      "ru": "Отпечаток сертификата — 64 шестнадцатеричные цифры (можно с двоеточиями), как его "
                            "печатает сервер."},
@@ -248,6 +271,7 @@ def describe_modes(event: ev.ModeChanged, lang: str) -> str:
     parts = []
     for change, argument in event.changes:
         who = argument[:-len("!*@*")] if argument.endswith("!*@*") else argument
+        who = who[len("$a:"):] if who.startswith("$a:") else who  # an account mask names the account
         parts.append(tr(f"mode{change}", lang, nick=event.set_by, who=who))
     return "; ".join(parts)
 

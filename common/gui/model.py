@@ -21,7 +21,9 @@ SERVER_TAB_CODES = {"002", "003", "004", "251", "252", "253", "254", "255", "265
 
 @dataclass(frozen=True)
 class DisplayLine:
-    """One line of a conversation. ``kind``: message, action, notice, system, error or divider."""
+    """One line of a conversation. ``kind``: message, action, notice, system, error or divider. ``teacher``:
+    the sender is the channel's teacher (a badge after the nick); ``question``: our own message in questions
+    mode (+U), which only the teachers see (a note after it)."""
 
     kind: str
     text: str
@@ -30,6 +32,8 @@ class DisplayLine:
     own: bool = False
     mention: bool = False
     msgid: str | None = None
+    teacher: bool = False
+    question: bool = False
 
 
 def chat_line(message: ev.ChatMessage) -> DisplayLine:

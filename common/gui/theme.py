@@ -31,6 +31,8 @@ class Palette:
     unread: str
     thumb: str  # a scroll bar's handle
     border: str  # lines around panels, scroll bars and menus
+    teacher: str  # the teacher's badge and row in the member list
+    teacher_text: str  # the word on the badge
     nicks: tuple[str, ...]
 
 
@@ -39,7 +41,7 @@ THEMES = {
         background="#ffffff", text="#1d2330", muted="#7a8294", panel="#eef1f6", selection="#cfe0fc",
         own_background="#f1f6ff", mention_background="#fff3c4", error="#b3261e", link="#1a5fd0",
         banner="#ffd7a8", banner_text="#4a2800", announce="#cfe0fc", announce_text="#0b2a5c", unread="#1a5fd0",
-        thumb="#c3c9d4", border="#c9ced8",
+        thumb="#c3c9d4", border="#c9ced8", teacher="#17703a", teacher_text="#ffffff",
         nicks=("#c0392b", "#1e8449", "#2471a3", "#8e44ad", "#b9770e", "#148f77", "#a93279", "#5d6d7e",
                "#d35400", "#117a65", "#6c3483", "#2e4053"),
     ),
@@ -47,7 +49,7 @@ THEMES = {
         background="#1e2127", text="#dcdfe4", muted="#8b929e", panel="#272b33", selection="#3a4a66",
         own_background="#242a35", mention_background="#4a3f1c", error="#ff7b72", link="#6cb6ff",
         banner="#6b3a00", banner_text="#ffe3c2", announce="#1f3b63", announce_text="#dbe9ff", unread="#6cb6ff",
-        thumb="#4a5160", border="#3a3f4a",
+        thumb="#4a5160", border="#3a3f4a", teacher="#6fdc8c", teacher_text="#0f1f14",
         nicks=("#ff7b72", "#7ee787", "#79c0ff", "#d2a8ff", "#ffa657", "#56d4dd", "#f778ba", "#a5d6ff",
                "#e3b341", "#8ddb8c", "#bc8cff", "#ffb3a6"),
     ),

@@ -14,7 +14,9 @@ from typing import Callable, Iterable
 from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
 from common.gui.theme import NickColours, Palette
 
-MEMBER_RANK = {"@": 0, "+": 1}
+APP_NAME = "classchat"
+MEMBER_RANK = {"!": 0, "@": 1, "+": 2}
+TEACHER_MARK = "★"  # in the member list, for a member with the teacher's prefix "!" (in DejaVu Sans)
 ELLIPSIS = "…"
 # Where a long link may wrap: after a '/', '?', '&', '#' or '=' of its path (Tk's word wrap breaks only at
 # spaces, so a link longer than the line was cut anywhere, "…/library/s" + "ocket.html").
@@ -50,6 +52,23 @@ def elide(text: str, room: int, measure: Callable[[str], int]) -> str:
     if kept:
         return " ".join(words[:kept]).rstrip() + ELLIPSIS
     return text[:longest(len(text), lambda count: text[:count])].rstrip() + ELLIPSIS
+
+
+class AppToplevel(tk.Toplevel):
+    """A top-level window whose WM_CLASS is ("classchat", "Classchat"), like the Tk root's
+    (``Tk(className="classchat")``), so that a taskbar groups classchat's windows under one program.
+
+    Tk takes the WM_CLASS instance name from the last part of the window's path, which siblings cannot
+    share: each window is therefore the child of a frame of its own, never shown, destroyed with it.
+    """
+
+    def __init__(self, root: tk.Misc) -> None:
+        self.holder = tk.Frame(root)
+        super().__init__(self.holder, name=APP_NAME, class_=APP_NAME.capitalize())
+
+    def destroy(self) -> None:
+        super().destroy()
+        self.holder.destroy()
 
 
 class NamedFont:
@@ -159,6 +178,8 @@ class MessageView(ttk.Frame):
         self.palette: Palette | None = None
         self.following = True
         self._nick_tags: set[str] = set()
+        self.teacher_label = "teacher"  # the words of the teacher's badge and of a question's note: set_labels()
+        self.question_label = "only the teacher sees this"
         self.text.tag_configure(WRAP_POINT, font=(self.tk.call("font", "actual", font, "-family"), -1))
         self.text.tag_bind("link", "<Button-1>", self._open_link)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
@@ -191,6 +212,11 @@ class MessageView(ttk.Frame):
         if self.following:
             self.text.see("end")
 
+    def set_labels(self, teacher: str, question: str) -> None:
+        """The words of the teacher's badge and of the note on a question, in the user's language; for the
+        lines drawn from now on."""
+        self.teacher_label, self.question_label = teacher, question
+
     def keep_position_after_prepend(self, added_lines: int) -> None:
         """After older lines went in above, show the line the user was looking at, not the new top."""
         self.text.see(f"{added_lines + 1}.0")
@@ -209,6 +235,8 @@ class MessageView(ttk.Frame):
         text.tag_configure("mention", background=palette.mention_background)
         text.tag_configure("link", foreground=palette.link, underline=True)
         text.tag_configure("divider", foreground=palette.muted, justify="center")
+        text.tag_configure("badge", background=palette.teacher, foreground=palette.teacher_text)
+        text.tag_configure("note", foreground=palette.muted)
         for tag in self._nick_tags:
             text.tag_configure(tag, foreground=self.nick_colours.colour(tag[5:], palette))
         text.tag_raise("link")
@@ -249,12 +277,13 @@ class MessageView(ttk.Frame):
         if line.kind in ("system", "error"):
             return [*parts, f"— {line.text}\n", (line.kind, *base)]
         nick_tag = self._nick_tag(line.nick)
+        badge = [" ", base, f" {TEACHER_MARK} {self.teacher_label} ", ("badge", *base)] if line.teacher else []
         if line.kind == "action":
-            parts += ["* ", base, line.nick, (nick_tag, *base), " ", base]
+            parts += ["* ", base, line.nick, (nick_tag, *base), *badge, " ", base]
         elif line.kind == "notice":
-            parts += ["-", base, line.nick, (nick_tag, *base), "- ", base]
+            parts += ["-", base, line.nick, (nick_tag, *base), "-", base, *badge, " ", base]
         else:
-            parts += [line.nick, (nick_tag, *base), ": ", base]
+            parts += [line.nick, (nick_tag, *base), *badge, ": ", base]
         for piece, is_link in split_links(line.text):
             if not is_link:
                 parts += [piece, base]
@@ -262,6 +291,8 @@ class MessageView(ttk.Frame):
             for index, run in enumerate(link_pieces(piece)):
                 parts += [" ", ("link", WRAP_POINT, *base)] if index else []
                 parts += [run, ("link", *base)]
+        if line.question:
+            parts += [f"  ({self.question_label})", ("note", *base)]
         parts += ["\n", base]
         return parts
 
@@ -307,26 +338,45 @@ class MessageView(ttk.Frame):
 
 
 class MemberList(TitledList):
-    """Who is in the channel, operators first (@), then voiced (+); double- and right-click signal."""
+    """Who is in the channel, the teacher first (★, the prefix ``!``), then operators (@) and voiced (+);
+    double- and right-click signal. A line under the list says what the star means when a teacher is in."""
 
     def __init__(self, master: tk.Misc, font: str) -> None:
         super().__init__(master, font, width=12)
         self.nicks: list[str] = []
         self.clicked: str | None = None
         self.click_position = (0, 0)
+        self.palette: Palette | None = None
+        self.legend = ttk.Label(self, anchor="w", font=font)
         self.listbox.bind("<Double-Button-1>", lambda e: self._signal(e, "<<MemberOpen>>"))
         self.listbox.bind("<Button-3>", lambda e: self._signal(e, "<<MemberMenu>>"))
 
+    def apply_palette(self, palette: Palette) -> None:
+        super().apply_palette(palette)
+        self.palette = palette
+        self.legend.configure(foreground=palette.teacher)
+
     def show(self, members: dict[str, str], title: str, muted: frozenset[str] = frozenset(),
-             muted_mark: str = "") -> None:
-        """The members, each with its highest prefix; ``muted_mark`` after those in ``muted`` (+q)."""
+             muted_mark: str = "", teacher_legend: str = "") -> None:
+        """The members, each with its highest prefix (the teacher's as ★, in the teacher's colour);
+        ``muted_mark`` after those in ``muted`` (+q); ``teacher_legend`` under the list when a teacher is in."""
         self.title.configure(text=title)
-        ordered = sorted(members.items(), key=lambda item: (MEMBER_RANK.get(item[1][:1], 2), item[0].lower()))
+        ordered = sorted(members.items(), key=lambda item: (MEMBER_RANK.get(item[1][:1], 3), item[0].lower()))
         self.listbox.delete(0, "end")
         self.nicks = [nick for nick, _ in ordered]
-        for nick, prefix in ordered:
+        teachers = False
+        for index, (nick, prefix) in enumerate(ordered):
             mark = f" {muted_mark}" if nick in muted else ""
-            self.listbox.insert("end", f" {prefix[:1] or ' '}{tk_safe(nick)}{mark}")
+            symbol = TEACHER_MARK if prefix.startswith("!") else prefix[:1] or " "
+            self.listbox.insert("end", f" {symbol}{tk_safe(nick)}{mark}")
+            if prefix.startswith("!") and self.palette is not None:
+                teachers = True
+                self.listbox.itemconfigure(index, foreground=self.palette.teacher)
+        if teachers and teacher_legend:
+            self.legend.configure(text=f"{TEACHER_MARK} {teacher_legend}")
+            self.legend.pack(side="bottom", fill="x", padx=6, pady=(2, 4), before=self.listbox)
+        else:
+            self.legend.pack_forget()
 
     def _signal(self, event: tk.Event, virtual: str) -> None:
         index = self.listbox.nearest(event.y)
@@ -339,11 +389,20 @@ class MemberList(TitledList):
 
 
 class InputLine(ttk.Frame):
-    """Where the user types: Enter sends, Up/Down walk the history, Tab completes nicks."""
+    """Where the user types: Enter sends, Up/Down walk the history, Tab completes nicks.
 
-    def __init__(self, master: tk.Misc, font: str, completions: Callable[[], list[str]]) -> None:
+    A line that ``is_secret`` judges to carry a password ("/oper name password") never enters the history,
+    and while the line is one, the whole entry shows bullets: Tk's Entry masks all of its text or none,
+    and the command word at the start, which the user has just typed, is the least worth reading.
+    """
+
+    def __init__(self, master: tk.Misc, font: str, completions: Callable[[], list[str]],
+                 is_secret: Callable[[str], bool] = lambda _text: False) -> None:
         super().__init__(master)
         self.entry = tk.Entry(self, font=font, borderwidth=1, relief="solid", highlightthickness=0, width=10)
+        self.is_secret = is_secret
+        # "key" validation runs before every insert and delete, typed or not, with the text to be (%P).
+        self.entry.configure(validate="key", validatecommand=(self.register(self._mask_if_secret), "%P"))
         self.button = ttk.Button(self, width=0, padding=(10, 2),
                                  command=lambda: self.event_generate("<<InputSubmitted>>"))
         self.button.pack(side="right", padx=(6, 0))
@@ -377,9 +436,20 @@ class InputLine(ttk.Frame):
         self.entry.selection_range(0, "end")
         self.entry.icursor("end")
 
+    @property
+    def masked(self) -> bool:
+        return bool(self.entry.cget("show"))
+
+    def _mask_if_secret(self, text: str) -> bool:
+        """The validation command: mask the entry while its text is a secret line; never refuses an edit."""
+        show = "•" if self.is_secret(text) else ""
+        if self.entry.cget("show") != show:
+            self.entry.configure(show=show)
+        return True
+
     def _remember(self) -> None:
         text = self.entry.get()
-        if text and (not self.history or self.history[-1] != text):
+        if text and not self.is_secret(text) and (not self.history or self.history[-1] != text):
             self.history.append(text)
         self._history_index = len(self.history)
 
@@ -446,28 +516,49 @@ class ElidedLabel(ttk.Label):
         return int(self.tk.call("font", "measure", self.font, text))
 
 
-class Banner(tk.Label):
-    """A coloured strip for what the user must notice (a lost connection, the teacher's announcement);
-    hidden when empty. ``kind`` names its colours in the palette ("banner" or "announce")."""
+class Banner(tk.Frame):
+    """A coloured strip for what the user must notice (a lost connection, the teacher's announcement),
+    with an optional button at its end ("Connect again…"); hidden when empty. ``kind`` names its colours
+    in the palette ("banner" or "announce"). A click on its text signals ``<<BannerClicked>>``."""
 
     def __init__(self, master: tk.Misc, before: tk.Misc, kind: str = "banner") -> None:
-        super().__init__(master, anchor="w", justify="left", padx=10, pady=6)
+        super().__init__(master)
+        self.label = tk.Label(self, anchor="w", justify="left", padx=10, pady=6)
+        self.button = tk.Button(self, relief="flat", borderwidth=0, padx=10, pady=2, highlightthickness=0)
+        self.label.pack(side="left", fill="x", expand=True)
+        for widget in (self, self.label):
+            widget.bind("<Button-1>", lambda _e: self.event_generate("<<BannerClicked>>"))
         self._before = before
         self._kind = kind
         self.shown = False
 
-    def show(self, text: str, palette: Palette) -> None:
-        self.configure(text=text)
+    @property
+    def text(self) -> str:
+        return self.label.cget("text")
+
+    def show(self, text: str, palette: Palette, action: tuple[str, Callable[[], None]] | None = None) -> None:
+        """Show ``text``, and a button that runs ``action`` = (label, command) when one is given."""
+        self.label.configure(text=text)
+        if action is None:
+            self.button.pack_forget()
+        else:
+            self.button.configure(text=action[0], command=action[1])
+            self.button.pack(side="right", padx=8, pady=4)
         self.recolour(palette)
         if not self.shown:
             self.pack(fill="x", before=self._before)
             self.shown = True
 
     def recolour(self, palette: Palette) -> None:
-        self.configure(background=getattr(palette, self._kind), foreground=getattr(palette, f"{self._kind}_text"))
+        background, text = getattr(palette, self._kind), getattr(palette, f"{self._kind}_text")
+        self.configure(background=background)
+        self.label.configure(background=background, foreground=text)
+        self.button.configure(background=text, foreground=background, activebackground=text,
+                              activeforeground=background)
 
     def fit(self, width: int) -> None:
-        self.configure(wraplength=max(200, width - 24))
+        room = width - 24 - (self.button.winfo_reqwidth() + 16 if self.button.winfo_ismapped() else 0)
+        self.label.configure(wraplength=max(200, room))
 
     def hide(self) -> None:
         if self.shown:

@@ -1,14 +1,20 @@
-"""The chat window and the connect dialog.
+"""The chat window.
 
-A ``ChatWindow`` owns one ``Session``. The session's receiver thread fills its ``queue.Queue``; the Tk
+A ``ChatWindow`` owns one ``Session`` at a time. The session's receiver thread fills its ``queue.Queue``; the Tk
 main thread drains it every ``POLL_MS`` with ``get_nowait()``, at most ``MAX_EVENTS_PER_TICK`` events a
 tick, each handled in its own try/log, and draws the lines of a tick with one insert. So a flood of
 messages never freezes the window, and no other thread ever touches a widget. Closing destroys the
 window at once and runs ``Session.quit`` (which waits on the network) in a thread of its own, polled from
 the Tk loop, so the other windows stay alive meanwhile.
+
+A window outlives its sessions: when the first connection fails, it tries again with a new session
+(1 s doubling to 30 s, like the session's own reconnecting after a drop); when the server sends the user
+away (a wrong login, the teacher's KILL, the end of a lesson) it says why and offers "Connect again…",
+which brings the connect dialog (``connect_dialog.py``) back; its menus are in ``menus.py``.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import queue
@@ -20,16 +26,16 @@ from typing import Callable, Iterator
 
 from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
-from common.client.slash_commands import run_input
+from common.client.slash_commands import is_secret_command, run_input
+from common.gui.connect_dialog import ConnectDialog
+from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
-from common.gui.settings import (MAX_FONT, MIN_FONT, Settings, save_settings, session_config,
-                                 validate_connect_form)
-from common.gui.theme import THEMES, NickColours, Palette
-from common.gui.widgets import (Banner, ConversationList, ElidedLabel, InputLine, MemberList, MessageView,
-                                NamedFont)
+from common.gui.settings import MAX_FONT, MIN_FONT, Settings, dialog_settings, remember_connection, save_settings
+from common.gui.theme import THEMES, NickColours
+from common.gui.widgets import (AppToplevel, Banner, ConversationList, ElidedLabel, InputLine, MemberList,
+                                MessageView, NamedFont)
 from common.client.session import Session, SessionConfig
 from common.client.texts import LANGUAGES, tr
-from common.protocol.tls import normalize_fingerprint
 
 log = logging.getLogger("classchat.gui")
 POLL_MS = 30
@@ -38,24 +44,6 @@ QUIT_WAIT_SECONDS = 10.0  # how long a closing window waits for its session's go
 MIN_WIDTH, MIN_HEIGHT = 360, 300
 COMPACT_FONT = 9  # the smallest text fit_width() goes down to
 LIST_WIDTHS = ((13, 12), (11, 10), (10, 8))  # the side lists' widths in characters (conversations, members)
-APP_NAME = "classchat"
-
-
-class AppToplevel(tk.Toplevel):
-    """A top-level window whose WM_CLASS is ("classchat", "Classchat"), like the Tk root's
-    (``Tk(className="classchat")``), so that a taskbar groups classchat's windows under one program.
-
-    Tk takes the WM_CLASS instance name from the last part of the window's path, which siblings cannot
-    share: each window is therefore the child of a frame of its own, never shown, destroyed with it.
-    """
-
-    def __init__(self, root: tk.Misc) -> None:
-        self.holder = tk.Frame(root)
-        super().__init__(self.holder, name=APP_NAME, class_=APP_NAME.capitalize())
-
-    def destroy(self) -> None:
-        super().destroy()
-        self.holder.destroy()
 
 
 class ChatWindow:
@@ -69,17 +57,15 @@ class ChatWindow:
         self.lang = lang
         self.on_closed = on_closed
         self.save = save
-        self.server_text = f"{config.host}:{config.port}"
-        self.state_key = "state_connecting"
-        # Channels to show once the server says we joined them: the first one, then those the user /joins.
-        self._select_on_join = {casefold(channel) for channel in config.channels[:1]}
         self.book = ConversationBook()
-        self.session = Session(config)
         self.nick_colours = NickColours(len(THEMES["light"].nicks))
         self.closing = False
         self.closed = False
-        self._quitter: threading.Thread | None = None
+        self._quitters: list[threading.Thread] = []  # sessions saying goodbye: the replaced ones, the last one
         self._quit_deadline = 0.0
+        self._retry_id: str | None = None  # the after() that tries the first connection again
+        self._retry_delay = config.backoff_first
+        self.dialog: ConnectDialog | None = None  # the connect dialog this window brought back, while open
         self._member_panel_shown = True
         self._member_width: int | None = None  # pixels, once known
         self._after_id: str | None = None
@@ -87,12 +73,39 @@ class ChatWindow:
         self._list_dirty = True
         self._pending_lines: list[DisplayLine] = []  # lines of the shown conversation, drawn once a tick
         self._asked_older: dict[str, str] = {}  # conversation → the msgid we last asked history before
+        self._start_session(config)  # its events wait in its queue for the first _poll()
         self._build()
         self.apply_theme(settings.theme)
         self.retranslate()
         self.top.protocol("WM_DELETE_WINDOW", self.close)
-        self.session.start()
         self._after_id = self.top.after(POLL_MS, self._poll)
+
+    def _start_session(self, config: SessionConfig) -> None:
+        """Connect with a new session; the one it replaces, if any, quits in a thread of its own."""
+        old = getattr(self, "session", None)
+        self.session = Session(config)
+        self.server_text = f"{config.host}:{config.port}"
+        self.state_key = "state_connecting"
+        self._ever_registered = False
+        self._login_failed = False
+        # Channels to show once the server says we joined them: the first one, then those the user /joins.
+        self._select_on_join = {casefold(channel) for channel in config.channels[:1]}
+        self.session.start()
+        if old is not None:
+            self._quit_in_background(old)
+        self._members_dirty = self._list_dirty = True
+
+    def _quit_in_background(self, session: Session) -> None:
+        quitter = threading.Thread(target=session.quit, args=("Leaving",), name="session-quit")
+        quitter.start()
+        self._quitters = [*(other for other in self._quitters if other.is_alive()), quitter]
+
+    def connect(self, config: SessionConfig) -> None:
+        """Connect this window anew ("Connect again…", another server, a retry): its conversations stay."""
+        self._cancel_retry()
+        self.banner.hide()
+        self._start_session(config)
+        self._refresh()
 
     # ------------------------------------------------------------------ layout
 
@@ -114,13 +127,13 @@ class ChatWindow:
         panes.add(self.member_list, stretch="never")
         self.topic = ElidedLabel(centre, self.bold_font.name, padding=(8, 6))
         self.topic.pack(fill="x")
-        self.input = InputLine(centre, self.font.name, self._completions)
+        self.input = InputLine(centre, self.font.name, self._completions, is_secret=is_secret_command)
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
         self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours)
         self.view.pack(fill="both", expand=True)
         self.banner = Banner(centre, before=self.view)
         self.announcement = Banner(centre, before=self.view, kind="announce")
-        self.announcement.bind("<Button-1>", lambda _e: self.announcement.hide())
+        self.announcement.bind("<<BannerClicked>>", lambda _e: self.announcement.hide())
         centre.bind("<Configure>", lambda event: self.announcement.fit(event.width))
         self.member_menu = tk.Menu(self.top, tearoff=False)
         self.conversation_list.bind("<<ConversationSelected>>", self._on_conversation_selected)
@@ -135,6 +148,7 @@ class ChatWindow:
         old = getattr(self, "menubar", None)
         menubar = tk.Menu(self.top)
         chat = tk.Menu(menubar, tearoff=False)
+        chat.add_command(label=tr("menu_connect_other", self.lang), command=self.ask_connect)
         chat.add_command(label=tr("menu_close_conversation", self.lang), command=self.close_current)
         chat.add_separator()
         chat.add_command(label=tr("menu_quit", self.lang), command=self.close)
@@ -155,7 +169,7 @@ class ChatWindow:
         self.top.configure(menu=menubar)
         self.menubar = menubar
         for menu in self._menus():
-            self._colour_menu(menu, self.palette)
+            colour_menu(menu, self.palette)
         if old is not None:
             old.destroy()
 
@@ -163,12 +177,6 @@ class ChatWindow:
         yield self.member_menu
         yield self.menubar
         yield from self.menubar.winfo_children()  # its cascades
-
-    @staticmethod
-    def _colour_menu(menu: tk.Menu, palette: Palette) -> None:
-        menu.configure(background=palette.panel, foreground=palette.text, activebackground=palette.selection,
-                       activeforeground=palette.text, disabledforeground=palette.muted, selectcolor=palette.text,
-                       activeborderwidth=0)
 
     # ------------------------------------------------------------------ looks and language
 
@@ -199,7 +207,7 @@ class ChatWindow:
             banner.recolour(palette)
         if getattr(self, "menubar", None) is not None:
             self._build_menu()
-        self._list_dirty = True
+        self._list_dirty = self._members_dirty = True  # their rows' colours (unread, the teacher) are per row
         self._refresh()
         self._persist()
 
@@ -262,6 +270,7 @@ class ChatWindow:
         self._build_menu()
         self.input.button.configure(text=tr("send", self.lang))
         self.conversation_list.title.configure(text=tr("conversations", self.lang))
+        self.view.set_labels(tr("teacher_badge", self.lang), tr("question_note", self.lang))
         self._list_dirty = self._members_dirty = True
         self._refresh()
 
@@ -314,32 +323,100 @@ class ChatWindow:
             self.announcement.show(tr("announcement_banner", self.lang, nick=event.sender, text=event.text),
                                    self.palette)
             self.top.bell()
+        elif isinstance(event, ev.Notice) and event.key == "login_failed":
+            self._login_failed = True
+            self.ask_connect(tr("login_failed", self.lang, **event.values))
         elif isinstance(event, ev.HistoryBatch) and event.older:
-            added = self.book.prepend(event.conversation, [chat_line(m) for m in event.messages])
+            lines = [self._marked(event.conversation, chat_line(m)) for m in event.messages]
+            added = self.book.prepend(event.conversation, lines)
             if added and casefold(event.conversation) == casefold(current):
                 self._select(current)
                 self.view.keep_position_after_prepend(added)
         for name, line in route(event, self.lang, self.book):
             self._add_line(name, line)
 
+    def _marked(self, name: str, line: DisplayLine) -> DisplayLine:
+        """A chat line in a channel with the classroom's marks: the teacher's badge on the teacher's lines
+        (the prefix ``!``), and the note on our own in questions mode (+U) when we have no prefix."""
+        if line.kind not in ("message", "action", "notice") or not is_channel_name(name):
+            return line
+        if self.session.is_teacher(name, line.nick):
+            return dataclasses.replace(line, teacher=True)
+        if line.own and "U" in self.session.channel_modes(name) \
+                and not self.session.members(name).get(self.session.nick, ""):
+            return dataclasses.replace(line, question=True)
+        return line
+
     def _add_line(self, name: str, line: DisplayLine) -> None:
         """Add a line to a conversation; draw it this tick if that conversation is shown."""
+        line = self._marked(name, line)
         conversation = self.book.add(name, line)
         if conversation.name == self.book.current:
             self._pending_lines.append(line)
         self._list_dirty = True
 
     def _on_connection_state(self, event: ev.ConnectionState) -> None:
+        """The banner and the status for the session's state. A first connection that fails is tried again
+        by a new session; a session the server ended on purpose ("refused") is not: the banner says why and
+        offers the connect dialog."""
         keys = {"connecting": "state_connecting", "registered": "state_registered",
                 "reconnecting": "state_reconnecting"}
+        if event.state == "closed":
+            return  # after the state that said why
         self.state_key = keys.get(event.state, "state_offline")
+        again = (tr("connect_again", self.lang), self.ask_connect)
         if event.state == "registered":
             self.banner.hide()
+            self._ever_registered = True
+            self._retry_delay = self.session.config.backoff_first
+            if self.save:
+                remember_connection(self.settings, self.session.config)
+                save_settings(self.settings)
         elif event.state == "reconnecting":
             self.banner.show(tr("banner_lost", self.lang, detail=event.detail,
                                 seconds=f"{event.retry_in or 0:.0f}"), self.palette)
-        elif event.state in ("failed", "refused", "disconnected"):
-            self.banner.show(tr("banner_ended", self.lang, detail=event.detail), self.palette)
+        elif event.state == "refused":
+            if not self._login_failed:  # a refused login said why already (ask_connect)
+                key = "banner_sent_away" if self._ever_registered else "refused"
+                self.banner.show(tr(key, self.lang, detail=event.detail), self.palette, again)
+        elif event.state in ("failed", "disconnected") and self.session.config.reconnect:
+            self.state_key = "state_reconnecting"
+            self.banner.show(tr("banner_retry", self.lang, where=self.server_text, detail=event.detail,
+                                seconds=f"{self._retry_delay:.0f}"), self.palette,
+                             (tr("menu_connect_other", self.lang), self.ask_connect))
+            self._retry_id = self.top.after(int(self._retry_delay * 1000), self._retry)
+            self._retry_delay = min(self._retry_delay * 2, self.session.config.backoff_max)
+        elif event.state in ("failed", "disconnected"):
+            self.banner.show(tr("banner_ended", self.lang, detail=event.detail), self.palette, again)
+
+    def _retry(self) -> None:
+        self._retry_id = None
+        self._start_session(self.session.config)
+
+    def _cancel_retry(self) -> None:
+        if self._retry_id is not None:
+            self.top.after_cancel(self._retry_id)
+            self._retry_id = None
+
+    def ask_connect(self, message: str = "") -> None:
+        """Bring the connect dialog back, filled in from this window's connection (the account too, never a
+        password); what it gives connects this window anew. One dialog at a time."""
+        if message:
+            self.banner.show(message, self.palette, (tr("connect_again", self.lang), self.ask_connect))
+        if self.dialog is not None and self.dialog.top.winfo_exists():
+            self.dialog.top.lift()
+            return
+        self.dialog = ConnectDialog(AppToplevel(self._root), dialog_settings(self.settings, self.session.config),
+                                    self.lang, on_connect=self._connect_from_dialog, on_cancel=self._dialog_closed,
+                                    message=message)
+
+    def _connect_from_dialog(self, config: SessionConfig) -> None:
+        self.dialog = None
+        if not self.closing:
+            self.connect(config)
+
+    def _dialog_closed(self) -> None:
+        self.dialog = None
 
     # ------------------------------------------------------------------ drawing
 
@@ -354,7 +431,7 @@ class ChatWindow:
             members = self.session.members(self.book.current) if in_channel else {}
             muted = frozenset(nick for nick in members if self.session.is_muted(self.book.current, nick))
             self.member_list.show(members, tr("members", self.lang, count=len(members)), muted,
-                                  tr("member_muted_mark", self.lang))
+                                  tr("member_muted_mark", self.lang), tr("teacher_badge", self.lang))
             self._members_dirty = False
         topic = self.session.topic(self.book.current) if in_channel else ""
         heading = self.book.current if self.book.current != SERVER_TAB else tr("server_tab", self.lang)
@@ -434,52 +511,21 @@ class ChatWindow:
         self.member_menu.grab_release()
 
     def fill_member_menu(self, nick: str) -> None:
-        """What can be done to a member: a private chat and WHOIS for everyone; for an operator of the
-        channel (or the teacher) also operator status, voice, mute, kick and ban."""
-        channel = self.book.current
-        menu = self.member_menu
-        menu.delete(0, "end")
-        menu.add_command(label=tr("member_query", self.lang), command=lambda: self.open_conversation(nick))
-        menu.add_command(label=tr("member_whois", self.lang), command=lambda: self.session.command("WHOIS", nick))
-        if not self.session.is_operator(channel) and not self.session.is_oper:
-            return
-        prefix = self.session.members(channel).get(nick, "")
-        # Mute (+q) and ban (+b) name the nick: the server completes it to the mask nick!*@*.
-        actions = [
-            ("member_deop", "-o") if "@" in prefix else ("member_op", "+o"),
-            ("member_devoice", "-v") if "+" in prefix else ("member_voice", "+v"),
-            ("member_unmute", "-q") if self.session.is_muted(channel, nick) else ("member_mute", "+q"),
-        ]
-        menu.add_separator()
-        for key, mode in actions:
-            menu.add_command(label=tr(key, self.lang),
-                             command=lambda mode=mode: self.session.command("MODE", channel, mode, nick))
-        menu.add_command(label=tr("member_kick", self.lang),
-                         command=lambda: self.session.command("KICK", channel, nick))
-        menu.add_command(label=tr("member_ban", self.lang), command=lambda: (
-            self.session.command("MODE", channel, "+b", nick), self.session.command("KICK", channel, nick)))
+        fill_member_menu(self.member_menu, self.session, self.book.current, nick, self.lang,
+                         self.open_conversation, self.run_command)
 
     def fill_channel_menu(self) -> None:
-        """The Channel menu, rebuilt each time it opens: switches for the current channel's modes when this
-        user may change them, and the teacher's announcement and end of lesson when an operator."""
-        menu = self.channel_menu
-        menu.delete(0, "end")
-        channel = self.book.current
-        may_change = is_channel_name(channel) and (self.session.is_operator(channel) or self.session.is_oper)
-        if may_change:
-            modes = self.session.channel_modes(channel)
-            for letter in ("m", "U", "t"):
-                on = letter in modes
-                key = f"channel_{letter}_{'off' if on else 'on'}"
-                menu.add_command(label=tr(key, self.lang),
-                                 command=lambda sign="-" if on else "+", letter=letter:
-                                 self.session.command("MODE", channel, sign + letter))
-        else:
-            menu.add_command(label=tr("channel_not_operator", self.lang), state="disabled")
-        if self.session.is_oper:
-            menu.add_separator()
-            menu.add_command(label=tr("channel_announce", self.lang), command=lambda: self.prefill("/announce "))
-            menu.add_command(label=tr("channel_end_lesson", self.lang), command=lambda: self.prefill("/endlesson "))
+        """The Channel menu, rebuilt each time it opens."""
+        fill_channel_menu(self.channel_menu, self.session, self.book.current, self.lang, self.prefill,
+                          self.run_command)
+
+    def run_command(self, line: str) -> None:
+        """Run a ``/command`` for a menu item, as if typed; what it says shows in the current conversation."""
+        current = None if self.book.current == SERVER_TAB else self.book.current
+        for text in run_input(line, self.session, current, self.lang).output:
+            self._add_line(self.book.current, DisplayLine("system", text))
+        self.view.append(self._pending_lines)
+        self._pending_lines = []
 
     def prefill(self, text: str) -> None:
         """Put a command into the input line for the user to finish and send with Enter."""
@@ -489,8 +535,9 @@ class ChatWindow:
         self.input.entry.focus_set()
 
     def close(self) -> None:
-        """Stop drawing, destroy the window, and quit the session in a thread of its own; ``on_closed``
-        comes once the quit is over, or after QUIT_WAIT_SECONDS.
+        """Stop drawing and retrying, destroy the window (and a connect dialog it brought back), and quit
+        the session in a thread of its own; ``on_closed`` comes once every quit is over, or after
+        QUIT_WAIT_SECONDS.
 
         The window goes first, not withdrawn to wait for the quit: Tk 8.6 keeps a dangling focus pointer
         to a toplevel withdrawn and then destroyed, and a later focus change in the process crashes it.
@@ -500,18 +547,20 @@ class ChatWindow:
         self.closing = True
         if self._after_id is not None:
             self.top.after_cancel(self._after_id)
+        self._cancel_retry()
+        if self.dialog is not None and self.dialog.top.winfo_exists():
+            self.dialog.top.destroy()
         self.top.destroy()
         self.font.delete()
         self.bold_font.delete()
-        self._quitter = threading.Thread(target=self.session.quit, args=("Leaving",), name="session-quit")
-        self._quitter.start()
+        self._quit_in_background(self.session)
         self._quit_deadline = time.monotonic() + QUIT_WAIT_SECONDS
         self._after_id = self._root.after(POLL_MS, self._finish_closing)
 
     @property
     def quitting(self) -> bool:
-        """Whether the session is still saying goodbye, after ``close()``."""
-        return self._quitter is not None and self._quitter.is_alive()
+        """Whether a session is still saying goodbye, after ``close()``."""
+        return any(quitter.is_alive() for quitter in self._quitters)
 
     def _finish_closing(self) -> None:
         """An ``after`` tick of the root: the bounded, non-blocking join of the quitting thread."""
@@ -524,74 +573,3 @@ class ChatWindow:
         self.closed = True
         if self.on_closed is not None:
             self.on_closed(self)
-
-
-class ConnectDialog:
-    """Asks where to connect; calls ``on_connect(config)`` or ``on_cancel()``; remembers the values."""
-
-    def __init__(self, top: tk.Toplevel | tk.Tk, settings: Settings, lang: str,
-                 on_connect: Callable[[SessionConfig], None], on_cancel: Callable[[], None]) -> None:
-        self.top = top
-        self.settings = settings
-        self.lang = lang
-        self.on_connect = on_connect
-        self.on_cancel = on_cancel
-        top.title(tr("connect_title", lang))
-        top.resizable(False, False)
-        frame = ttk.Frame(top, padding=16)
-        frame.pack(fill="both", expand=True)
-        # Plain entries read with get(): no tkinter Variable, whose __del__ would call Tcl from any thread.
-        initial = {"host": settings.host, "port": str(settings.port), "nick": settings.nick, "password": "",
-                   "channel": settings.channel, "tls_pin": settings.tls_pin}
-        self.entries: dict[str, ttk.Entry] = {}
-        labels = [("host", "connect_server"), ("port", "connect_port"), ("nick", "connect_nick"),
-                  ("password", "connect_password"), ("channel", "connect_channel"), ("tls_pin", "connect_tls_pin")]
-        for row, (name, key) in enumerate(labels):
-            ttk.Label(frame, text=tr(key, lang)).grid(row=row, column=0, sticky="w", pady=3, padx=(0, 10))
-            entry = ttk.Entry(frame, width=28, show="•" if name == "password" else "")
-            entry.insert(0, initial[name])
-            entry.grid(row=row, column=1, sticky="ew", pady=3)
-            self.entries[name] = entry
-        self.tls = ttk.Checkbutton(frame, text=tr("connect_tls", lang))
-        self.tls.state(["!alternate", "selected" if settings.tls else "!selected"])
-        self.tls.grid(row=len(labels), column=1, sticky="w", pady=3)
-        self.problems = ttk.Label(frame, foreground="#b3261e", wraplength=320, justify="left")
-        self.problems.grid(row=len(labels) + 1, column=0, columnspan=2, sticky="w")
-        buttons = ttk.Frame(frame)
-        buttons.grid(row=len(labels) + 2, column=0, columnspan=2, sticky="e", pady=(10, 0))
-        ttk.Button(buttons, text=tr("cancel_button", lang), command=self.cancel).pack(side="right")
-        self.connect_button = ttk.Button(buttons, text=tr("connect_button", lang), command=self.submit)
-        self.connect_button.pack(side="right", padx=(0, 6))
-        top.bind("<Return>", lambda _e: self.submit())
-        top.bind("<Escape>", lambda _e: self.cancel())
-        top.protocol("WM_DELETE_WINDOW", self.cancel)
-        self.entries["nick" if not settings.nick else "host"].focus_set()
-
-    def values(self) -> dict[str, str]:
-        return {name: entry.get() for name, entry in self.entries.items()}
-
-    def set_value(self, name: str, value: str) -> None:
-        self.entries[name].delete(0, "end")
-        self.entries[name].insert(0, value)
-
-    def submit(self) -> None:
-        values = self.values()
-        problems = validate_connect_form(values["host"], values["port"], values["nick"], values["channel"], self.lang,
-                                         values["tls_pin"])
-        if problems:
-            self.problems.configure(text="\n".join(problems))
-            return
-        settings = self.settings
-        settings.host, settings.port = values["host"].strip(), int(values["port"])
-        settings.nick, settings.channel = values["nick"].strip(), values["channel"].strip()
-        settings.tls = self.tls.instate(["selected"])
-        settings.tls_pin = normalize_fingerprint(values["tls_pin"]) if values["tls_pin"].strip() else ""
-        save_settings(settings)
-        config = session_config(settings, settings.nick, values["password"] or None)
-        self.top.destroy()
-        self.on_connect(config)
-
-    def cancel(self) -> None:
-        self.top.destroy()
-        self.on_cancel()
-
