@@ -217,7 +217,7 @@ def test_teacher_runs_a_lesson_from_the_gui(server_process, open_window, tk_root
     pump_until(tk_root, lambda: "you are muted (+q)" in view_text(alice), what="the reason alice cannot speak")
     pump_until(tk_root, lambda: alice.session.is_muted("#general", "alice"))
     member_rows = teacher.member_list.listbox
-    pump_until(tk_root, lambda: "alice (muted)" in [row.strip() for row in member_rows.get(0, "end")],
+    pump_until(tk_root, lambda: "alice ✕" in [row.strip() for row in member_rows.get(0, "end")],
                what="the member list to mark alice muted")
     teacher.fill_member_menu("alice")
     assert "Unmute" in menu_labels(teacher.member_menu)

@@ -184,7 +184,7 @@ def test_teachers_tools_badge_and_a_mute_by_account(school, windows, tk_root):
     invoke_by_label(teacher.member_menu, "Mute")
     pump_until(tk_root, lambda: "masha was muted by teacher" in view_text(masha),
                what="masha to hear that her account is muted")
-    pump_until(tk_root, lambda: "masha2 (muted)" in [row.strip() for row in teacher.member_list.listbox.get(0, "end")],
+    pump_until(tk_root, lambda: "masha2 ✕" in [row.strip() for row in teacher.member_list.listbox.get(0, "end")],
                what="the member list to mark masha muted")
     type_and_send(masha, "can I speak?")
     pump_until(tk_root, lambda: "you are muted" in view_text(masha), what="masha to learn she is muted")

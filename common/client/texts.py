@@ -171,7 +171,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "member_devoice": {"en": "Take voice", "ru": "Забрать слово"},
     "member_kick": {"en": "Kick", "ru": "Выгнать"},
     "member_mute": {"en": "Mute", "ru": "Лишить слова"},
-    "member_muted_mark": {"en": "(muted)", "ru": "(без слова)"},
+    "member_muted_mark": {"en": "muted", "ru": "без слова"},
     "member_unmute": {"en": "Unmute", "ru": "Вернуть слово"},
     "member_ban": {"en": "Kick and ban", "ru": "Выгнать и запретить вход"},
     "menu_channel": {"en": "Channel", "ru": "Канал"},

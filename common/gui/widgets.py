@@ -17,6 +17,7 @@ from common.gui.theme import NickColours, Palette
 APP_NAME = "classchat"
 MEMBER_RANK = {"!": 0, "@": 1, "+": 2}
 TEACHER_MARK = "★"  # in the member list, for a member with the teacher's prefix "!" (in DejaVu Sans)
+MUTED_MARK = "✕"  # after a muted member's nick: two characters, so the narrow list does not cut it off
 ELLIPSIS = "…"
 # Where a long link may wrap: after a '/', '?', '&', '#' or '=' of its path (Tk's word wrap breaks only at
 # spaces, so a link longer than the line was cut anywhere, "…/library/s" + "ocket.html").
@@ -359,21 +360,29 @@ class MemberList(TitledList):
     def show(self, members: dict[str, str], title: str, muted: frozenset[str] = frozenset(),
              muted_mark: str = "", teacher_legend: str = "") -> None:
         """The members, each with its highest prefix (the teacher's as ★, in the teacher's colour);
-        ``muted_mark`` after those in ``muted`` (+q); ``teacher_legend`` under the list when a teacher is in."""
+        ``MUTED_MARK`` after those in ``muted`` (+q); under the list, what the marks mean (``teacher_legend``,
+        ``muted_mark``) when such a member is in."""
         self.title.configure(text=title)
         ordered = sorted(members.items(), key=lambda item: (MEMBER_RANK.get(item[1][:1], 3), item[0].lower()))
         self.listbox.delete(0, "end")
         self.nicks = [nick for nick, _ in ordered]
-        teachers = False
+        teachers = any_muted = False
         for index, (nick, prefix) in enumerate(ordered):
-            mark = f" {muted_mark}" if nick in muted else ""
+            mark = f" {MUTED_MARK}" if nick in muted else ""
+            any_muted = any_muted or bool(mark)
             symbol = TEACHER_MARK if prefix.startswith("!") else prefix[:1] or " "
             self.listbox.insert("end", f" {symbol}{tk_safe(nick)}{mark}")
-            if prefix.startswith("!") and self.palette is not None:
+            if self.palette is None:
+                continue
+            if prefix.startswith("!"):
                 teachers = True
                 self.listbox.itemconfigure(index, foreground=self.palette.teacher)
-        if teachers and teacher_legend:
-            self.legend.configure(text=f"{TEACHER_MARK} {teacher_legend}")
+            elif mark:
+                self.listbox.itemconfigure(index, foreground=self.palette.muted)
+        legends = [f"{TEACHER_MARK} {teacher_legend}"] if teachers and teacher_legend else []
+        legends += [f"{MUTED_MARK} {muted_mark}"] if any_muted and muted_mark else []
+        if legends:
+            self.legend.configure(text="\n".join(legends))
             self.legend.pack(side="bottom", fill="x", padx=6, pady=(2, 4), before=self.listbox)
         else:
             self.legend.pack_forget()
