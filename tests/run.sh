@@ -46,4 +46,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 
-exec .venv/bin/python -m pytest tests -p no:cacheprovider "$@"
+# The whole suite, unless the arguments name test files or folders themselves (bash tests/run.sh tests/test_cli.py).
+where=(tests)
+for argument in "$@"; do
+  case "$argument" in
+    -*) ;;
+    *) [ -e "${argument%%::*}" ] && where=() ;;
+  esac
+done
+exec .venv/bin/python -m pytest "${where[@]}" -p no:cacheprovider "$@"
