@@ -188,15 +188,16 @@ class Outcome:
         self.final_state = ""
         self.final_detail = ""
         self.nick_refused: ev.NickRefused | None = None
-        self.refusal = ""  # a Notice key: password_needed or password_wrong
+        self.refusal = ""  # a Notice key: password_needed, password_wrong or login_failed
+        self.refusal_values: dict[str, str] = {}
         self.leaving = False
 
     def note(self, event: ev.Event) -> None:
         with self._changed:
             if isinstance(event, ev.NickRefused):
                 self.nick_refused = event
-            elif isinstance(event, ev.Notice) and event.key.startswith("password"):
-                self.refusal = event.key
+            elif isinstance(event, ev.Notice) and event.key in ("password_needed", "password_wrong", "login_failed"):
+                self.refusal, self.refusal_values = event.key, event.values
             elif isinstance(event, ev.ConnectionState):
                 if event.state == "registered":
                     self.registered = True
@@ -423,7 +424,8 @@ def exit_line(code: int, outcome: Outcome, args: argparse.Namespace, lang: str) 
         nick = printable(outcome.nick_refused.nick)
         return tr("cli_nick_taken" if outcome.nick_refused.taken else "cli_nick_invalid", lang, nick=nick)
     if outcome.refusal:
-        return tr(f"cli_{outcome.refusal}", lang)
+        values = {key: printable(value) for key, value in outcome.refusal_values.items()}
+        return tr(f"cli_{outcome.refusal}", lang, **values)
     if outcome.final_state == "refused":
         return tr("cli_refused", lang, detail=printable(outcome.final_detail))
     return None

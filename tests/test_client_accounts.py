@@ -106,3 +106,13 @@ def test_cli_without_a_terminal_or_the_variable_says_so(school):
         stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "CLASSCHAT_ACCOUNT_PASSWORD" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_cli_with_a_wrong_account_password_says_so_in_one_line(school):
+    env = {**os.environ, "CLASSCHAT_ACCOUNT_PASSWORD": "not-her-password"}
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "chat_client_cli.py"), "--port", str(school.address[1]), "--nick",
+         "masha", "--account", "masha", "--once", "x"], capture_output=True, text=True, timeout=30, env=env,
+        stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "could not log in as masha" in result.stderr

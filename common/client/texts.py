@@ -236,6 +236,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cli_password_wrong": {"en": "the server did not accept the password (--password)",
                            "ru": "сервер не принял пароль (--password)"},
     "cli_refused": {"en": "the server refused the connection: {detail}", "ru": "сервер отказал: {detail}"},
+    "cli_login_failed": {"en": "could not log in as {account}: {reason} (--account, CLASSCHAT_ACCOUNT_PASSWORD)",
+                         "ru": "не удалось войти как {account}: {reason} (--account, CLASSCHAT_ACCOUNT_PASSWORD)"},
     "cli_no_connection": {"en": "could not connect to {where}", "ru": "не удалось подключиться к {where}"},
     "cli_not_joined": {"en": "could not join {channel}", "ru": "не удалось войти в {channel}"},
     "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
