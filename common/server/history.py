@@ -38,7 +38,7 @@ from common.protocol.message import action_text
 from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The writer copies the log into the database itself only past this many pages (a backstop): normally the
 # Checkpointer does it every second from its own connection, off the delivery path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
@@ -47,6 +47,13 @@ WAL_AUTOCHECKPOINT_PAGES = 16384
 BUSY_TIMEOUT_MS = 200
 SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -2 ** 63, 2 ** 63 - 1  # beyond, binding an int raises OverflowError
 ALL_ROWS = SQLITE_INTEGER_MAX  # the row id bound of a read that sees every stored message
+# IRCv3 draft/read-marker: how far one person has read one conversation (see ``marker_owner``, ``target_key``).
+READ_MARKERS_TABLE = """CREATE TABLE IF NOT EXISTS read_markers (
+    owner_key TEXT NOT NULL,
+    target_key TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    PRIMARY KEY (owner_key, target_key)
+)"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -87,12 +94,12 @@ CREATE TABLE IF NOT EXISTS channels (
     excepts TEXT NOT NULL DEFAULT '[]',
     invexes TEXT NOT NULL DEFAULT '[]'
 );
-"""
+""" + READ_MARKERS_TABLE + ";\n"
 # What each version added, by the version it upgrades from. 2: questions (+U) kept for operators, and the
 # mute (+q) list. 3: the recipient of a private message as a key of its own (filled in by _fill_recipient_keys),
 # so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key. 4: the
 # accounts of the two sides (casefolded; NULL for a guest), so that private history follows an account.
-# 5: the ban exception (+e) and invite exception (+I) lists of a channel.
+# 5: the ban exception (+e) and invite exception (+I) lists of a channel. 6: read markers (MARKREAD).
 UPGRADES = {
     1: ("ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'"),
@@ -100,6 +107,7 @@ UPGRADES = {
     3: ("ALTER TABLE messages ADD COLUMN sender_account TEXT", "ALTER TABLE messages ADD COLUMN recipient_account TEXT"),
     4: ("ALTER TABLE channels ADD COLUMN excepts TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE channels ADD COLUMN invexes TEXT NOT NULL DEFAULT '[]'"),
+    5: (READ_MARKERS_TABLE,),
 }
 
 
@@ -140,6 +148,13 @@ def dm_key(nick_a: str, nick_b: str) -> str:
 
 def target_key(target: str, sender_nick: str) -> str:
     return casefold(target) if is_channel_name(target) else dm_key(sender_nick, target)
+
+
+def marker_owner(nick: str, host: str, account: str | None) -> str:
+    """Whose read marker it is: someone logged in by their account (it follows them to any computer), a
+    guest by nick and host, as private history knows them. A nick holds no '!', so neither kind of key can
+    be made to look like another."""
+    return f"account:{casefold(account)}" if account else f"guest:{casefold(nick)}!{host}"
 
 
 def format_time(time_ms: int) -> str:
@@ -386,6 +401,19 @@ class HistoryStore:
         finally:
             self._last_visible = ALL_ROWS
 
+    def save_read_marker(self, owner: str, key: str, time_ms: int) -> int:
+        """Move a read marker forward to ``time_ms`` (never back: the later one wins, IRCv3 read-marker) and
+        return the one stored. One statement, committed on its own; raises ``sqlite3.Error`` as ``write``."""
+        if not fits_sqlite(time_ms):
+            raise sqlite3.DataError(f"read marker time {time_ms} is out of range for the history database")
+        if self.db.in_transaction:  # a failed ROLLBACK earlier must not leave this statement uncommitted
+            self.db.execute("ROLLBACK")
+        self.db.execute("INSERT INTO read_markers (owner_key, target_key, time_ms) VALUES (?, ?, ?)"
+                        " ON CONFLICT (owner_key, target_key) DO UPDATE SET time_ms = max(time_ms, excluded.time_ms)",
+                        (owner, key, time_ms))
+        stored = self.read_marker(owner, key)
+        return time_ms if stored is None else stored
+
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
         with self.db:
@@ -399,6 +427,12 @@ class HistoryStore:
         return [ChannelSnapshot(*row[:8], *(tuple(tuple(entry) for entry in json.loads(entries))
                                             for entries in row[8:]))
                 for row in rows]
+
+    def read_marker(self, owner: str, key: str) -> int | None:
+        """The time up to which ``owner`` has read the conversation ``key``; None when they never said."""
+        row = self.db.execute("SELECT time_ms FROM read_markers WHERE owner_key = ? AND target_key = ?",
+                              (owner, key)).fetchone()
+        return row[0] if row else None
 
     def channels_with_messages(self) -> set[str]:
         rows = self.db.execute("SELECT DISTINCT target FROM messages WHERE target_key NOT LIKE 'dm:%'").fetchall()

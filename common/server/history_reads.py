@@ -11,19 +11,27 @@ Of the asking ``Client`` it reads what delivery needs: its ``caps`` (to choose b
 lines) and, in ``Outbox.send``, its ``tag_gates`` and ``conn``. It answers only by filling the outbox it
 is given, which the sequencer delivers only if the read completes (one that raises is logged and sends
 nothing, not half an answer).
+
+MARKREAD's reads are the one kind that also writes: moving a read marker forward is a single statement of its
+own (``HistoryStore.save_read_marker``), made here because this thread is the store's only user and the
+answer must show the marker as stored. A marker that cannot be read or saved is answered with
+``FAIL MARKREAD INTERNAL_ERROR`` instead of nothing.
 """
 from __future__ import annotations
 
 import itertools
+import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from common.protocol.casemap import casefold
-from common.protocol.message import Message
+from common.protocol.message import Message, middle_word
 from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer, format_time
 from common.server.outbox import Outbox
 from common.server.state import Client
 
+log = logging.getLogger("classchat.server")
 _batch_ids = itertools.count(1)
 
 
@@ -132,3 +140,37 @@ def send_targets(store: HistoryStore, out: Outbox, client: Client, viewer: Viewe
     lines = [Message("CHATHISTORY", ["TARGETS", target, f"timestamp={format_time(latest)}"],
                      source=out.server_name) for target, latest in rows]
     send_history_batch(out, client, "draft/chathistory-targets", [], lines)
+
+
+def read_marker_line(server_name: str, target: str, time_ms: int | None) -> Message:
+    """``MARKREAD <target> timestamp=…``, or ``MARKREAD <target> *`` when no marker is stored."""
+    return Message("MARKREAD", [target, "*" if time_ms is None else f"timestamp={format_time(time_ms)}"],
+                   source=server_name)
+
+
+def marker_failed(out: Outbox, client: Client, target: str) -> None:
+    log.warning("could not read or save a read marker", exc_info=True)
+    out.send(client, Message("FAIL", ["MARKREAD", "INTERNAL_ERROR", middle_word(target),
+                                      "The read marker could not be read or saved"], source=out.server_name))
+
+
+def send_read_marker(store: HistoryStore, out: Outbox, client: Client, owner: str, key: str, target: str) -> None:
+    """The stored read marker of one conversation, to the client that asked or joined (IRCv3 read-marker)."""
+    try:
+        time_ms = store.read_marker(owner, key)
+    except (sqlite3.Error, OSError):
+        marker_failed(out, client, target)
+        return
+    out.send(client, read_marker_line(out.server_name, target, time_ms))
+
+
+def save_read_marker(store: HistoryStore, out: Outbox, client: Client, recipients: list[Client], owner: str,
+                     key: str, target: str, time_ms: int) -> None:
+    """Move a read marker forward, then tell every connection of its owner that has the capability where it
+    stands now (the stored one, which is not ``time_ms`` when that was earlier)."""
+    try:
+        stored = store.save_read_marker(owner, key, time_ms)
+    except (sqlite3.Error, OSError):
+        marker_failed(out, client, target)
+        return
+    out.relay(recipients, read_marker_line(out.server_name, target, stored))

@@ -415,7 +415,7 @@ class ChatServer:
 
     def capabilities(self) -> tuple[str, ...]:
         if self.history_enabled:
-            return tuple(sorted((*commands.CAPABILITIES, commands.CHATHISTORY_CAP)))
+            return tuple(sorted((*commands.CAPABILITIES, commands.CHATHISTORY_CAP, commands.READ_MARKER_CAP)))
         return commands.CAPABILITIES
 
     def _load_channels(self, store: HistoryStore) -> None:

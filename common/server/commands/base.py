@@ -27,6 +27,7 @@ CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-no
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
+READ_MARKER_CAP = "draft/read-marker"  # likewise: the markers are kept in the history database
 CHATHISTORY_LIMIT = 100
 
 KICKLEN = 390

@@ -16,6 +16,7 @@ from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_KEY_LENGT
                                          err_need_more_params, err_no_such_channel, err_no_such_nick,
                                          err_not_on_channel, relay_to_channel, remember_channel, send_names,
                                          send_topic, user_message)
+from common.server.commands.markread import queue_marker_after_join
 from common.server.history import Viewer
 from common.server.history_reads import replay
 from common.server.state import Channel
@@ -65,6 +66,7 @@ def join_one(req: Request, name: str, key: str) -> None:
     if channel.topic:
         send_topic(req, channel)
     send_names(req, channel)
+    queue_marker_after_join(req, channel.name)  # before the replay: the client knows what it has read
     if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
         limit, name = req.server.config.replay, channel.name
         viewer = Viewer(client.nick, client.host, channel.is_operator(client), client.account)
