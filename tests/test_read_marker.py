@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from common.protocol.message import parse
 from helpers import IRCTestClient, assert_still_served
 
 CAP = "draft/read-marker"
@@ -55,6 +56,13 @@ def guest(running, nick: str, address: str | None = None) -> IRCTestClient:
     return running.client(**({"source_address": address} if address else {})).register(nick, caps=(CAP,))
 
 
+def join(client: IRCTestClient, channel: str) -> list[str]:
+    """JOIN a channel; the parameters of the MARKREAD that comes with it, just before its 366."""
+    client.send(f"JOIN {channel}")
+    lines = client.lines_until(r" 366 ")
+    return parse(next(line for line in reversed(lines) if " MARKREAD " in line)).params
+
+
 def marker(client: IRCTestClient, target: str) -> list[str]:
     client.send(f"MARKREAD {target}")
     return client.expect(REPLY).params
@@ -77,8 +85,7 @@ def test_set_then_get_a_marker(running):
 
 def test_a_later_marker_wins_and_an_earlier_one_is_refused(running):
     alice = guest(running, "alice")
-    alice.join("#room")
-    alice.expect(r" MARKREAD #room \*")
+    assert join(alice, "#room") == ["#room", "*"]
     alice.send(f"MARKREAD #room timestamp={LATE}")
     assert alice.expect(REPLY).params == ["#room", f"timestamp={LATE}"]
     alice.send(f"MARKREAD #room timestamp={EARLY}")
@@ -86,18 +93,20 @@ def test_a_later_marker_wins_and_an_earlier_one_is_refused(running):
     assert marker(alice, "#ROOM") == ["#room", f"timestamp={LATE}"]
 
 
-def test_the_marker_comes_after_join_and_names(running):
+def test_the_marker_comes_after_join_before_the_end_of_names(running):
+    """read-marker: "The command MUST be sent before the RPL_ENDOFNAMES reply for that channel following
+    the JOIN"."""
     alice = guest(running, "alice")
-    alice.join("#room")
-    alice.expect(r" MARKREAD #room \*")
+    alice.send("JOIN #room")
+    lines = alice.lines_until(r" 366 ")
+    assert any(" JOIN #room" in line for line in lines) and lines[-2].endswith("MARKREAD #room *"), lines
     alice.send(f"MARKREAD #room timestamp={EARLY}")
     alice.expect(REPLY)
     alice.send("PART #room")
     alice.expect(r" PART #room")
     alice.send("JOIN #room")
-    lines = alice.lines_until(REPLY)
-    assert " 366 " in "".join(lines[:-1])
-    assert lines[-1].endswith(f"MARKREAD #room timestamp={EARLY}")
+    lines = alice.lines_until(r" 366 ")
+    assert lines[-2].endswith(f"MARKREAD #room timestamp={EARLY}"), lines
     plain = running.connect("plain")  # without the capability: no MARKREAD at all
     plain.send("JOIN #room")
     plain.send("MARKREAD #room")
@@ -108,14 +117,12 @@ def test_the_marker_comes_after_join_and_names(running):
 def test_an_account_marker_follows_the_student_to_another_computer(running):
     first = log_in(running, "masha", "masha", "masha-password")
     other = log_in(running, "masha_", "masha", "masha-password", address="127.0.0.2")
-    first.join("#math")
-    first.expect(r" MARKREAD #math \*")
+    assert join(first, "#math") == ["#math", "*"]
     first.send(f"MARKREAD #math timestamp={LATE}")
     assert first.expect(REPLY).params == ["#math", f"timestamp={LATE}"]
     # Every connection of the account with the capability is told.
     assert other.expect(REPLY).params == ["#math", f"timestamp={LATE}"]
-    other.join("#math")
-    assert other.expect(REPLY).params == ["#math", f"timestamp={LATE}"]
+    assert join(other, "#math") == ["#math", f"timestamp={LATE}"]
     first.send("QUIT")
     first.expect_closed()
     later = log_in(running, "masha", "masha", "masha-password", address="127.0.0.3")
@@ -124,19 +131,17 @@ def test_an_account_marker_follows_the_student_to_another_computer(running):
 
 def test_a_guest_marker_does_not_leak_to_a_namesake_on_another_computer(running):
     kid = guest(running, "kid")
-    kid.join("#room")
+    join(kid, "#room")
     kid.send(f"MARKREAD #room timestamp={EARLY}")
     kid.expect(rf" MARKREAD #room timestamp={EARLY}")
     kid.send("QUIT")
     kid.expect_closed()
     namesake = guest(running, "kid", address="127.0.0.2")
-    namesake.join("#room")
-    assert namesake.expect(REPLY).params == ["#room", "*"]
+    assert join(namesake, "#room") == ["#room", "*"]
     namesake.send("QUIT")
     namesake.expect_closed()
     back = guest(running, "kid")  # the same nick from the same computer: the same guest
-    back.join("#room")
-    assert back.expect(REPLY).params == ["#room", f"timestamp={EARLY}"]
+    assert join(back, "#room") == ["#room", f"timestamp={EARLY}"]
 
 
 def test_markers_survive_a_restart(make_server, db):
@@ -145,16 +150,14 @@ def test_markers_survive_a_restart(make_server, db):
     alice.send(f"MARKREAD bob timestamp={EARLY}")
     alice.expect(REPLY)
     masha = log_in(first, "masha", "masha", "masha-password")
-    masha.join("#math")
-    masha.expect(REPLY)
+    join(masha, "#math")
     masha.send(f"MARKREAD #math timestamp={LATE}")
     masha.expect(REPLY)
     first.stop()
     second = make_server(db_path=db, login_delay=0.01)
     assert marker(guest(second, "alice"), "bob") == ["bob", f"timestamp={EARLY}"]
     masha = log_in(second, "masha", "masha", "masha-password", address="127.0.0.2")
-    masha.join("#math")
-    assert masha.expect(REPLY).params == ["#math", f"timestamp={LATE}"]
+    assert join(masha, "#math") == ["#math", f"timestamp={LATE}"]
 
 
 def test_one_row_per_person_and_conversation(running, db):
@@ -163,7 +166,7 @@ def test_one_row_per_person_and_conversation(running, db):
     alice = guest(running, "alice")
     for second in range(5):
         alice.send(f"MARKREAD #room timestamp=2026-01-05T09:00:0{second}.000Z")
-    alice.join("#room")
+    join(alice, "#room")
     for second in range(5):
         alice.send(f"MARKREAD #room timestamp=2026-01-05T09:00:0{second}.000Z")
         alice.expect(REPLY)
@@ -189,8 +192,7 @@ def test_one_row_per_person_and_conversation(running, db):
 def test_hostile_markread_is_refused_and_the_server_goes_on(running, line, reply):
     bystander = running.connect("bystander")
     mallory = guest(running, "mallory")
-    mallory.join("#room")
-    mallory.expect(r" MARKREAD #room")
+    join(mallory, "#room")
     mallory.send(line)
     assert reply in mallory.lines_until(r" FAIL MARKREAD ")[-1]
     assert_still_served(running, bystander)

@@ -209,9 +209,10 @@ def reply_packed(req: Request, code: str, items: list[str], separator: str = " "
         req.reply(code, *params, piece)
 
 
-def send_names(req: Request, channel: Channel) -> None:
-    """RPL_NAMREPLY lines that each fit in 512 bytes, then RPL_ENDOFNAMES. A secret or private channel
-    shows its members to its members only; with userhost-in-names each entry is ``nick!user@host``."""
+def send_names(req: Request, channel: Channel, end: bool = True) -> None:
+    """RPL_NAMREPLY lines that each fit in 512 bytes, then RPL_ENDOFNAMES (unless ``end`` is False: a JOIN
+    whose read marker must come first sends it later). A secret or private channel shows its members to its
+    members only; with userhost-in-names each entry is ``nick!user@host``."""
     viewer = req.client
     multi_prefix = "multi-prefix" in viewer.caps
     full = "userhost-in-names" in viewer.caps
@@ -223,7 +224,8 @@ def send_names(req: Request, channel: Channel) -> None:
             if in_channel or not member.is_invisible
         ]
         reply_packed(req, rpl.RPL_NAMREPLY, names, " ", channel.names_type, channel.name)
-    req.reply(rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+    if end:
+        req.reply(rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
 def send_topic(req: Request, channel: Channel) -> None:

@@ -88,10 +88,19 @@ def handle_markread(req: Request, msg: Message) -> None:
                                                                      shown, time_ms))
 
 
+def wants_marker_on_join(req: Request) -> bool:
+    return req.server.history_enabled and READ_MARKER_CAP in req.client.caps
+
+
 def queue_marker_after_join(req: Request, channel_name: str) -> None:
-    """IRCv3 read-marker: a client with the capability learns a channel's marker when it joins it."""
+    """IRCv3 read-marker: a client with the capability learns a channel's marker when it joins it, before
+    the RPL_ENDOFNAMES of that JOIN (the spec says so), so this read sends both: the caller's NAMES left
+    the 366 out (``send_names(…, end=False)``)."""
     client = req.client
-    if req.server.history_enabled and READ_MARKER_CAP in client.caps:
-        owner, key = owner_of(client), casefold(channel_name)
-        req.out.history_reads.append(lambda store, out: send_read_marker(store, out, client, owner, key,
-                                                                         channel_name))
+    owner, key = owner_of(client), casefold(channel_name)
+
+    def marker_then_end_of_names(store, out) -> None:
+        send_read_marker(store, out, client, owner, key, channel_name)
+        out.numeric(client, rpl.RPL_ENDOFNAMES, channel_name, "End of /NAMES list")
+
+    req.out.history_reads.append(marker_then_end_of_names)
