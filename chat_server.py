@@ -177,11 +177,10 @@ def open_database(args: argparse.Namespace) -> None:
     """Open (and so check) the database; a folder the user named that does not exist is made, and said so.
     The default folder is made silently: that is where it belongs."""
     folder = Path(args.db).parent
-    if args.db != str(default_db_path()) and not folder.exists():
-        open_history(args.db).close()
-        print(f"{PROG}: made the folder {folder} for the database {args.db}", file=sys.stderr, flush=True)
-        return
+    say_made = args.db != str(default_db_path()) and not folder.exists()
     open_history(args.db).close()
+    if say_made:
+        print(f"{PROG}: made the folder {folder} for the database {args.db}", file=sys.stderr, flush=True)
 
 
 def export_transcript(args: argparse.Namespace) -> int:
@@ -234,7 +233,7 @@ def print_password_hash(name: str) -> int:
 
 def open_accounts(args: argparse.Namespace) -> AccountStore:
     if args.db != ":memory:":
-        open_history(args.db).close()  # makes the folder and the file, or says why it cannot
+        open_database(args)  # makes the folder and the file, or says why it cannot
     try:
         return AccountStore(args.db, args.nick_length)
     except sqlite3.Error as error:

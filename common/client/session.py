@@ -24,7 +24,7 @@ from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
 from common.client.state import ClientState
 from common.client.transport import Transport
-from common.protocol.casemap import casefold, mask_matches, normalize_ban_mask
+from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
 from common.protocol.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
 
@@ -120,13 +120,8 @@ class Session:
                 return False
             host, account = self._state.identities.get(casefold(nick), (None, None))
             prefix = f"{nick}!*@{host or '*'}"
-            for mask in state.mutes:
-                if mask.startswith("$a:"):
-                    if account is not None and casefold(mask[3:]) == casefold(account):
-                        return True
-                elif mask_matches(mask, prefix) or mask_matches(mask, normalize_ban_mask(nick)):
-                    return True
-            return False
+            return any(entry_names(mask, prefix, account) or entry_names(mask, normalize_ban_mask(nick), None)
+                       for mask in state.mutes)
 
     @property
     def account(self) -> str | None:

@@ -10,6 +10,7 @@ import os
 
 from common.client import events as ev
 from common.client.numeric_texts import numeric_text
+from common.protocol.casemap import ACCOUNT_EXTBAN
 
 LANGUAGES = ("en", "ru")
 
@@ -273,7 +274,7 @@ def describe_modes(event: ev.ModeChanged, lang: str) -> str:
     parts = []
     for change, argument in event.changes:
         who = argument[:-len("!*@*")] if argument.endswith("!*@*") else argument
-        who = who[len("$a:"):] if who.startswith("$a:") else who  # an account mask names the account
+        who = who[len(ACCOUNT_EXTBAN):] if who.startswith(ACCOUNT_EXTBAN) else who  # an account mask names the account
         parts.append(tr(f"mode{change}", lang, nick=event.set_by, who=who))
     return "; ".join(parts)
 

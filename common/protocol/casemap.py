@@ -118,3 +118,15 @@ def mask_matches(mask: str, hostmask: str) -> bool:
                 return False
             position = found + len(segment)
     return True
+
+
+ACCOUNT_EXTBAN = "$a:"  # a list entry that names an account: "$a:masha" names whoever is logged in as masha
+
+
+def entry_names(entry: str, hostmask: str, account: str | None) -> bool:
+    """Whether a ban, mute or exception entry names someone: by account (``$a:name``, ISUPPORT EXTBAN=$,a)
+    when the entry is one, else by matching the mask against ``nick!user@host``. Server and clients judge
+    entries the same way with it (a client knows others' accounts and hosts only as far as it has seen them)."""
+    if entry.startswith(ACCOUNT_EXTBAN):
+        return account is not None and casefold(account) == casefold(entry[len(ACCOUNT_EXTBAN):])
+    return mask_matches(entry, hostmask)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from common.protocol.casemap import casefold, mask_matches
+from common.protocol.casemap import casefold, entry_names
 from common.server.history import ChannelSnapshot
 from common.server.nick_history import NickHistory, PastNick
 
@@ -21,14 +21,11 @@ if TYPE_CHECKING:
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
 # channel (given on joining, never by MODE); like InspIRCd's "official join", it shows as "!".
 MEMBER_PREFIXES = {"Y": "!", "o": "@", "v": "+"}
-ACCOUNT_EXTBAN = "$a:"  # a mask that names an account: "$a:masha" matches whoever is logged in as masha
 
 
 def entry_matches(mask: str, client: "Client") -> bool:
     """Whether a ban, mute or exception entry names ``client``: by account (``$a:name``), else by mask."""
-    if mask.startswith(ACCOUNT_EXTBAN):
-        return client.account is not None and casefold(client.account) == casefold(mask[len(ACCOUNT_EXTBAN):])
-    return mask_matches(mask, client.prefix)
+    return entry_names(mask, client.prefix, client.account)
 
 
 @dataclass(eq=False, slots=True)

@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass
 
 from common.protocol import numerics as rpl
-from common.protocol.casemap import casefold, is_channel_name, is_valid_nick, normalize_ban_mask
+from common.protocol.casemap import ACCOUNT_EXTBAN, casefold, is_channel_name, is_valid_nick, normalize_ban_mask
 from common.protocol.message import Message
 from common.protocol.params import parse_count, parse_mask
 from common.server.commands.base import (CHANMODES, MAX_BANS, MAX_KEY_LENGTH, MAX_MODES, Request, err_chanop_needed,
                                          err_no_such_channel, err_no_such_nick, relay_to_channel,
                                          remember_channel, user_message)
-from common.server.state import ACCOUNT_EXTBAN, Ban, Channel
+from common.server.state import Ban, Channel
 
 MAX_MEMBER_LIMIT = 100_000
 

@@ -7,7 +7,6 @@ asks. The settings move to the new name in the history; stored messages stay und
 """
 from __future__ import annotations
 
-from common.protocol import numerics as rpl
 from common.protocol.casemap import is_valid_channel
 from common.protocol.message import Message
 from common.server.commands.base import (KICKLEN, Request, channel_for_operator, remember_channel, send_names,
