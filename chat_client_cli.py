@@ -63,16 +63,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"port {args.port} is out of range 1-65535")
     args.account_password = None
     if args.account:
-        args.account_password = os.environ.get(ACCOUNT_PASSWORD_VARIABLE)
-        if args.account_password is None:
-            if not sys.stdin.isatty():
-                parser.error(f"--account needs the password: set {ACCOUNT_PASSWORD_VARIABLE} (no terminal to ask)")
-            args.account_password = getpass.getpass(f"Password for {args.account}: ")
+        args.account_password = os.environ.get(ACCOUNT_PASSWORD_VARIABLE) or ask_secret(
+            parser, f"Password for {args.account}: ",
+            f"--account needs the password: set {ACCOUNT_PASSWORD_VARIABLE} (no terminal to ask)")
     if args.password is ASK:
-        if not sys.stdin.isatty():
-            parser.error("--password without a value needs a terminal to ask on; give the password")
-        args.password = getpass.getpass("Password: ")
+        args.password = ask_secret(parser, "Password: ",
+                                   "--password without a value needs a terminal to ask on; give the password")
     return args
+
+
+def ask_secret(parser: argparse.ArgumentParser, prompt: str, without_terminal: str) -> str:
+    """A password asked at the terminal without showing it; one error line when there is no terminal."""
+    if not sys.stdin.isatty():
+        parser.error(without_terminal)
+    return getpass.getpass(prompt)
 
 
 class Printer:
