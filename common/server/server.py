@@ -494,12 +494,12 @@ class ChatServer:
 
     # ------------------------------------------------------------ housekeeping
 
-    def _expire_channels(self, now: float) -> None:
-        """Forget channels that have stayed empty too long (their settings; the history keeps the messages)."""
-        with self.transaction() as out:
-            for channel in self.state.expired_channels(now, self.config.channel_expiry):
-                self.state.drop_channel(channel)
-                out.forgotten_channels.append(channel.name)
+    def _expire_channels(self, now: float, out: Outbox) -> None:
+        """Forget channels that have stayed empty too long (their settings; the history keeps the messages).
+        Called by housekeeping within its transaction."""
+        for channel in self.state.expired_channels(now, self.config.channel_expiry):
+            self.state.drop_channel(channel)
+            out.forgotten_channels.append(channel.name)
 
     def _a_delivery_thread_died(self) -> bool:
         """If the sequencer or the flusher has died (they survive any one batch or connection, so this is a
@@ -538,4 +538,4 @@ class ChatServer:
                         out.send(client, ping)
                     if reason is not None:
                         out.after_delivery.append(functools.partial(conn.close, reason, True))
-            self._expire_channels(now)
+                self._expire_channels(now, out)
