@@ -109,6 +109,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="messages replayed to a client that joins a channel (default: %(default)s)")
     parser.add_argument("--history-days", type=float, default=30.0, metavar="DAYS",
                         help="delete messages older than this; 0 keeps them all (default: %(default)s)")
+    parser.add_argument("--redact-window", type=float, default=300.0, metavar="SECONDS",
+                        help="how long a student may delete their own message; channel operators and the teacher "
+                             "may delete any message, whenever (default: %(default)s)")
     parser.add_argument("--export", metavar="CHANNEL", help="write the channel's transcript to standard output and exit")
     parser.add_argument("--since", metavar="DATE", help="with --export: only messages from this date (YYYY-MM-DD)")
     parser.add_argument("--format", choices=["text", "csv"], default="text", help="with --export (default: text)")
@@ -143,6 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--class wants a channel name such as '#math', got {name!r}")
     if args.replay < 0 or args.history_days < 0:
         parser.error("--replay and --history-days cannot be negative")
+    if not 0 <= args.redact_window <= 10 ** 9:  # also refuses nan and inf
+        parser.error(f"--redact-window wants seconds from 0 to 1000000000, got {args.redact_window}")
     return args
 
 
@@ -309,7 +314,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         sendq_bytes=args.sendq, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
         registration_timeout=args.registration_timeout, flood_burst=args.flood_burst,
         flood_rate=args.flood_rate, history=not args.no_history, db_path=args.db, replay=args.replay,
-        history_days=args.history_days, registration=args.registration,
+        history_days=args.history_days, redact_window=args.redact_window, registration=args.registration,
         class_channels=tuple(args.class_channels), max_channels_made=args.max_channels_made,
     )
     if args.motd:

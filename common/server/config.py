@@ -49,6 +49,9 @@ class ServerConfig:
     db_path: str = ":memory:"
     replay: int = 50
     history_days: float = 30.0
+    # How long after sending a student may delete their own message (REDACT); a channel's operators and the
+    # teacher may delete any message of the channel, whenever.
+    redact_window: float = 300.0
     class_channels: tuple[str, ...] = ()  # made class channels (+C) at start, kept in the database
     registration: str = "open"  # who may create accounts with REGISTER: open, teacher or closed
     login_delay: float = 0.5  # seconds of wait after a wrong account password, doubled after each further one

@@ -401,6 +401,11 @@ class HistoryStore:
         finally:
             self._last_visible = ALL_ROWS
 
+    @property
+    def last_visible(self) -> int:
+        """The row id bound of reads now (see ``visible_up_to``); for the reads outside this class."""
+        return self._last_visible
+
     def save_read_marker(self, owner: str, key: str, time_ms: int) -> int:
         """Move a read marker forward to ``time_ms`` (never back: the later one wins, IRCv3 read-marker) and
         return the one stored. One statement, committed on its own; raises ``sqlite3.Error`` as ``write``."""
@@ -526,6 +531,7 @@ class HistoryStore:
 
     def _select(self, key: str, viewer: Viewer, condition: str, params: tuple, order: str,
                 limit: int) -> list[StoredMessage]:
+        """Messages (reactions, TAGMSG rows, are gathered apart: ``reactions.py``) of one conversation."""
         side = viewer.side()
         if key.startswith("dm:"):
             privacy = f" AND {PRIVATE_SIDE}"
@@ -537,7 +543,7 @@ class HistoryStore:
             params = (*params, *side)
         rows = self.db.execute(
             f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags, ops_only"
-            f" FROM messages WHERE target_key = ? AND {condition}{privacy} AND id <= ?"
+            f" FROM messages WHERE target_key = ? AND {condition}{privacy} AND command <> 'TAGMSG' AND id <= ?"
             f" ORDER BY time_ms {order}, id {order} LIMIT ?", (key, *params, self._last_visible, limit)).fetchall()
         return [StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host, json.loads(tags),
                               bool(ops_only), row_id)

@@ -12,9 +12,10 @@ lines) and, in ``Outbox.send``, its ``tag_gates`` and ``conn``. It answers only 
 is given, which the sequencer delivers only if the read completes (one that raises is logged and sends
 nothing, not half an answer).
 
-MARKREAD's reads are the one kind that also writes: moving a read marker forward is a single statement of its
-own (``HistoryStore.save_read_marker``), made here because this thread is the store's only user and the
-answer must show the marker as stored. A marker that cannot be read or saved is answered with
+A page of messages brings the reactions standing on them along (``reactions.py``), after them, for a
+client with message-tags. Two kinds of reads also write, here because this thread is the store's only user
+and the answer must show what is stored: REDACT's deletes a message (``redactions.py``), and MARKREAD's
+moves a read marker forward, a single statement of its own (``HistoryStore.save_read_marker``). A marker that cannot be read or saved is answered with
 ``FAIL MARKREAD INTERNAL_ERROR`` instead of nothing.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from common.protocol.casemap import casefold
 from common.protocol.message import Message, middle_word
 from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer, format_time
 from common.server.outbox import Outbox
+from common.server.reactions import reactions_to
 from common.server.state import Client
 
 log = logging.getLogger("classchat.server")
@@ -36,9 +38,18 @@ _batch_ids = itertools.count(1)
 
 
 def history_line(message: StoredMessage, tags: dict[str, str]) -> Message:
-    """A stored message as it was first relayed, with its original time and msgid."""
+    """A stored message (or reaction, a TAGMSG) as it was first relayed, with its original time and msgid."""
     all_tags = {**tags, "time": format_time(message.time_ms), "msgid": message.msgid, **message.client_tags}
-    return Message(message.command, [message.target, message.text], source=message.sender, tags=all_tags)
+    params = [message.target] if message.command == "TAGMSG" else [message.target, message.text]
+    return Message(message.command, params, source=message.sender, tags=all_tags)
+
+
+def with_reactions(store: HistoryStore, client: Client, key: str, messages: list[StoredMessage],
+                   viewer: Viewer) -> list[StoredMessage]:
+    """A page of messages, then the reactions standing on them for a client that reads tags (message-tags)."""
+    if "message-tags" not in client.caps:
+        return messages
+    return messages + reactions_to(store, key, messages, viewer)
 
 
 def send_history_batch(out: Outbox, client: Client, batch_type: str, params: list[str],
@@ -66,7 +77,8 @@ def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit
     if not messages:
         return
     if "server-time" in client.caps:
-        send_history_batch(out, client, "chathistory", [channel], [history_line(m, {}) for m in messages])
+        lines = [history_line(m, {}) for m in with_reactions(store, client, casefold(channel), messages, viewer)]
+        send_history_batch(out, client, "chathistory", [channel], lines)
         return
     for message in messages:
         stamp = datetime.fromtimestamp(message.time_ms / 1000).strftime("%Y-%m-%d %H:%M")
@@ -95,7 +107,7 @@ class HistoryRequest:
         return store.cursor_for_msgid(self.key, str(value))
 
     def answer(self, store: HistoryStore, out: Outbox, client: Client) -> None:
-        messages = self.query(store)
+        messages = with_reactions(store, client, self.key, self.query(store), self.viewer)
         send_history_batch(out, client, "chathistory", [self.target], [history_line(m, {}) for m in messages])
 
     def query(self, store: HistoryStore) -> list[StoredMessage]:

@@ -415,7 +415,8 @@ class ChatServer:
 
     def capabilities(self) -> tuple[str, ...]:
         if self.history_enabled:
-            return tuple(sorted((*commands.CAPABILITIES, commands.CHATHISTORY_CAP, commands.READ_MARKER_CAP)))
+            return tuple(sorted((*commands.CAPABILITIES, commands.CHATHISTORY_CAP, commands.READ_MARKER_CAP,
+                                 commands.REDACTION_CAP)))
         return commands.CAPABILITIES
 
     def _load_channels(self, store: HistoryStore) -> None:

@@ -8,15 +8,16 @@ dispatcher answers the generic errors (421 unknown command, 451 not registered, 
 parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.horse.
 
 One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
-(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory`` and ``markread``; ``labels``
+(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory``, ``markread`` and
+``redact``; ``labels``
 labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
 ``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
 only through ``ServerServices``, so nothing here imports ``common.server.server``.
 """
 from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMODES, CHATHISTORY_CAP,
                                          CHATHISTORY_LIMIT, KICKLEN, MAX_BANS, MAX_MODES, MAX_TARGETS,
-                                         MONITOR_LIMIT, NAMELEN, READ_MARKER_CAP, USERLEN, Request,
-                                         ServerServices)
+                                         MONITOR_LIMIT, NAMELEN, READ_MARKER_CAP, REDACTION_CAP, USERLEN,
+                                         Request, ServerServices)
 from common.server.commands.dispatch import COMMANDS, CommandSpec, dispatch, prepare
 from common.server.commands.labels import label_replies
 from common.server.commands.monitor import announce_offline
@@ -24,5 +25,5 @@ from common.server.commands.monitor import announce_offline
 __all__ = [
     "AWAYLEN", "BOT_MODE", "CAPABILITIES", "CHANMODES", "CHATHISTORY_CAP", "CHATHISTORY_LIMIT", "COMMANDS",
     "CommandSpec", "KICKLEN", "MAX_BANS", "MAX_MODES", "MAX_TARGETS", "MONITOR_LIMIT", "NAMELEN", "READ_MARKER_CAP", "Request",
-    "ServerServices", "USERLEN", "announce_offline", "dispatch", "label_replies", "prepare",
+    "REDACTION_CAP", "ServerServices", "USERLEN", "announce_offline", "dispatch", "label_replies", "prepare",
 ]

@@ -15,6 +15,7 @@ from typing import Protocol
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
 from common.protocol.message import Message
+from common.protocol.reactions import REDACTION_CAP  # offered with history only: REDACT reads and deletes there
 from common.server.accounts import AccountStore
 from common.server.config import ServerConfig
 from common.server.outbox import Outbox

@@ -21,6 +21,7 @@ from common.server.commands.listing import handle_list
 from common.server.commands.info import handle_help, handle_info, handle_links
 from common.server.commands.messages import handle_privmsg, handle_wallops
 from common.server.commands.markread import handle_markread
+from common.server.commands.redact import handle_redact
 from common.server.commands.modes import handle_mode
 from common.server.commands.monitor import handle_monitor
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
@@ -85,6 +86,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "MODE": CommandSpec(handle_mode, 1),
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
     "MARKREAD": CommandSpec(handle_markread),  # its own FAIL NEED_MORE_PARAMS, not 461
+    "REDACT": CommandSpec(handle_redact, 2),
     "AUTHENTICATE": CommandSpec(handle_authenticate, 1, before_registration=True, outside_lock=check_authenticate),
     "REGISTER": CommandSpec(handle_register, 3, before_registration=True, outside_lock=create_account),
     "WHOWAS": CommandSpec(handle_whowas),

@@ -1,6 +1,8 @@
 """PRIVMSG, NOTICE and TAGMSG (RFC 2812 §3.3, IRCv3 message-tags): who receives a message, and the
-message handed to the sequencer for the history; messages to a channel's operators or voiced members
-(``@#chan``, ``+#chan``: ISUPPORT STATUSMSG), which are not stored; and WALLOPS (RFC 2812 §4.7).
+message handed to the sequencer for the history (a TAGMSG only when it is a reaction, ``+draft/react`` or
+``+draft/unreact`` with ``+draft/reply``: see ``common.server.reactions``); messages to a channel's
+operators or voiced members (``@#chan``, ``+#chan``: ISUPPORT STATUSMSG), which are not stored; and WALLOPS
+(RFC 2812 §4.7). A malformed ``+draft/reply`` or reaction tag refuses the message (``FAIL … INVALID_TAG``).
 
 Runs under the state lock; reads channels and clients, and changes only the sender's ``last_spoke`` and
 a channel's ``persistent`` flag once it has a stored message. A message to store is relayed with
@@ -15,9 +17,11 @@ from dataclasses import dataclass
 from common.protocol import numerics as rpl
 from common.protocol.casemap import is_channel_name
 from common.protocol.framing import MAX_BODY_BYTES
-from common.protocol.message import Message
+from common.protocol.message import Message, middle_word
+from common.protocol.reactions import reaction_of, tag_problem
 from common.server.commands.base import (MAX_TARGETS, Request, distinct_targets, err_need_more_params,
-                                         err_no_privileges, err_no_such_channel, err_no_such_nick, user_message)
+                                         err_no_privileges, err_no_such_channel, err_no_such_nick, server_message,
+                                         user_message)
 from common.server.commands.operators import announcement_recipients
 from common.server.history import StoredMessage
 from common.server.state import MEMBER_PREFIXES, Channel, Client
@@ -59,9 +63,16 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             req.reply(rpl.ERR_NOTEXTTOSEND, "No text to send")
         return
     client = req.client
+    client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+    problem = tag_problem(client_tags)  # +draft/reply names a message; a reaction is one valid value
+    if problem is not None:
+        if not is_notice:
+            req.out.send(client, server_message(req, "FAIL", command, "INVALID_TAG", middle_word(msg.params[0][:64]),
+                                                f"Not sent: {problem}"))
+        return
     client.last_spoke = time.monotonic()
     params = [text] if not is_tagmsg else []
-    client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+    stored_kind = not is_tagmsg or reaction_of(client_tags) is not None  # a reaction is kept like a message
     targets = distinct_targets(msg.params[0])
     if len(targets) > MAX_TARGETS and not is_notice:  # one reply for all that are left out
         req.reply(rpl.ERR_TOOMANYTARGETS, targets[MAX_TARGETS], f"Too many targets. The maximum is {MAX_TARGETS}")
@@ -88,7 +99,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         if isinstance(target, str):
             req.out.relay(recipients, line)
             req.server.audit(client, "announce", target, text)
-        elif req.server.history_enabled and not is_tagmsg and not isinstance(target, StatusTarget):
+        elif req.server.history_enabled and stored_kind and not isinstance(target, StatusTarget):
             is_channel = isinstance(target, Channel)
             store_message(req, target, recipients, line, StoredMessage(
                 tags["msgid"], time_ms, name, client.prefix, command, text,
