@@ -333,8 +333,9 @@ def test_malformed_reply_and_reaction_tags_are_refused(running, tags, why):
     masha.send(f"@{tags.replace('%20', chr(92) + 's')} TAGMSG #math")
     fail = masha.expect(r" FAIL TAGMSG ")
     assert fail.params[1:3] == ["INVALID_TAG", "#math"] and why in fail.params[-1]
-    masha.send(f"@{tags.replace('%20', chr(92) + 's')} PRIVMSG #math :with text")
-    assert masha.expect(r" FAIL PRIVMSG ").params[1] == "INVALID_TAG"
+    if "not%20an%20id" in tags:  # a reply that names no message refuses a PRIVMSG too
+        masha.send(f"@{tags.replace('%20', chr(92) + 's')} PRIVMSG #math :with text")
+        assert masha.expect(r" FAIL PRIVMSG ").params[1] == "INVALID_TAG"
     assert not [line for line in petya.sync() if "TAGMSG" in line or "with text" in line]
     assert history(petya, "#math") == []
     assert_still_served(running, petya)

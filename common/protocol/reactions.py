@@ -51,13 +51,15 @@ def reaction_of(tags: dict[str, str]) -> Reaction | None:
     return Reaction(parent, value, react is not None) if is_valid_reaction(value) else None
 
 
-def tag_problem(tags: dict[str, str]) -> str | None:
+def tag_problem(tags: dict[str, str], tagmsg: bool) -> str | None:
     """Why a message's reply or reaction tags are refused, in words for a FAIL; None when they are fine
-    (or absent). A reply must name a message id; a reaction needs a reply, and one valid value."""
+    (or absent). A reply must name a message id. A TAGMSG reaction, which is nothing but its tags (and is
+    kept in the history), needs a reply and one valid value; on a PRIVMSG or NOTICE the text is the message
+    and a reaction tag only decorates it, so it is relayed as it is."""
     has_reply = REPLY_TAG in tags
     if has_reply and parse_msgid(tags[REPLY_TAG]) is None:
         return f"{REPLY_TAG} must name a message id"
-    if REACT_TAG in tags or UNREACT_TAG in tags:
+    if tagmsg and (REACT_TAG in tags or UNREACT_TAG in tags):
         if not has_reply:
             return f"a reaction needs {REPLY_TAG}, the id of the message reacted to"
         if reaction_of(tags) is None:

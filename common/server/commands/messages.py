@@ -2,7 +2,8 @@
 message handed to the sequencer for the history (a TAGMSG only when it is a reaction, ``+draft/react`` or
 ``+draft/unreact`` with ``+draft/reply``: see ``common.server.reactions``); messages to a channel's
 operators or voiced members (``@#chan``, ``+#chan``: ISUPPORT STATUSMSG), which are not stored; and WALLOPS
-(RFC 2812 §4.7). A malformed ``+draft/reply`` or reaction tag refuses the message (``FAIL … INVALID_TAG``).
+(RFC 2812 §4.7). A malformed ``+draft/reply``, or a TAGMSG's malformed reaction, refuses the message
+(``FAIL <command> INVALID_TAG``).
 
 Runs under the state lock; reads channels and clients, and changes only the sender's ``last_spoke`` and
 a channel's ``persistent`` flag once it has a stored message. A message to store is relayed with
@@ -64,7 +65,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         return
     client = req.client
     client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
-    problem = tag_problem(client_tags)  # +draft/reply names a message; a reaction is one valid value
+    problem = tag_problem(client_tags, is_tagmsg)  # +draft/reply names a message; a reaction is one value
     if problem is not None:
         if not is_notice:
             req.out.send(client, server_message(req, "FAIL", command, "INVALID_TAG", middle_word(msg.params[0][:64]),
