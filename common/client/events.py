@@ -180,3 +180,30 @@ class Notice(Event):
 
     key: str
     values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MessageDeleted(Event):
+    """A message was deleted (IRCv3 REDACT) by ``by``: its sender, or a channel operator or the teacher.
+    ``sender`` is whose message it was when the session saw it (None otherwise); ``own``: we deleted it."""
+
+    conversation: str
+    msgid: str
+    by: str
+    sender: str | None
+    reason: str
+    time: datetime
+    own: bool = False
+
+
+@dataclass(frozen=True)
+class ReactionsChanged(Event):
+    """``nick`` reacted to the message ``msgid`` with ``emoji`` (or took it back: ``added`` False); the
+    counts as they stand are ``Session.reactions.counts(msgid)``. ``history``: it came with a history page."""
+
+    conversation: str
+    msgid: str
+    nick: str
+    emoji: str
+    added: bool
+    history: bool = False

@@ -2,13 +2,14 @@
 types is cut to fit a line, whether a message names someone, and how text from others is made safe to
 print on a terminal.
 
-Pure functions: the receiver thread calls ``format_numeric`` and ``mentions_nick`` while it handles a line,
-any thread calls ``split_text`` when it sends, a view calls ``printable``. They touch nothing but their
-arguments.
+Pure functions: the receiver thread calls ``format_numeric``, ``mentions_nick`` and ``parse_server_time``
+while it handles a line, any thread calls ``split_text`` when it sends, a view calls ``printable``. They
+touch nothing but their arguments.
 """
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from common.client.numeric_texts import numeric_text
 from common.protocol.casemap import casefold
@@ -87,3 +88,14 @@ def format_numeric(msg: Message) -> str:
     ``ServerReply`` carries, which the views translate again by number (``texts.describe``)."""
     params = msg.params[1:]
     return numeric_text(msg.command, params, "en") or (params[-1] if params else "")
+
+
+def parse_server_time(tags: dict[str, str]) -> datetime:
+    """When the server says it sent a line (IRCv3 ``server-time``), else now by our clock."""
+    value = tags.get("time")
+    if value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass  # a malformed time tag: fall back to our clock
+    return datetime.now(timezone.utc)

@@ -17,7 +17,8 @@ from typing import Callable, Protocol
 from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
                                   HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
                                   NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
-from common.client.formatting import format_numeric, mentions_nick
+from common.client.formatting import format_numeric, mentions_nick, parse_server_time
+from common.client.reactions import ReactionLines
 from common.client.state import ChannelState, ClientState, signed_letters
 from common.client.transport import Transport
 from common.protocol import numerics as rpl
@@ -26,7 +27,8 @@ from common.protocol.message import Message
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
-               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify")
+               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify",
+               "draft/message-redaction")
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in pieces of 400 bytes (IRCv3 sasl-3.1)
 # ERROR reasons after which a teacher sent us away: the session says why and does not reconnect.
 SENT_AWAY = ("Killed", "lesson has ended", "Too many failed operator logins")
@@ -91,17 +93,6 @@ class CtcpLimiter:
         return True
 
 
-def parse_server_time(tags: dict[str, str]) -> datetime:
-    """When the server says it sent a line (IRCv3 ``server-time``), else now by our clock."""
-    value = tags.get("time")
-    if value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass  # a malformed time tag: fall back to our clock
-    return datetime.now(timezone.utc)
-
-
 class HandlerSettings(Protocol):
     """What the handlers read of a ``SessionConfig``."""
 
@@ -112,9 +103,10 @@ class HandlerSettings(Protocol):
     history_on_join: int
 
 
-class ServerLineHandler:
+class ServerLineHandler(ReactionLines):
     """The receiver thread's half of the session: it keeps ``state`` up to date and reports on ``events``.
-    Open IRCv3 batches (``_batches``) are its own, read and written by that thread alone."""
+    Open IRCv3 batches (``_batches``) are its own, read and written by that thread alone. Reactions and
+    deletions (TAGMSG, REDACT) are handled by ``reactions.ReactionLines``."""
 
     def __init__(self, config: HandlerSettings, state: ClientState, events: "queue.Queue[Event]",
                  transport: Transport) -> None:
@@ -350,6 +342,7 @@ class ServerLineHandler:
         mentions = not own and mentions_nick(text, self._state.own_nick()) and batch is None
         message = ChatMessage(conversation, sender, text, parse_server_time(msg.tags), kind=kind, own=own,
                               mentions_me=mentions, msgid=msg.tags.get("msgid"), history=batch is not None)
+        self._state.reactions.note_message(conversation, message.msgid, sender, text, own)
         if batch is not None:
             batch[2].append(message)
         else:
@@ -539,7 +532,7 @@ class ServerLineHandler:
         self._on_numeric(msg)
 
     def _on_fail(self, msg: Message) -> None:
-        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:])))
+        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))
 
     def _on_numeric(self, msg: Message) -> None:
         code = msg.command
@@ -582,6 +575,8 @@ _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     rpl.ERR_SASLABORTED: ServerLineHandler._on_sasl_result,
     "PRIVMSG": ServerLineHandler._on_privmsg,
     "NOTICE": ServerLineHandler._on_privmsg,
+    "TAGMSG": ServerLineHandler._on_tagmsg,
+    "REDACT": ServerLineHandler._on_redact,
     "JOIN": ServerLineHandler._on_join,
     "PART": ServerLineHandler._on_part,
     "KICK": ServerLineHandler._on_kick,

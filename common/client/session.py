@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from common.client.events import ChatMessage, Event
 from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
+from common.client.reactions import Reactions
 from common.client.state import ClientState
 from common.client.transport import Transport
 from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
@@ -68,6 +69,7 @@ class Session:
         self._state = ClientState(config.nick, config.channels)
         self._transport = Transport(config, self._state, self.events)
         self._handler = ServerLineHandler(config, self._state, self.events, self._transport)
+        self.reactions = Reactions(self._state, self._transport)  # reactions and deleting messages
         self._tokens = itertools.count(1)
 
     # ------------------------------------------------------------------ public API (any thread)

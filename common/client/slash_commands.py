@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from common.protocol.casemap import is_channel_name, is_valid_channel
+from common.protocol.reactions import is_valid_reaction
+from common.client.reaction_texts import REACTION_ALIASES
 from common.client.session import Session
 from common.client.texts import tr
 
@@ -218,6 +220,37 @@ def cmd_kill(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("KILL", inv.args[0], *([reason] if reason else [])), inv)
 
 
+def cmd_delete(inv: Invocation) -> CommandResult:
+    """Delete our latest message in the current conversation, or (a channel's teacher or operator) the
+    latest of ``nick`` there (IRCv3 REDACT); the server decides whether it may still be deleted."""
+    reactions = inv.session.reactions
+    if not inv.current:
+        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+    if not reactions.offers_deleting():
+        return CommandResult(output=[tr("deleting_not_offered", inv.lang)], sent=False)
+    msgid = reactions.last(inv.current, own=True, nick=inv.args[0] if inv.args else None)
+    if msgid is None:
+        return CommandResult(output=[tr("nothing_to_delete", inv.lang)], sent=False)
+    return sent(reactions.delete(inv.current, msgid), inv)
+
+
+def cmd_react(inv: Invocation) -> CommandResult:
+    """React to the latest message from someone else here (or from ``nick``); the same again takes it back."""
+    reactions = inv.session.reactions
+    emoji = REACTION_ALIASES.get(inv.args[0].lower(), inv.args[0])
+    if not inv.current:
+        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+    if not reactions.offers_reactions():
+        return CommandResult(output=[tr("reactions_not_offered", inv.lang)], sent=False)
+    if not is_valid_reaction(emoji):
+        return CommandResult(output=[tr("unknown_reaction", inv.lang)], sent=False)
+    nick = inv.args[1] if len(inv.args) > 1 else None
+    msgid = reactions.last(inv.current, own=False, nick=nick)
+    if msgid is None:
+        return CommandResult(output=[tr("nothing_to_react_to", inv.lang)], sent=False)
+    return sent(reactions.toggle(inv.current, msgid, emoji), inv)
+
+
 def cmd_quote(inv: Invocation) -> CommandResult:
     return sent(inv.session.send_raw(inv.rest.strip()), inv)
 
@@ -260,6 +293,8 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "startlesson": SlashCommand("[message]", 0, cmd_startlesson),
     "classchannel": SlashCommand("[#channel] [off]", 0, cmd_classchannel),
     "kill": SlashCommand("nick [reason]", 1, cmd_kill),
+    "react": SlashCommand("👍|✅|❓ [nick]", 1, cmd_react),
+    "delete": SlashCommand("[nick]", 0, cmd_delete),
     "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
     "quit": SlashCommand("[message]", 0, cmd_quit),
     "help": SlashCommand("", 0, cmd_help),

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from common.client.reactions import ReactionBook
 from common.protocol.casemap import casefold
 
 
@@ -102,6 +103,8 @@ class ClientState:
         # What the session has seen of others: folded nick → (host, account), for judging host and account
         # masks (a mute of $a:masha). Forgotten with the connection.
         self.identities: dict[str, tuple[str | None, str | None]] = {}
+        # Messages by msgid and the reactions on them, behind a lock of their own; kept across reconnections.
+        self.reactions = ReactionBook()
 
     def start_connection(self) -> None:
         """Forget what belonged to the last connection (call with ``lock`` held): nick back to the preferred

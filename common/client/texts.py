@@ -10,6 +10,7 @@ import os
 
 from common.client import events as ev
 from common.client.numeric_texts import numeric_text
+from common.client.reaction_texts import REACTION_TEXTS, deleted_text, fail_text
 from common.protocol.casemap import ACCOUNT_EXTBAN
 
 LANGUAGES = ("en", "ru")
@@ -246,6 +247,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 
+CATALOGUE.update(REACTION_TEXTS)  # deleted messages and reactions: reaction_texts.py
+
+
 def detect_language(requested: str | None = None) -> str:
     """``--lang`` when given, else Russian for a Russian locale, else English."""
     if requested in LANGUAGES:
@@ -321,7 +325,10 @@ def describe(event: ev.Event, lang: str) -> str | None:
     if isinstance(event, ev.Invited):
         return tr("invited", lang, by=event.by, channel=event.channel)
     if isinstance(event, ev.ErrorReply):
-        return tr("error", lang, text=numeric_text(event.code, event.params, lang) or event.text)
+        words = numeric_text(event.code, event.params, lang) if event.code != "FAIL" else fail_text(event.params, lang)
+        return tr("error", lang, text=words or event.text)
+    if isinstance(event, ev.MessageDeleted):
+        return deleted_text(event, lang)
     if isinstance(event, ev.ServerReply):
         return numeric_text(event.code, event.params, lang) or event.text
     if isinstance(event, ev.NamesList):
