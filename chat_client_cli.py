@@ -16,6 +16,7 @@ import argparse
 import getpass
 import hashlib
 import os
+import queue
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ from typing import TextIO
 from common.client import events as ev
 from common.client.formatting import printable
 from common.client.options import add_tls_pin_argument, default_nick
+from common.client.reaction_texts import counts_text
 from common.client.session import Session, SessionConfig
 from common.client.slash_commands import is_secret_command, needs_secret, run_input
 from common.client.texts import describe, detect_language, tr
@@ -37,6 +39,7 @@ ACCOUNT_PASSWORD_VARIABLE = "CLASSCHAT_ACCOUNT_PASSWORD"
 EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 130
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 WAKE_SIGNAL = signal.SIGUSR1  # the event thread wakes a waiting prompt with it when the connection has ended
+REACTIONS_QUIET_SECONDS = 1.0  # reactions to a message are summed up once this long passes without another
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,10 +112,27 @@ class Printer:
         text = describe(event, self.lang)
         if text is None:
             return None
+        if isinstance(event, ev.MessageDeleted):  # "* masha deleted a message", where the message was
+            stamp = event.time.astimezone().strftime("%H:%M")
+            where = f"{printable(event.conversation)} " if is_channel_name(event.conversation) else ""
+            return f"{stamp} {where}* {printable(text)}"
+        return self.format_system(text)
+
+    def format_system(self, text: str) -> str:
         text = printable(text)
         if not self.interactive:
             return text
         return f"\x1b[2m-- {text}\x1b[0m" if self.colour else f"-- {text}"
+
+    def reactions_summary(self, session: Session, msgid: str) -> str:
+        """One line for the reactions on a message as they stand: "Reactions to teacher's “Is that clear?”:
+        👍 12 understood, ❓ 3 lost"."""
+        counts = counts_text(session.reactions.counts(msgid), self.lang)
+        known = session.reactions.book.message(msgid)
+        if known is None:
+            return self.format_system(tr("reactions_summary_unknown", self.lang, counts=counts))
+        return self.format_system(tr("reactions_summary", self.lang, sender=known.sender, excerpt=known.excerpt,
+                                     counts=counts))
 
     def format_message(self, message: ev.ChatMessage) -> str:
         stamp = message.time.astimezone().strftime("%H:%M")
@@ -141,6 +161,8 @@ class Printer:
         if self.interactive:
             return sys.stdout
         if isinstance(event, ev.ChatMessage) and not event.own and not event.history:
+            return sys.stdout
+        if isinstance(event, ev.MessageDeleted) and not event.own:  # as what others say
             return sys.stdout
         if isinstance(event, (ev.NamesList, ev.Announcement)):
             return sys.stdout
@@ -276,12 +298,41 @@ class Prompt:
             self._readline.add_history(line)
 
 
+class ReactionDigest:
+    """Reactions, summed up: one line per message once its reactions have been quiet for a second (a class
+    of thirty reacting at once gives one line, not thirty), and at once after a page of history. The event
+    thread's alone."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, None] = {}  # msgids with news, in the order they came
+
+    def note(self, event: ev.ReactionsChanged) -> None:
+        self.waiting[event.msgid] = None
+
+    def flush(self, session: Session, printer: Printer) -> None:
+        stream = sys.stdout if printer.interactive else (sys.stderr if printer.verbose else None)
+        waiting, self.waiting = self.waiting, {}
+        if stream is not None:
+            for msgid in waiting:
+                printer.show(printer.reactions_summary(session, msgid), stream)
+
+
 def pump_events(session: Session, printer: Printer, outcome: Outcome, prompt: Prompt | None) -> None:
     """The event thread: print every event; note registration and the end of the connection."""
+    digest = ReactionDigest()
     while True:
-        event = session.events.get()
         try:
+            event = session.events.get(timeout=REACTIONS_QUIET_SECONDS if digest.waiting else None)
+        except queue.Empty:
+            digest.flush(session, printer)
+            continue
+        try:
+            if isinstance(event, ev.ReactionsChanged):
+                digest.note(event)
+                continue
             show_event(event, printer, outcome)
+            if isinstance(event, ev.HistoryBatch):
+                digest.flush(session, printer)  # the reactions that came with the page, under it
             if isinstance(event, ev.ConnectionState) and event.state == "closed":
                 if prompt is not None and not outcome.leaving:
                     wake_prompt(prompt)
