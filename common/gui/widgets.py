@@ -1,6 +1,7 @@
 """The GUI's widgets. Each is a small class that takes a ``master`` and draws what it is given; none of
 them knows about IRC or the session. They signal the window through virtual events
-(``<<ConversationSelected>>``, ``<<MemberOpen>>``, ``<<MemberMenu>>``, ``<<InputSubmitted>>``).
+(``<<ConversationSelected>>``, ``<<MemberOpen>>``, ``<<MemberMenu>>``, ``<<MessageMenu>>``,
+``<<InputSubmitted>>``).
 Only the Tk main thread calls them.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from tkinter import ttk
 from typing import Callable, Iterable
 
 from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
+from common.gui.message_marks import MessageMarks
 from common.gui.theme import NickColours, Palette
 
 APP_NAME = "classchat"
@@ -193,6 +195,9 @@ class MessageView(ttk.Frame):
             self.text.bind_class(user_scroll, sequence, lambda _e: self._user_scrolled())
         self.text.bind("<Configure>", lambda _e: self._follow())
         self.text.bind("<<Copy>>", self._copy)
+        self.marks = MessageMarks(self.text)  # msgid → its text, for changes in place (message_marks.py)
+        self.clicked_msgid: str | None = None
+        self.text.bind("<Button-3>", self._on_right_click)
         for target in ("STRING", "UTF8_STRING"):
             self.text.selection_handle(self._export_selection, type=target)
 
@@ -238,6 +243,8 @@ class MessageView(ttk.Frame):
         text.tag_configure("divider", foreground=palette.muted, justify="center")
         text.tag_configure("badge", background=palette.teacher, foreground=palette.teacher_text)
         text.tag_configure("note", foreground=palette.muted)
+        text.tag_configure("reactions", foreground=palette.muted, lmargin1=24, lmargin2=24, spacing1=0)
+        text.tag_configure("reaction-mine", foreground=palette.link)
         for tag in self._nick_tags:
             text.tag_configure(tag, foreground=self.nick_colours.colour(tag[5:], palette))
         text.tag_raise("link")
@@ -246,6 +253,7 @@ class MessageView(ttk.Frame):
         self.text.configure(state="normal")
         self.text.delete("1.0", "end")
         self.text.configure(state="disabled")
+        self.marks.clear()
         self.following = True
         self.append(list(lines))
 
@@ -255,18 +263,34 @@ class MessageView(ttk.Frame):
             return
         segments: list[str | tuple[str, ...]] = []
         for line in lines:
-            segments.extend(self._segments(line))
+            line_segments = self._segments(line)
+            segments.extend(line_segments)
+            segments.extend(self.marks.segments_for(line.msgid, line.kind, line_segments))
+        first_line = int(self.text.index("end-1c").split(".")[0])
         self.text.configure(state="normal")
         try:
             self.text.insert("end", *segments)
         except tk.TclError:
             safe = [tk_safe(item) if isinstance(item, str) else item for item in segments]
             self.text.insert("end", *safe)
+        self.marks.place(first_line)
         excess = int(self.text.index("end-1c").split(".")[0]) - SCROLLBACK_LINES
         if excess > 0:
             self.text.delete("1.0", f"{excess + 1}.0")
+            self.marks.forget_cut()
         self.text.configure(state="disabled")
         self._follow()
+
+    def replace_message(self, msgid: str, line: DisplayLine) -> bool:
+        """Draw ``line`` where the message ``msgid`` (and its reactions) stood; False if it is not shown."""
+        return self.marks.replace(msgid, self._segments(line))
+
+    def _on_right_click(self, event: tk.Event) -> None:
+        """A right click on a message signals ``<<MessageMenu>>`` (``clicked_msgid``, ``click_position``)."""
+        self.clicked_msgid = self.marks.msgid_at(self.text.index(f"@{event.x},{event.y}"))
+        if self.clicked_msgid is not None:
+            self.click_position = (event.x_root, event.y_root)
+            self.event_generate("<<MessageMenu>>")
 
     def _segments(self, line: DisplayLine) -> list[str | tuple[str, ...]]:
         base: tuple[str, ...] = ("own",) if line.own else ("mention",) if line.mention else ()

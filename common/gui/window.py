@@ -29,6 +29,7 @@ from common.protocol.casemap import casefold, is_channel_name
 from common.client.slash_commands import is_secret_command, run_input
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
+from common.gui.message_actions import MessageActions
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
 from common.gui.settings import MAX_FONT, MIN_FONT, Settings, dialog_settings, remember_connection, save_settings
 from common.gui.theme import THEMES, NickColours
@@ -141,6 +142,9 @@ class ChatWindow:
         self.member_list.bind("<<MemberMenu>>", self._on_member_menu)
         self.input.bind("<<InputSubmitted>>", self._on_input)
         self.view.bind("<<ReachedTop>>", self._on_reached_top)
+        self.message_actions = MessageActions(self)  # deleting messages, reactions: message_actions.py
+        self.view.marks.reaction_line = self.message_actions.reaction_line
+        self.view.bind("<<MessageMenu>>", lambda _e: self.message_actions.open_menu())
         self.input.entry.focus_set()
 
     def _build_menu(self) -> None:
@@ -175,6 +179,7 @@ class ChatWindow:
 
     def _menus(self) -> Iterator[tk.Menu]:
         yield self.member_menu
+        yield self.message_actions.menu
         yield self.menubar
         yield from self.menubar.winfo_children()  # its cascades
 
@@ -297,12 +302,15 @@ class ChatWindow:
         if handled:  # an idle tick draws nothing
             self.view.append(self._pending_lines)
             self._pending_lines = []
+            self.message_actions.after_draw()
             self._refresh()
         if not self.closing:
             self._after_id = self.top.after(POLL_MS, self._poll)
 
     def _apply(self, event: ev.Event) -> None:
         current = self.book.current
+        if self.message_actions.note(event):
+            return  # drawn in place, once a tick
         if isinstance(event, ev.ConnectionState):
             self._on_connection_state(event)
         elif isinstance(event, ev.Joined) and event.own:
