@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Take docs/reactions.png: the teacher's window and two students' on a virtual 1366x768 screen, with a
+message the teacher deleted and the class's reactions counted under the teacher's questions.
+
+    python3 docs/reactions_screenshot.py
+
+Like docs/screenshot.py it needs Debian's xvfb, imagemagick (``import``) and fonts-symbola for the emoji.
+The teacher's window opens first, so the teacher is the channel's operator; thirteen more students are
+plain connections that react; everything else goes through the windows as a person would (the deletion
+and two students' reactions through the right-click menu of a message).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from helpers import start_xvfb  # noqa: E402  (the tests' Xvfb start-up)
+
+SIZE = "1366x768"
+WINDOWS = ("teacher", "masha", "petya")
+CROWD = ("anya", "boris", "dasha", "egor", "fedya", "galya", "igor", "katya", "lena", "misha", "nina", "oleg", "sasha")
+
+
+def main() -> int:
+    started = start_xvfb(SIZE)
+    if started is None:
+        sys.exit("reactions_screenshot.py: needs Xvfb (Debian: apt install xvfb)")
+    xvfb, os.environ["DISPLAY"] = started
+    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
+    import chat_client_gui
+    from common.gui.settings import Settings
+
+    app = chat_client_gui.Application(Settings(), "en")
+    server, port = chat_client_gui.start_demo_server()
+    app.settings.host, app.settings.port, app.settings.channel = "127.0.0.1", port, "#general"
+    pause = threading.Event()
+    crowd: list[socket.socket] = []
+
+    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                sys.exit(f"reactions_screenshot.py: timed out waiting for {what}")
+            app.root.update()
+            pause.wait(0.01)
+
+    def shown(window, text: str) -> bool:
+        return text in window.view.text.get("1.0", "end")
+
+    def say(index: int, text: str) -> None:
+        window = windows[index]
+        window.input.entry.insert(0, text)
+        window.input.event_generate("<<InputSubmitted>>")
+        words = (text.split(" ", 1)[1] if text.startswith("/") else text)[:16]
+        wait_until(lambda: all(shown(other, words) for other in windows), repr(words))
+
+    def choose(window, text: str, label: str) -> None:
+        """Right-click the line showing ``text`` in ``window`` and choose ``label`` from its menu."""
+        view = window.view
+        index = view.text.search(text, "1.0")
+        x, y, width, height = view.text.bbox(index)
+        view.text.event_generate("<Button-3>", x=x + width // 2, y=y + height // 2, rootx=10, rooty=10)
+        menu = window.message_actions.menu
+        menu.unpost()
+        menu.invoke(next(i for i in range(menu.index("end") + 1)
+                         if menu.type(i) == "command" and menu.entrycget(i, "label") == label))
+
+    def msgid_of(text: str) -> str:
+        return next(line.msgid for line in windows[0].book.find("#general").lines if line.text == text)
+
+    def react(nicks, text: str, emoji: str) -> None:
+        msgid = msgid_of(text)
+        for nick in nicks:
+            crowd[CROWD.index(nick)].sendall(f"@+draft/reply={msgid};+draft/react={emoji} TAGMSG #general\r\n".encode())
+
+    try:
+        tiles = chat_client_gui.tile_side_by_side(len(WINDOWS), app.root.winfo_screenwidth(),
+                                                  app.root.winfo_screenheight())
+        configs = [chat_client_gui.session_config(app.settings, nick, None) for nick in WINDOWS]
+        windows = [app.open_window(configs[0], tiles[0], save=False)]
+        wait_until(lambda: windows[0].session.is_joined("#general"), "the teacher to join")
+        for nick in CROWD:  # the rest of the class, plain connections that only react
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(f"CAP REQ :message-tags\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}\r\nCAP END\r\n"
+                         f"JOIN #general\r\n".encode())
+            crowd.append(sock)
+        windows += [app.open_window(config, tile, save=False) for config, tile in zip(configs[1:], tiles[1:])]
+        wait_until(lambda: all(w.book.current == "#general" for w in windows)
+                   and len(windows[0].member_list.nicks) == len(WINDOWS) + len(CROWD), "everyone in #general")
+        say(0, "/topic Урок 5: потоки и сокеты")
+        say(0, "Today: one thread per connection, one lock for the shared state.")
+        say(1, "Привет! 👋")
+        say(2, "this lesson is boring lol")
+        choose(windows[0], "this lesson is boring", "Delete")
+        wait_until(lambda: all(shown(w, "message deleted by the teacher") for w in windows), "the placeholder")
+        say(0, "Is that clear? 👍 if it is, ❓ if you are lost.")
+        choose(windows[1], "Is that clear?", "👍  understood")
+        choose(windows[2], "Is that clear?", "❓  lost")
+        react(CROWD[:11], "Is that clear? 👍 if it is, ❓ if you are lost.", "👍")
+        react(CROWD[11:], "Is that clear? 👍 if it is, ❓ if you are lost.", "❓")
+        say(0, "Exercise 1: an echo server. ✅ when it runs.")
+        say(1, "/me starts on exercise 1")
+        choose(windows[1], "Exercise 1", "✅  done")
+        react(CROWD[:4], "Exercise 1: an echo server. ✅ when it runs.", "✅")
+        wait_until(lambda: all(shown(w, "👍 12 understood") and shown(w, "❓ 3 lost") and shown(w, "✅ 5 done")
+                               for w in windows), "the counts")
+        app.root.update_idletasks()
+        target = ROOT / "docs" / "reactions.png"
+        subprocess.run(["import", "-window", "root", str(target)], check=True)
+        print(f"wrote {target}")
+    finally:
+        for sock in crowd:
+            sock.close()
+        app.close_all()
+        wait_until(lambda: app.finished, "the windows to close")
+        server.terminate()
+        server.wait(5)
+        xvfb.terminate()
+        xvfb.wait(5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
