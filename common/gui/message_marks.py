@@ -3,14 +3,15 @@ message: what lets the window change one message in place (a deletion's placehol
 without drawing the conversation again.
 
 Each message drawn with a msgid gets two Tk text marks: ``msgstart<n>`` where its first line starts, and
-``msgend<n>`` where the line after it starts, with left gravity. Its reaction line, when it has one, lies
-between ``msgend<n>`` and the next line, tagged ``reactions``: inserted at ``msgend<n>`` it stays after that
-mark, and the start mark of the next message (right gravity, as marks are by default) moves on after it.
-Marks follow every insert and delete Tk makes, so they stay right while lines are appended, older lines
-are cut from the top (``forget_cut``) or a line in the middle changes; a message may span several lines
-(the positions come from counting the newlines of its segments). The marks of a batch are set once the
-batch is inserted (``place``): the view inserts a whole batch with one call, so the line where each
-message starts is the first line plus the newlines before it.
+``msgend<n>`` on the newline that ends its last line. Its reaction line, when it has one, is the line after
+that newline, tagged ``reactions``: inserted there, after ``msgend<n>``, it leaves both marks where they are,
+and the start mark of the next message moves on after it (marks keep right gravity, Tk's default, so a
+mark at the point of an insert goes after the inserted text). Marks follow every insert and delete Tk
+makes, so they stay right while lines are appended, older lines are cut from the top (``forget_cut``) or a
+line in the middle changes; a message may span several lines (the positions come from counting the
+newlines of its segments). The marks of a batch are set once the batch is inserted (``place``): the view
+inserts a whole batch with one call, so the line where each message starts is the first line plus the
+newlines before it.
 
 Only the Tk main thread uses this, through ``MessageView``; it knows nothing of IRC or the session. What a
 reaction line says comes from ``reaction_line`` (set by the window): segments, or none for no reactions.
@@ -66,8 +67,7 @@ class MessageMarks:
             number = next(self._numbers)
             start = first_line + offset
             text.mark_set(f"{START}{number}", f"{start}.0")
-            text.mark_set(f"{END}{number}", f"{start + lines}.0")
-            text.mark_gravity(f"{END}{number}", "left")
+            text.mark_set(f"{END}{number}", f"{start + lines}.0 -1c")
             self._marked[msgid] = number
             self._msgids[number] = msgid
         self._pending.clear()
@@ -75,7 +75,7 @@ class MessageMarks:
 
     def forget_cut(self) -> None:
         """After lines were cut from the top: forget the messages that went with them (their end marks
-        fell back to the very start)."""
+        fell back to the very start; a message's own end mark is past its time and nick)."""
         while self._marked:
             msgid, number = next(iter(self._marked.items()))
             if self.text.compare(f"{END}{number}", ">", "1.0"):
@@ -110,15 +110,16 @@ class MessageMarks:
                 msgid = self._msgids.get(number)
                 if msgid is None:
                     return None
-                end = self._reaction_end(number) or f"{END}{number}"
+                end = self._reaction_end(number) or f"{END}{number} +1c"
                 return msgid if text.compare(index, "<", end) else None
             mark = text.mark_previous(mark)
         return None
 
     def _reaction_end(self, number: int) -> str | None:
-        end = f"{END}{number}"
-        if REACTIONS_TAG in self.text.tag_names(end):
-            return f"{end} +1 line linestart"
+        """Where the message's reaction line ends, when it has one."""
+        after = f"{END}{number} +1c"
+        if REACTIONS_TAG in self.text.tag_names(after):
+            return f"{after} +1 line linestart"
         return None
 
     def set_reactions(self, msgid: str, segments: Segments) -> bool:
@@ -127,15 +128,15 @@ class MessageMarks:
         if number is None:
             return False
         text = self.text
-        end = f"{END}{number}"
+        line_start = text.index(f"{END}{number} +1c")  # a fixed index: the next message's mark moves on
         old_end = self._reaction_end(number)
         if old_end is None and not segments:
             return True
         text.configure(state="normal")
         if old_end is not None:
-            text.delete(end, old_end)
+            text.delete(line_start, old_end)
         if segments:
-            text.insert(end, *segments)
+            text.insert(line_start, *segments)
         text.configure(state="disabled")
         return True
 
@@ -147,7 +148,7 @@ class MessageMarks:
             return False
         text = self.text
         start = text.index(f"{START}{number}")
-        end = self._reaction_end(number) or f"{END}{number}"
+        end = self._reaction_end(number) or f"{END}{number} +1c"
         text.configure(state="normal")
         text.delete(start, end)
         text.insert(start, *segments)
