@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from common.client.events import MessageDeleted, ReactionsChanged
 from common.client.formatting import parse_server_time
@@ -27,10 +27,6 @@ from common.protocol.message import Message
 from common.protocol.params import parse_msgid
 from common.protocol.reactions import (CLASS_REACTIONS, REACT_TAG, REDACTION_CAP, REPLY_TAG, UNREACT_TAG,
                                        is_valid_reaction, reaction_of)
-
-if TYPE_CHECKING:
-    from common.client.state import ClientState
-    from common.client.transport import Transport
 
 MAX_MESSAGES = 10_000  # messages remembered by msgid (where, who): more than a view's scrollback of 5000 lines
 MAX_REACTION_IDS = 20_000  # reactions remembered by their own msgid, for a REDACT of one
@@ -191,10 +187,30 @@ class ReactionLines:
                                   parse_server_time(msg.tags), own=self._state.is_me(by)))
 
 
+class SessionState(Protocol):
+    """What ``Reactions`` reads of ``state.ClientState`` (under its ``lock``); a Protocol, so that this
+    module, which the state imports for its ``ReactionBook``, need not import the state."""
+
+    lock: threading.Lock
+    caps: set[str]
+    channels: dict
+    nick: str
+    is_oper: bool
+    reactions: ReactionBook
+
+    def own_nick(self) -> str: ...
+
+
+class Sender(Protocol):
+    """What ``Reactions`` uses of ``transport.Transport``."""
+
+    def send(self, message: Message) -> bool: ...
+
+
 class Reactions:
     """What a view asks of reactions and deletions, and does with them (``Session.reactions``); any thread."""
 
-    def __init__(self, state: "ClientState", transport: "Transport") -> None:
+    def __init__(self, state: SessionState, transport: Sender) -> None:
         self._state = state
         self._transport = transport
 

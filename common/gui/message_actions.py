@@ -12,26 +12,36 @@ at once, so that the conversation shows the placeholder when it is drawn again, 
 from __future__ import annotations
 
 import tkinter as tk
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from common.client import events as ev
+from common.client.session import Session
 from common.client.reaction_texts import REACTION_LABELS, placeholder_text
 from common.client.texts import tr
 from common.gui.message_marks import REACTIONS_TAG, Segments
-from common.gui.model import DisplayLine
+from common.gui.widgets import MessageView
+from common.gui.model import ConversationBook, DisplayLine
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.reactions import CLASS_REACTIONS
 
-if TYPE_CHECKING:
-    from common.gui.window import ChatWindow
-
 CHIP_SEPARATOR = "   "
+
+
+class WindowParts(Protocol):
+    """What this uses of ``window.ChatWindow``; a Protocol, so that the window imports this module and not
+    the reverse."""
+
+    top: tk.Misc
+    session: Session
+    book: ConversationBook
+    view: MessageView
+    lang: str
 
 
 class MessageActions:
     """Deletions and reactions for one ``ChatWindow`` (its session, conversations and view)."""
 
-    def __init__(self, window: "ChatWindow") -> None:
+    def __init__(self, window: WindowParts) -> None:
         self.window = window
         self.menu = tk.Menu(window.top, tearoff=False)
         self._reactions_changed: set[str] = set()  # msgids whose counts changed this tick
