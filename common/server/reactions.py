@@ -10,9 +10,11 @@ spec lets REDACT lines follow. An unreact takes back what the same person gave b
 reactions still standing are sent: for each person, message and reaction, the TAGMSG that gave it.
 A teacher who joins late, or reloads, sees the counts as they stand.
 
-Reading reactions scans the TAGMSG rows of the conversation from the oldest message of the page on
-(the ``messages_by_target`` index keeps that a range), at most ``REACTION_SCAN_ROWS`` of them, and sends
-at most ``REACTIONS_PER_PAGE``.
+Reading the reactions of a page looks at the rows stored after the page's first message, at most
+``REACTION_SCAN_ROWS`` of them (by row id, whatever their conversation: a bounded read on the sequencer
+thread however deep in the history the page is), and sends at most ``REACTIONS_PER_PAGE``: a reaction
+given more than that many stored messages after the message it names is not shown with that page. A
+deletion finds every reaction to its message, however late (``reaction_row_ids``).
 """
 from __future__ import annotations
 
@@ -21,29 +23,31 @@ from typing import Iterable
 
 from common.protocol.casemap import casefold
 from common.protocol.reactions import reaction_of
-from common.server.history import ALL_ROWS, OWN_MESSAGE, PRIVATE_SIDE, Cursor, HistoryStore, StoredMessage, Viewer
+from common.server.history import OWN_MESSAGE, PRIVATE_SIDE, Cursor, HistoryStore, StoredMessage, Viewer
 
 REACTION_SCAN_ROWS = 20_000
 REACTIONS_PER_PAGE = 4_096
 
 
-def reaction_rows(store: HistoryStore, key: str, after: Cursor, viewer: Viewer | None,
-                  limit: int = REACTION_SCAN_ROWS, up_to: int | None = None) -> list[StoredMessage]:
-    """The TAGMSG rows of a conversation after ``after``, oldest first, that ``viewer`` may see (None: all
-    of them, for deleting), up to the row id ``up_to`` (None: the store's current read bound)."""
-    params: tuple = (key, after.time_ms, after.time_ms, after.row_id)
-    privacy = ""
-    if viewer is not None:
+def reaction_rows(store: HistoryStore, key: str, after: Cursor, viewer: Viewer | None) -> list[StoredMessage]:
+    """The TAGMSG rows of a conversation after ``after``, oldest first: for a page, those ``viewer`` may
+    see among the next ``REACTION_SCAN_ROWS`` rows up to the read bound (a range of row ids: ``+target_key``
+    keeps SQLite from walking the conversation's whole index instead); for a deletion (``viewer`` None),
+    all of them, by the conversation's index from that time on."""
+    if viewer is None:
+        where = "target_key = ? AND (time_ms > ? OR (time_ms = ? AND id > ?))"
+        params: tuple = (key, after.time_ms, after.time_ms, after.row_id)
+    else:
+        where = "id > ? AND id <= ? AND +target_key = ?"
+        params = (after.row_id, min(store.last_visible, after.row_id + REACTION_SCAN_ROWS), key)
         side = viewer.side()
         if key.startswith("dm:"):
-            privacy, params = f" AND {PRIVATE_SIDE}", (*params, *side, *side)
+            where, params = f"{where} AND {PRIVATE_SIDE}", (*params, *side, *side)
         elif not viewer.privileged:
-            privacy, params = f" AND (ops_only = 0 OR {OWN_MESSAGE})", (*params, *side)
-    bound = store.last_visible if up_to is None else up_to
+            where, params = f"{where} AND (ops_only = 0 OR {OWN_MESSAGE})", (*params, *side)
     rows = store.db.execute(
-        "SELECT id, msgid, time_ms, target, sender, client_tags, ops_only FROM messages"
-        " WHERE target_key = ? AND (time_ms > ? OR (time_ms = ? AND id > ?)) AND command = 'TAGMSG'"
-        f"{privacy} AND id <= ? ORDER BY time_ms, id LIMIT ?", (*params, bound, limit)).fetchall()
+        f"SELECT id, msgid, time_ms, target, sender, client_tags, ops_only FROM messages WHERE {where}"
+        " AND command = 'TAGMSG' ORDER BY time_ms, id", params).fetchall()
     return [StoredMessage(msgid, time_ms, target, sender, "TAGMSG", "", client_tags=json.loads(tags),
                           ops_only=bool(ops_only), row_id=row_id)
             for row_id, msgid, time_ms, target, sender, tags, ops_only in rows]
@@ -77,5 +81,5 @@ def reactions_to(store: HistoryStore, key: str, messages: list[StoredMessage], v
 def reaction_row_ids(store: HistoryStore, key: str, parent: StoredMessage) -> list[int]:
     """The row ids of every reaction and unreact given to ``parent``, whoever may see them and whenever
     they were stored (also after the read bound: they go with the message they name)."""
-    rows = reaction_rows(store, key, Cursor(parent.time_ms, parent.row_id), None, limit=-1, up_to=ALL_ROWS)
+    rows = reaction_rows(store, key, Cursor(parent.time_ms, parent.row_id), None)
     return [row.row_id for row in rows if (reaction := reaction_of(row.client_tags)) and reaction.parent == parent.msgid]
