@@ -3,6 +3,7 @@ the real server (reacting, taking back, deleting, a REDACT that names another co
 FAIL replies in Russian), and the CLI as a person (tmux) and a script run it."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -14,9 +15,9 @@ from common.client.reactions import MAX_EMOJI_PER_MESSAGE, MAX_MESSAGES, Reactio
 from common.client.session import Session, SessionConfig
 from common.client.slash_commands import run_input
 from common.client.texts import describe
-from common.protocol.message import parse
 from helpers import EventLog, IRCTestClient
 from test_cli import CLI, lines_before_exit, tmux_cli
+from test_session import scripted_server_session
 
 CAPS = ("message-tags", "echo-message", "draft/message-redaction", "server-time", "batch")
 
@@ -53,18 +54,18 @@ def test_the_book_is_bounded_against_a_flood():
 
 @pytest.fixture
 def sessions(make_server, tmp_path):
+    """Sessions in #math on a server with its history in a real SQLite file; each is quit after the test."""
     running = make_server(db_path=str(tmp_path / "h.sqlite3"), flood_rate=0)
     started: list[Session] = []
 
-    def start(nick: str, lang_channel: str = "#math") -> tuple[Session, EventLog]:
-        session = Session(SessionConfig(port=running.address[1], nick=nick, channels=(lang_channel,), pace_rate=0))
+    def start(nick: str) -> tuple[Session, EventLog]:
+        session = Session(SessionConfig(port=running.address[1], nick=nick, channels=("#math",), pace_rate=0))
         session.start()
         started.append(session)
         log = EventLog(session)
         log.wait_for(ev.Joined, nick=nick)
         return session, log
 
-    start.running = running
     yield start
     for session in started:
         session.quit(timeout=1)
@@ -92,6 +93,7 @@ def test_react_take_back_and_delete_through_the_session(sessions):
     assert (deleted.by, deleted.sender, deleted.own) == ("masha", "masha", False)
     assert describe(deleted, "en") == "masha deleted a message"
     assert masha_log.wait_for(ev.MessageDeleted).own
+    assert run_input("/delete", masha, "#math", "en").output == ["There is no message of yours here to delete."]
     assert not masha.reactions.may_delete("#math", own=False), "a student deletes only their own"
     assert teacher.reactions.may_delete("#math", own=False), "the channel's operator deletes anyone's"
 
@@ -108,27 +110,22 @@ def test_a_refused_deletion_reads_in_russian(sessions):
     assert run_input("/delete", masha, "#math", "ru").output == ["Здесь нет вашего сообщения, которое можно удалить."]
 
 
-def test_a_redact_naming_another_conversations_message_is_ignored(make_server, tmp_path):
-    running = make_server(db_path=str(tmp_path / "h.sqlite3"))
-    session = Session(SessionConfig(port=running.address[1], nick="masha", channels=("#a", "#b"), pace_rate=0))
-    session.start()
-    log = EventLog(session)
-    try:
-        log.wait_for(ev.Joined, channel="#b")
-        other = running.connect("petya", caps=CAPS)
-        other.join("#a")
-        other.join("#b")
-        other.send("PRIVMSG #a :in a")
-        msgid = other.expect(r"PRIVMSG #a :?in a").tags["msgid"]
-        log.wait_for(ev.ChatMessage, text="in a")
-        handler = session._handler  # as the receiver thread would, with lines a confused server might send
-        handler.handle(parse(f":petya!p@h REDACT #b {msgid}"))  # a message of #a, said to be in #b
-        handler.handle(parse(f":petya!p@h REDACT #a {msgid}"))
-        deleted = log.wait_for(ev.MessageDeleted)
-        assert deleted.conversation == "#a"
-        assert not [event for event in log.seen if isinstance(event, ev.MessageDeleted) and event.conversation == "#b"]
-    finally:
-        session.quit(timeout=1)
+def test_a_redact_naming_another_conversations_message_is_ignored():
+    """The test plays the server: a REDACT that names a message the session saw in another conversation is
+    ignored, as the spec asks; the one that names the right conversation deletes it."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        session, log, peer = scripted_server_session(listener)
+        try:
+            peer.send("@msgid=m1 :petya!p@h PRIVMSG #a :in a")
+            log.wait_for(ev.ChatMessage, text="in a")
+            peer.send(":petya!p@h REDACT #b m1")
+            peer.send(":petya!p@h REDACT #a m1 :wrong channel")
+            deleted = log.wait_for(ev.MessageDeleted)
+            assert (deleted.conversation, deleted.sender, deleted.reason) == ("#a", "petya", "wrong channel")
+            assert [event for event in log.seen if isinstance(event, ev.MessageDeleted)] == [deleted]
+        finally:
+            peer.close()
+            session.quit(timeout=1)
 
 
 # ------------------------------------------------------------------ the CLI

@@ -112,9 +112,13 @@ class ReactionBook:
         return known
 
     def forget(self, msgid: str) -> KnownMessage | None:
-        """A message was deleted: forget its reactions; what was known of it, if anything."""
+        """A message was deleted: forget its reactions, and that it was anyone's latest; what was known of
+        it, if anything."""
         with self._lock:
             self._reactions.pop(msgid, None)
+            for latest in (self._last_own, self._last_other, self._last_by):
+                for key in [key for key, value in latest.items() if value == msgid]:
+                    del latest[key]
             return self._messages.get(msgid)
 
     def message(self, msgid: str) -> KnownMessage | None:

@@ -140,8 +140,8 @@ def route(event: ev.Event, lang: str, book: ConversationBook) -> list[tuple[str,
     when = getattr(event, "time", None)
     if isinstance(event, (ev.Joined, ev.Parted, ev.TopicChanged)):
         return [(event.channel, DisplayLine("system", text, time=when))]
-    if isinstance(event, ev.MessageDeleted):  # one the window does not show: see gui/message_actions.py
-        return [(event.conversation, DisplayLine("system", text, time=when))]
+    if isinstance(event, ev.MessageDeleted):  # one the window does not show (gui/message_actions.py), in an open chat
+        return [(event.conversation, DisplayLine("system", text, time=when))] if book.find(event.conversation) else []
     if isinstance(event, (ev.Quit, ev.NickChanged)):
         nicks = (event.nick,) if isinstance(event, ev.Quit) else (event.new, event.old)
         private = next((book.find(nick).name for nick in nicks if book.find(nick)), None)
