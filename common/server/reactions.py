@@ -26,7 +26,7 @@ from common.protocol.reactions import reaction_of
 from common.server.history import OWN_MESSAGE, PRIVATE_SIDE, Cursor, HistoryStore, StoredMessage, Viewer
 
 REACTION_SCAN_ROWS = 20_000
-REACTIONS_PER_PAGE = 4_096
+REACTIONS_PER_PAGE = 1_000  # about 130 KB of TAGMSG lines: well within a client's send queue
 
 
 def reaction_rows(store: HistoryStore, key: str, after: Cursor, viewer: Viewer | None) -> list[StoredMessage]:
@@ -66,7 +66,7 @@ def standing_reactions(rows: Iterable[StoredMessage], parents: set[str]) -> list
             standing.setdefault(who, row)
         else:
             standing.pop(who, None)
-    return list(standing.values())[:REACTIONS_PER_PAGE]
+    return list(standing.values())[-REACTIONS_PER_PAGE:]  # over the budget, the newest messages' reactions
 
 
 def reactions_to(store: HistoryStore, key: str, messages: list[StoredMessage], viewer: Viewer) -> list[StoredMessage]:

@@ -143,11 +143,14 @@ def apply_redaction(store: HistoryStore, out: Outbox, redaction: Redaction) -> N
     hearers = [client for nick, client in redaction.hearers
                if not found.stored.ops_only or client in redaction.operators or nick == found.sender_key]
     out.relay([client for client in hearers if REDACTION_CAP in client.caps], redaction.line)
-    if found.stored.command == "TAGMSG":
+    plain = [client for client in hearers if REDACTION_CAP not in client.caps]
+    if found.stored.command == "TAGMSG" or not plain:
         return
-    for client in hearers:
-        if REDACTION_CAP not in client.caps:
-            out.send(client, fallback_notice(out.server_name, redaction, found, client))
+    if is_channel_name(redaction.target):
+        out.relay(plain, fallback_notice(out.server_name, redaction, found, redaction.target))
+        return
+    for client in plain:  # a private chat: each side reads it addressed to themselves
+        out.send(client, fallback_notice(out.server_name, redaction, found, client.nick))
 
 
 def fail(out: Outbox, redaction: Redaction, code: str, *context: str) -> None:
@@ -155,9 +158,9 @@ def fail(out: Outbox, redaction: Redaction, code: str, *context: str) -> None:
     out.send(redaction.caller, Message("FAIL", ["REDACT", code, *words, FAIL_TEXTS[code]], source=out.server_name))
 
 
-def fallback_notice(server_name: str, redaction: Redaction, found: FoundMessage, client: Client) -> Message:
+def fallback_notice(server_name: str, redaction: Redaction, found: FoundMessage, target: str) -> Message:
     """What a client without the capability reads instead of the REDACT: who deleted whose message, when it
-    was sent, and the reason given; never the deleted text. In a private chat it is addressed to the reader."""
+    was sent, and the reason given; never the deleted text. ``target``: the channel, or the reader's nick."""
     who = redaction.caller.nick
     age = ago(redaction.now_ms - found.stored.time_ms)
     if found.is_from(redaction.side):
@@ -166,7 +169,6 @@ def fallback_notice(server_name: str, redaction: Redaction, found: FoundMessage,
         text = f"{who} deleted a message {found.stored.sender_nick} sent {age}"
     reason = redaction.line.param(2)
     text += f": {reason}" if reason else ""
-    target = redaction.target if is_channel_name(redaction.target) else client.nick
     return Message("NOTICE", [target, text], source=server_name)
 
 
