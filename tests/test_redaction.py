@@ -2,7 +2,7 @@
 +draft/reply), as transcripts over real sockets to an in-process server whose history is a real SQLite file
 and whose clock the test moves: a student's own message within the window and after it, someone else's,
 the teacher's deletion, unknown, malformed and misplaced msgids, private chats, questions under +U, what
-plain clients read, and the history (CHATHISTORY, the replay on JOIN) without the deleted message;
+plain clients read (irssi too), and the history (CHATHISTORY, the replay on JOIN) without the deleted message;
 reactions relayed, kept, taken back and replayed; and hostile input, each case ending with
 ``assert_still_served``."""
 from __future__ import annotations
@@ -357,3 +357,35 @@ def test_hostile_redacts(running):
     stranger.expect_numeric("451")
     assert texts(history(masha, "#math")) == ["hello"]
     assert_still_served(running, masha)
+
+
+def test_a_reaction_in_a_private_chat_stays_between_the_two(running):
+    masha = student(running, "masha", channel="")
+    petya = student(running, "petya", channel="")
+    msgid = say(masha, "petya", "homework?")
+    petya.send(f"@+draft/reply={msgid};+draft/react=✅ TAGMSG masha")
+    assert masha.expect(r" TAGMSG masha").tags["+draft/react"] == "✅"
+    lines = history(masha, "petya")
+    assert [line.command for line in lines] == ["PRIVMSG", "TAGMSG"] and lines[1].source.startswith("petya!")
+    assert [line.command for line in history(petya, "masha")] == ["PRIVMSG", "TAGMSG"]
+    vova = student(running, "vova", channel="")
+    assert history(vova, "masha") == [] and history(vova, "petya") == []
+
+
+def test_irssi_reads_who_deleted_what(server, tmp_path):
+    """A real plain client (irssi, no capabilities) reads the fallback NOTICE in the channel."""
+    from test_interop import start_irssi
+
+    session = start_irssi(server, tmp_path, "irssiuser")
+    try:
+        masha = server.connect("masha", caps=FULL)
+        masha.join("#class")
+        session.wait_for(r"Welcome to the classchat IRC Network")
+        session.send("/join #class")
+        masha.expect(r":irssiuser!\S+ JOIN #class")
+        msgid = say(masha, "#class", "a typo here")
+        session.wait_for(r"a typo here")
+        masha.send(f"REDACT #class {msgid} :typo")
+        session.wait_for(r"masha deleted a message they sent \d+ seconds? ago: typo")
+    finally:
+        session.kill()
