@@ -1,7 +1,7 @@
 """The chat window's part for deleted messages and reactions: the right-click menu of a message (👍 ✅ ❓ and
 Delete, each shown only when the server offers it and the user may), the placeholder that replaces a
 deleted message in place ("message deleted by the teacher"), and the reaction counts under a message
-("👍 12 understood · ❓ 3 lost"), updated in place.
+("👍 12 understood   ❓ 3 lost"), updated in place.
 
 Events come in ``note()`` while the window drains its queue; the view changes once per tick, in
 ``after_draw()``, after the tick's new lines are drawn: three hundred ``ReactionsChanged`` for one message
@@ -15,12 +15,12 @@ import tkinter as tk
 from typing import Protocol
 
 from common.client import events as ev
-from common.client.session import Session
 from common.client.reaction_texts import REACTION_LABELS, placeholder_text
+from common.client.session import Session
 from common.client.texts import tr
 from common.gui.message_marks import REACTIONS_TAG, Segments
-from common.gui.widgets import MessageView
 from common.gui.model import ConversationBook, DisplayLine
+from common.gui.widgets import MessageView
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.reactions import CLASS_REACTIONS
 
