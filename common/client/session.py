@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from common.client.events import ChatMessage, Event
 from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
+from common.client.raw_lines import RECENT_LINES, RawLineLog
 from common.client.state import ClientState
 from common.client.transport import Transport
 from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
@@ -53,6 +54,7 @@ class SessionConfig:
     history_on_join: int = 50  # messages to ask for when the server offers chathistory
     backoff_first: float = 1.0
     backoff_max: float = 30.0
+    raw_lines_kept: int = RECENT_LINES  # the raw lines kept for the protocol pane / --raw; 0 keeps none
 
 
 class SessionClosed(Exception):
@@ -66,7 +68,9 @@ class Session:
         self.config = config
         self.events: "queue.Queue[Event]" = events if events is not None else queue.Queue()
         self._state = ClientState(config.nick, config.channels)
-        self._transport = Transport(config, self._state, self.events)
+        # Every line sent and received, for the protocol pane and --raw (raw_lines.py); None keeps none.
+        self.raw_lines = RawLineLog(config.raw_lines_kept) if config.raw_lines_kept > 0 else None
+        self._transport = Transport(config, self._state, self.events, self.raw_lines)
         self._handler = ServerLineHandler(config, self._state, self.events, self._transport)
         self._tokens = itertools.count(1)
 

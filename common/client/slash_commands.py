@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from common.protocol.casemap import is_channel_name, is_valid_channel
+from common.client.raw_lines import SECRET_PARAMS, SERVICE_VERBS
 from common.client.session import Session
 from common.client.texts import tr
 
@@ -266,9 +267,9 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
 }
 
 
-# Raw lines (/quote) and services messages (/msg NickServ …) that carry a password: the words before it.
-_SECRET_RAW_COMMANDS = {"PASS": 1, "OPER": 2, "AUTHENTICATE": 1}
-_SECRET_SERVICE_VERBS = {"IDENTIFY", "REGISTER", "GHOST", "RECOVER", "SETPASS"}
+# Raw lines (/quote) that carry a password: the words before it, the command's name included. The same
+# table masks the lines themselves in the protocol pane and --raw (raw_lines.py), as do the services' verbs.
+_SECRET_RAW_COMMANDS = {command: first + 1 for command, first in SECRET_PARAMS.items()}
 
 
 def _secret_words_before(line: str) -> int | None:
@@ -288,7 +289,7 @@ def _secret_words_before(line: str) -> int | None:
     if name == "quote" and len(words) > 1 and words[1].upper() in _SECRET_RAW_COMMANDS:
         return 1 + _SECRET_RAW_COMMANDS[words[1].upper()]
     if name in ("msg", "query") and len(words) > 2 and words[1].lower().endswith("serv") \
-            and words[2].upper() in _SECRET_SERVICE_VERBS:
+            and words[2].upper() in SERVICE_VERBS:
         return 3
     return None
 
