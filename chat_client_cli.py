@@ -4,6 +4,7 @@
     python3 chat_client_cli.py --nick alice --channel '#general'     # interactive, with readline
     echo "build finished" | python3 chat_client_cli.py --nick ci      # scripted: send stdin, then exit
     python3 chat_client_cli.py --once "lesson starts in 5 minutes"
+    python3 chat_client_cli.py --raw                                  # and every IRC line, on stderr
 
 In a terminal it is a chat window. From a script it prints on stdout only what others say and what the
 script asked for (/names, /whois, …); errors go to stderr, and with --verbose everything else too.
@@ -25,6 +26,7 @@ from typing import TextIO
 from common.client import events as ev
 from common.client.formatting import printable
 from common.client.options import add_tls_pin_argument, default_nick
+from common.client.raw_lines import RawLineLog, ShownLine, shown
 from common.client.session import Session, SessionConfig
 from common.client.slash_commands import is_secret_command, needs_secret, run_input
 from common.client.texts import describe, detect_language, tr
@@ -37,6 +39,10 @@ ACCOUNT_PASSWORD_VARIABLE = "CLASSCHAT_ACCOUNT_PASSWORD"
 EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 130
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 WAKE_SIGNAL = signal.SIGUSR1  # the event thread wakes a waiting prompt with it when the connection has ended
+RAW_LINES_KEPT = 20000  # --raw: lines the session keeps while a slow terminal catches up
+# --raw's colour for each kind of line (raw_lines.kind_of); the time and the arrow are dim
+RAW_COLOURS = {"message": "34", "membership": "32", "mode": "36", "numeric": "35", "ping": "90", "cap": "33",
+               "error": "31", "note": "2;3"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,6 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--once", metavar="TEXT", help="send one message to the channel and exit")
     parser.add_argument("--verbose", action="store_true",
                         help="from a script: also show the welcome, joins, history and your own lines (on stderr)")
+    parser.add_argument("--raw", action="store_true",
+                        help="also print every IRC line sent (→) and received (←) on stderr, with times; "
+                             "passwords are masked")
     parser.add_argument("--lang", choices=["en", "ru"], help="language (default: from the locale)")
     args = parser.parse_args(argv)
     if args.port is None:
@@ -168,11 +177,16 @@ class Printer:
         stream = stream or sys.stdout
         with self._lock:
             try:
-                if self.interactive and stream is sys.stdout and self.reading:
+                # In a terminal, stderr (--raw) shares the screen with the prompt: keep the prompt below too.
+                on_screen = self.interactive and (stream is sys.stdout or stream.isatty())
+                if on_screen and self.reading:
                     import readline  # only in a terminal, where input() uses it
                     typed = readline.get_line_buffer()
-                    stream.write(f"\r\x1b[2K{text}\n{self.prompt}{typed}")
-                elif self.interactive and stream is sys.stdout:
+                    stream.write(f"\r\x1b[2K{text}\n")
+                    stream.flush()
+                    sys.stdout.write(f"{self.prompt}{typed}")
+                    sys.stdout.flush()
+                elif on_screen:
                     stream.write(f"\r\x1b[2K{text}\n")
                 else:
                     stream.write(text + "\n")
@@ -317,6 +331,31 @@ def show_event(event: ev.Event, printer: Printer, outcome: Outcome) -> None:
     outcome.note(event)
 
 
+def print_raw_lines(log: RawLineLog, printer: Printer, colour: bool) -> None:
+    """The --raw thread: print every line the session records on stderr, until the session has ended and
+    all are printed. It waits on the log, so the session's threads never wait on the terminal."""
+    seq = 0
+    while True:
+        records, missed = log.wait_since(seq, timeout=1.0)
+        if missed:
+            printer.show(tr("raw_skipped", printer.lang, count=missed), sys.stderr)
+        for record in records:
+            printer.show(format_raw_line(shown(record, lambda key, values: tr(key, printer.lang, **values)),
+                                         colour), sys.stderr)
+            seq = record.seq
+        if not records and log.closed:
+            return
+
+
+def format_raw_line(line: ShownLine, colour: bool) -> str:
+    """"14:03:27.512 → PRIVMSG #general :hi": the text is masked and its control characters visible."""
+    if not colour:
+        return f"{line.clock} {line.direction} {line.text}"
+    code = RAW_COLOURS.get(line.kind)
+    text = f"\x1b[{code}m{line.text}\x1b[0m" if code else line.text
+    return f"\x1b[2m{line.clock} {line.direction}\x1b[0m {text}"
+
+
 def wait_until_registered(session: Session, outcome: Outcome, prompt: Prompt | None) -> bool:
     """Wait for registration; in a terminal, ask for another nick each time the server refuses one."""
     while True:
@@ -449,13 +488,18 @@ def main(argv: list[str] | None = None) -> int:
         account=args.account, account_password=args.account_password,
         channels=(args.channel,) if args.channel else (), tls=args.tls, tls_verify=not args.insecure,
         tls_pin=args.tls_pin,
-        reconnect=interactive,
+        reconnect=interactive, raw_lines_kept=RAW_LINES_KEPT if args.raw else 0,
     )
     session = Session(config)
     printer = Printer(lang, colour, interactive, verbose=args.verbose)
     outcome = Outcome()
     prompt = Prompt(printer, outcome) if interactive else None
     events = threading.Thread(target=pump_events, args=(session, printer, outcome, prompt), name="events")
+    raw = None
+    if session.raw_lines is not None:
+        raw_colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+        raw = threading.Thread(target=print_raw_lines, args=(session.raw_lines, printer, raw_colour), name="raw")
+        raw.start()
     session.start()
     events.start()
     try:
@@ -470,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         if not outcome.leaving:
             leave(session, printer, outcome, "Leaving")
         events.join(5)
+        if raw is not None:
+            raw.join(5)
     if interactive and code in (EXIT_OK, EXIT_INTERRUPTED):
         printer.show(tr("cli_goodbye", lang))
     line = exit_line(code, outcome, args, lang)

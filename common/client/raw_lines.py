@@ -136,7 +136,7 @@ class RawRecord(NamedTuple):
 
 
 @dataclass(frozen=True)
-class RawLine:
+class ShownLine:
     """A record as the views show it: ``text`` is masked and printable; ``kind`` picks its colour."""
 
     direction: str
@@ -150,17 +150,17 @@ class RawLine:
         return time.strftime("%H:%M:%S", time.localtime(self.time)) + f".{int(self.time * 1000) % 1000:03d}"
 
 
-def shown(record: RawRecord, describe_note) -> RawLine:
+def shown(record: RawRecord, describe_note) -> ShownLine:
     """What a view shows of a record. ``describe_note(key, values)`` words a note (``texts.tr``)."""
     if record.direction == NOTE:
         key, values = record.data
-        return RawLine(NOTE, record.time, describe_note(key, values), "note")
+        return ShownLine(NOTE, record.time, describe_note(key, values), "note")
     line = record.data.decode("utf-8", errors="replace").rstrip("\r\n")
     try:
         message = parse(line)
     except ProtocolError:
-        return RawLine(record.direction, record.time, visible_controls(_mask_unparsed(line)), "other")
-    return RawLine(record.direction, record.time, visible_controls(_masked(message, line)), kind_of(message.command))
+        return ShownLine(record.direction, record.time, visible_controls(_mask_unparsed(line)), "other")
+    return ShownLine(record.direction, record.time, visible_controls(_masked(message, line)), kind_of(message.command))
 
 
 class RawLineLog:

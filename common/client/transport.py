@@ -269,7 +269,7 @@ class Transport:
                 awaiting_pong = False
                 for raw in framer.feed(data):
                     if self.raw_lines is not None:
-                        self.raw_lines.record(RECEIVED, raw)
+                        self.raw_lines.record(RECEIVED, raw.data)
                     try:
                         message = parse(raw.decode(errors="replace"))
                     except ProtocolError:

@@ -30,6 +30,7 @@ from common.client.slash_commands import is_secret_command, run_input
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
+from common.gui.protocol_pane import ProtocolPane
 from common.gui.settings import MAX_FONT, MIN_FONT, Settings, dialog_settings, remember_connection, save_settings
 from common.gui.theme import THEMES, NickColours
 from common.gui.widgets import (AppToplevel, Banner, ConversationList, ElidedLabel, InputLine, MemberList,
@@ -77,6 +78,7 @@ class ChatWindow:
         self._build()
         self.apply_theme(settings.theme)
         self.retranslate()
+        self.show_protocol(settings.show_protocol)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
         self._after_id = self.top.after(POLL_MS, self._poll)
 
@@ -116,9 +118,15 @@ class ChatWindow:
         self.top.minsize(MIN_WIDTH, MIN_HEIGHT)
         self.status = ttk.Label(self.top, anchor="w", padding=(8, 3))
         self.status.pack(side="bottom", fill="x")
+        # The chat above, the protocol pane below it while shown (View → Show the protocol).
+        self.outer = tk.PanedWindow(self.top, orient="vertical", sashwidth=4, borderwidth=0)
+        self.outer.pack(fill="both", expand=True)
         # Tk's own panedwindow: ttk's cannot be told a pane's width, which fit_width() needs.
-        self.panes = panes = tk.PanedWindow(self.top, orient="horizontal", sashwidth=4, borderwidth=0)
-        panes.pack(fill="both", expand=True)
+        self.panes = panes = tk.PanedWindow(self.outer, orient="horizontal", sashwidth=4, borderwidth=0)
+        self.outer.add(panes, stretch="always")
+        self.protocol = ProtocolPane(self.outer, lambda: self.session.raw_lines, size, self.bold_font.name, self.lang)
+        self.protocol.bind("<<ProtocolPaneClosed>>", lambda _e: self.show_protocol(False))
+        self.protocol_shown = tk.BooleanVar(self.top, value=False)
         self.conversation_list = ConversationList(panes, self.font.name)
         self.centre = centre = ttk.Frame(panes)
         self.member_list = MemberList(panes, self.font.name)
@@ -158,6 +166,9 @@ class ChatWindow:
         view.add_separator()
         view.add_command(label=tr("menu_bigger", self.lang), command=lambda: self.change_font_size(1))
         view.add_command(label=tr("menu_smaller", self.lang), command=lambda: self.change_font_size(-1))
+        view.add_separator()
+        view.add_checkbutton(label=tr("menu_protocol", self.lang), variable=self.protocol_shown,
+                             command=lambda: self.show_protocol(self.protocol_shown.get()))
         language = tk.Menu(menubar, tearoff=False)
         language.add_command(label="English", command=lambda: self.set_language("en"))
         language.add_command(label="Русский", command=lambda: self.set_language("ru"))
@@ -201,7 +212,8 @@ class ChatWindow:
         style.map("Vertical.TScrollbar", background=[("active", palette.muted)])
         self.top.configure(background=palette.panel)
         self.panes.configure(background=palette.border)  # the colour of its sashes
-        for widget in (self.view, self.conversation_list, self.member_list, self.input):
+        self.outer.configure(background=palette.border)
+        for widget in (self.view, self.conversation_list, self.member_list, self.input, self.protocol):
             widget.apply_palette(palette)
         for banner in (self.banner, self.announcement):
             banner.recolour(palette)
@@ -220,6 +232,7 @@ class ChatWindow:
     def _set_font_size(self, size: int) -> None:
         self.font.set_size(size)
         self.bold_font.set_size(size)
+        self.protocol.set_font_size(size)
 
     def fit_width(self, width: int) -> None:
         """Make the window's layout, with its member list shown, fit in ``width`` pixels: narrower side
@@ -260,6 +273,14 @@ class ChatWindow:
             self.panes.forget(self.member_list)
         self._member_panel_shown = shown
 
+    def show_protocol(self, shown: bool) -> None:
+        """View → Show the protocol: the raw lines below the chat (``protocol_pane.py``), remembered."""
+        self.protocol.set_shown(shown)
+        self.protocol_shown.set(shown)
+        if self.settings.show_protocol != shown:
+            self.settings.show_protocol = shown
+            self._persist()
+
     def set_language(self, lang: str) -> None:
         if lang in LANGUAGES:
             self.lang = self.settings.lang = lang
@@ -271,6 +292,7 @@ class ChatWindow:
         self.input.button.configure(text=tr("send", self.lang))
         self.conversation_list.title.configure(text=tr("conversations", self.lang))
         self.view.set_labels(tr("teacher_badge", self.lang), tr("question_note", self.lang))
+        self.protocol.set_language(self.lang)
         self._list_dirty = self._members_dirty = True
         self._refresh()
 
@@ -550,6 +572,7 @@ class ChatWindow:
         self._cancel_retry()
         if self.dialog is not None and self.dialog.top.winfo_exists():
             self.dialog.top.destroy()
+        self.protocol.close()
         self.top.destroy()
         self.font.delete()
         self.bold_font.delete()
