@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """GUI ingestion benchmark: the longest stall of the Tk loop while a window receives a message flood.
 
-    python bench/gui_stall.py [--rate 1000] [--seconds 5] [--json FILE]
+    python bench/gui_stall.py [--rate 1000] [--seconds 5] [--protocol-pane] [--json FILE]
 
 It starts chat_server.py (flood control off), opens one real ChatWindow (on Xvfb when there is no
 display), and floods #general from a separate process at ``--rate`` messages per second. A 5 ms
 ``after()`` heartbeat in the Tk loop records every gap; the longest gap while the flood runs is the stall
-a user would feel. Needs Debian's xvfb when no DISPLAY is set.
+a user would feel. With --protocol-pane the window's protocol pane (View → Show the protocol) is open
+too, drawing every raw line of the flood. Needs Debian's xvfb when no DISPLAY is set.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="messages per second (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=5.0, help="how long the flood lasts (default: %(default)s)")
+    parser.add_argument("--protocol-pane", action="store_true", help="with the protocol pane open")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--flooder", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -70,13 +72,17 @@ def main() -> int:
         server.wait(5)
         if xvfb is not None:
             xvfb.terminate()
-    print(f"GUI ingestion: {args.rate:.0f} messages/s for {args.seconds:.0f} s into one window")
+    pane = " with the protocol pane open" if args.protocol_pane else ""
+    print(f"GUI ingestion: {args.rate:.0f} messages/s for {args.seconds:.0f} s into one window{pane}")
     print(f"  longest Tk loop stall : {figures['max_stall_ms']:.1f} ms  (target: under 50 ms)")
     print(f"  99th percentile gap   : {figures['p99_gap_ms']:.1f} ms")
     print(f"  median gap            : {figures['median_gap_ms']:.1f} ms  (heartbeat every 5 ms)")
     print(f"  last message shown    : #{figures['last_shown']} of {figures['messages_sent']} "
           f"(scrollback keeps {figures['kept_lines']}, {'no gaps' if figures['gapless'] else 'GAPS'})")
     print(f"  all shown after       : {figures['drain_seconds']:.2f} s")
+    if args.protocol_pane:
+        print(f"  protocol pane         : {figures['pane_lines']} lines kept, {figures['pane_missed']} not shown "
+              f"(fell out of the session's log before a tick)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
@@ -92,7 +98,7 @@ def measure(port: int, args: argparse.Namespace) -> dict:
     root = tk.Tk()
     root.withdraw()
     window = ChatWindow(tk.Toplevel(root), SessionConfig(port=port, nick="viewer", channels=("#general",)),
-                        Settings(), "en", save=False)
+                        Settings(show_protocol=args.protocol_pane), "en", save=False)
     pause = threading.Event()
     deadline = time.monotonic() + 10
     while not window.session.is_joined("#general") and time.monotonic() < deadline:
@@ -109,7 +115,11 @@ def measure(port: int, args: argparse.Namespace) -> dict:
                                 "--seconds", str(args.seconds)])
     started = time.perf_counter()
     conversation = None
-    while conversation is None or not any("flood-done" in line.text for line in list(conversation.lines)[-3:]):
+    def pane_done() -> bool:
+        return not args.protocol_pane or any("flood-done" in line for line in window.protocol.lines()[-3:])
+
+    while conversation is None or not any("flood-done" in line.text for line in list(conversation.lines)[-3:]) \
+            or not pane_done():
         root.update()
         conversation = window.book.find("#general")
         if time.perf_counter() - started > args.seconds + 30:
@@ -119,6 +129,8 @@ def measure(port: int, args: argparse.Namespace) -> dict:
     numbers = [int(line.text.split()[2]) for line in conversation.lines if line.text.startswith("flood message")]
     # The scrollback keeps the newest lines only; what it keeps must be a gapless run up to the last one.
     gapless = numbers == list(range(numbers[0], numbers[0] + len(numbers))) if numbers else False
+    pane_lines = window.protocol.lines()
+    pane_missed = sum(int(line.split()[1]) for line in pane_lines if line.startswith("… "))
     window.close()
     root.destroy()
     gaps = [(b - a) * 1000 for a, b in zip(beats, beats[1:])]
@@ -127,6 +139,7 @@ def measure(port: int, args: argparse.Namespace) -> dict:
         "last_shown": numbers[-1] if numbers else -1, "kept_lines": len(numbers), "gapless": gapless,
         "max_stall_ms": max(gaps), "p99_gap_ms": statistics.quantiles(gaps, n=100)[98],
         "median_gap_ms": statistics.median(gaps), "drain_seconds": drained,
+        "protocol_pane": args.protocol_pane, "pane_lines": len(pane_lines), "pane_missed": pane_missed,
     }
 
 
