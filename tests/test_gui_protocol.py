@@ -52,7 +52,7 @@ def test_the_pane_opened_from_the_view_menu_shows_what_a_message_sends_and_what_
     menu, index = menu_entry(alice, "View", "Show the protocol")
     menu.invoke(index)
     pump_until(tk_root, lambda: alice.protocol.winfo_ismapped(), what="the pane to show")
-    assert alice.protocol.shown and alice.protocol_shown.get() and alice.settings.show_protocol
+    assert alice.protocol.shown and alice.protocol.menu_ticked() and alice.settings.show_protocol
     # Opened after connecting, it still starts with the registration burst.
     pump_until(tk_root, lambda: has_line(alice, r" ← :\S+ 001 alice "), what="the welcome in the pane")
     lines = alice.protocol.lines()
@@ -90,7 +90,7 @@ def test_hidden_the_pane_has_no_tick_and_shows_what_came_meanwhile_when_opened_a
     alice.protocol.close_button.invoke()
     pump_until(tk_root, lambda: not alice.protocol.winfo_ismapped(), what="the pane to go")
     assert not alice.protocol.shown and alice.protocol._after_id is None
-    assert not alice.protocol_shown.get() and not alice.settings.show_protocol
+    assert not alice.protocol.menu_ticked() and not alice.settings.show_protocol
     bob = IRCTestClient(process.address).register("bob")
     bob.join("#general")
     bob.send("PRIVMSG #general :while the pane was hidden")
@@ -101,6 +101,8 @@ def test_hidden_the_pane_has_no_tick_and_shows_what_came_meanwhile_when_opened_a
     pump_until(tk_root, lambda: has_line(alice, r":bob!\S+ PRIVMSG #general :while the pane was hidden$"),
                what="the line recorded while hidden")
     assert sum("→ JOIN #general" in line for line in alice.protocol.lines()) == 1, "nothing drawn twice"
+    menu.invoke(index)
+    assert not alice.protocol.shown and not alice.protocol.menu_ticked() and alice.protocol._after_id is None
 
 
 def test_the_pane_follows_theme_font_language_and_the_saved_setting(server_process, tk_root):

@@ -57,7 +57,9 @@ class ProtocolPane(ttk.Frame):
     """The pane, a child of the window's vertical ``tk.PanedWindow`` (its ``master``), which it adds
     itself to when shown (``set_shown``). ``log_of()`` is the current session's log: when the window
     connects anew, the pane notices the new log and goes on with it. Its × ("Hide") generates
-    ``<<ProtocolPaneClosed>>``; ``close()`` when the window goes."""
+    ``<<ProtocolPaneClosed>>``; ``close()`` when the window goes. ``menu_variable`` names the Tcl variable
+    of the menu's check mark: a plain Tcl variable, not a ``tk.BooleanVar``, whose ``__del__`` would call
+    Tcl from whichever thread the collector runs in."""
 
     def __init__(self, master: tk.PanedWindow, log_of: Callable[[], RawLineLog | None], size: int,
                  label_font: str, lang: str) -> None:
@@ -70,6 +72,8 @@ class ProtocolPane(ttk.Frame):
         self._seq = 0
         self._after_id: str | None = None
         self.following = True
+        self.menu_variable = f"classchat-protocol-shown{self}"
+        self.setvar(self.menu_variable, 0)
         self._sized = False
         self.paned.bind("<Configure>", self._on_paned_resized, add=True)
         self.font = NamedFont(self, "DejaVu Sans Mono", size)
@@ -107,6 +111,7 @@ class ProtocolPane(ttk.Frame):
         if shown == self.shown:
             return
         self.shown = shown
+        self.setvar(self.menu_variable, int(shown))
         if shown:
             self.paned.add(self, stretch="never", height=self._share_of(self.paned.winfo_height()),
                            minsize=MIN_HEIGHT // 2)
@@ -119,6 +124,10 @@ class ProtocolPane(ttk.Frame):
             self._cancel_tick()
             self.paned.forget(self)
 
+    def menu_ticked(self) -> bool:
+        """Whether the menu's check mark is on (the menu sets it before it calls its command)."""
+        return bool(self.getboolean(self.getvar(self.menu_variable)))
+
     def _share_of(self, height: int) -> int:
         return max(MIN_HEIGHT, int(height * SHOWN_SHARE)) if height > 2 * MIN_HEIGHT else DEFAULT_HEIGHT
 
@@ -130,6 +139,7 @@ class ProtocolPane(ttk.Frame):
     def close(self) -> None:
         """The window is going: no more ticks, and the fonts go (on the Tk thread, see ``NamedFont``)."""
         self._cancel_tick()
+        self.tk.call("unset", "-nocomplain", self.menu_variable)
         self.font.delete()
         self.bold_font.delete()
 

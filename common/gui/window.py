@@ -126,7 +126,6 @@ class ChatWindow:
         self.outer.add(panes, stretch="always")
         self.protocol = ProtocolPane(self.outer, lambda: self.session.raw_lines, size, self.bold_font.name, self.lang)
         self.protocol.bind("<<ProtocolPaneClosed>>", lambda _e: self.show_protocol(False))
-        self.protocol_shown = tk.BooleanVar(self.top, value=False)
         self.conversation_list = ConversationList(panes, self.font.name)
         self.centre = centre = ttk.Frame(panes)
         self.member_list = MemberList(panes, self.font.name)
@@ -167,8 +166,8 @@ class ChatWindow:
         view.add_command(label=tr("menu_bigger", self.lang), command=lambda: self.change_font_size(1))
         view.add_command(label=tr("menu_smaller", self.lang), command=lambda: self.change_font_size(-1))
         view.add_separator()
-        view.add_checkbutton(label=tr("menu_protocol", self.lang), variable=self.protocol_shown,
-                             command=lambda: self.show_protocol(self.protocol_shown.get()))
+        view.add_checkbutton(label=tr("menu_protocol", self.lang), variable=self.protocol.menu_variable,
+                             command=lambda: self.show_protocol(self.protocol.menu_ticked()))
         language = tk.Menu(menubar, tearoff=False)
         language.add_command(label="English", command=lambda: self.set_language("en"))
         language.add_command(label="Русский", command=lambda: self.set_language("ru"))
@@ -276,7 +275,6 @@ class ChatWindow:
     def show_protocol(self, shown: bool) -> None:
         """View → Show the protocol: the raw lines below the chat (``protocol_pane.py``), remembered."""
         self.protocol.set_shown(shown)
-        self.protocol_shown.set(shown)
         if self.settings.show_protocol != shown:
             self.settings.show_protocol = shown
             self._persist()
