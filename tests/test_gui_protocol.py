@@ -100,7 +100,11 @@ def test_hidden_the_pane_has_no_tick_and_shows_what_came_meanwhile_when_opened_a
     menu.invoke(index)
     pump_until(tk_root, lambda: has_line(alice, r":bob!\S+ PRIVMSG #general :while the pane was hidden$"),
                what="the line recorded while hidden")
-    assert sum("→ JOIN #general" in line for line in alice.protocol.lines()) == 1, "nothing drawn twice"
+    assert sum(line.endswith("→ JOIN #general") for line in alice.protocol.lines()) == 1, "nothing drawn twice"
+    alice.connect(alice.session.config)  # "Connect again…": the pane goes on with the new session's lines
+    pump_until(tk_root, lambda: sum("· connected to" in line for line in alice.protocol.lines()) == 2,
+               what="the second connection in the pane")
+    pump_until(tk_root, lambda: sum(line.endswith("→ JOIN #general") for line in alice.protocol.lines()) == 2)
     menu.invoke(index)
     assert not alice.protocol.shown and not alice.protocol.menu_ticked() and alice.protocol._after_id is None
 

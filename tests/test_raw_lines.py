@@ -238,3 +238,27 @@ def test_a_session_can_keep_no_lines(server):
     session, _ = start_session(server.address, "alice", raw_lines_kept=0)
     session.quit()
     assert session.raw_lines is None
+
+
+def test_notes_say_when_the_lines_travel_encrypted_and_when_a_connection_fails(make_server, certificate):
+    from common.protocol.tls import certificate_fingerprint
+
+    cert, key = certificate
+    running = make_server(tls_cert=cert, tls_key=key)
+    address = running.server.tls_address
+    session, _ = start_session(address, "alice", tls_pin=certificate_fingerprint(cert), reconnect=False)
+    try:
+        lines = shown_lines(session)
+    finally:
+        session.quit()
+    assert lines[0] == "· raw_connected_tls" and "→ NICK alice" in lines
+    refused = Session(SessionConfig(host=address[0], port=address[1], nick="mallory", tls_pin="AA" * 32,
+                                    reconnect=False))
+    events = EventLog(refused)
+    refused.start()
+    events.wait_for(ev.ConnectionState, state="closed")
+    records, _ = refused.raw_lines.since(0)
+    note = shown(records[0], lambda key, values: tr(key, "en", **values))
+    assert len(records) == 1 and note.direction == NOTE
+    assert note.text.startswith(f"could not connect to 127.0.0.1:{address[1]}: ") and "pinned" in note.text
+    refused.quit()

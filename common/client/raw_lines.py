@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from common.client.formatting import visible_controls
 from common.protocol.message import Message, ProtocolError, parse
@@ -150,7 +150,7 @@ class ShownLine:
         return time.strftime("%H:%M:%S", time.localtime(self.time)) + f".{int(self.time * 1000) % 1000:03d}"
 
 
-def shown(record: RawRecord, describe_note) -> ShownLine:
+def shown(record: RawRecord, describe_note: Callable[[str, dict[str, str]], str]) -> ShownLine:
     """What a view shows of a record. ``describe_note(key, values)`` words a note (``texts.tr``)."""
     if record.direction == NOTE:
         key, values = record.data
@@ -160,7 +160,8 @@ def shown(record: RawRecord, describe_note) -> ShownLine:
         message = parse(line)
     except ProtocolError:
         return ShownLine(record.direction, record.time, visible_controls(_mask_unparsed(line)), "other")
-    return ShownLine(record.direction, record.time, visible_controls(_masked(message, line)), kind_of(message.command))
+    text = visible_controls(_masked(message, line))
+    return ShownLine(record.direction, record.time, text, kind_of(message.command))
 
 
 class RawLineLog:
