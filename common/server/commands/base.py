@@ -16,14 +16,16 @@ from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
 from common.protocol.message import Message
 from common.server.accounts import AccountStore
+from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
 from common.server.outbox import Outbox
 from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
-CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/account-registration",
-                "draft/channel-rename", "echo-message", "extended-join", "extended-monitor", "labeled-response",
-                "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
+CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "classchat.org/classroom",
+                "draft/account-registration", "draft/channel-rename", "echo-message", "extended-join",
+                "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl", "server-time",
+                "setname", "userhost-in-names")
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
@@ -60,6 +62,7 @@ class ServerServices(Protocol):
     version: str
     created_text: str
     accounts: AccountStore | None
+    attendance: AttendanceRecorder | None  # None when the server keeps no history (and so no attendance)
 
     def pause(self, seconds: float) -> None: ...
 
