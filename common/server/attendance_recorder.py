@@ -104,6 +104,7 @@ class AttendanceRecorder(threading.Thread):
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if self.path != ":memory:":
                 db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # as the history: a commit survives kill -9
             table = AttendanceTable(db)
             table.create()
             closed = table.close_abandoned()
