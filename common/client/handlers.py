@@ -551,7 +551,7 @@ class ServerLineHandler:
         self._on_numeric(msg)
 
     def _on_fail(self, msg: Message) -> None:
-        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:])))
+        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))  # [0]: the command
 
     def _on_numeric(self, msg: Message) -> None:
         code = msg.command
