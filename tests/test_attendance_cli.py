@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from datetime import date
@@ -104,3 +105,22 @@ def test_an_unknown_channel_or_a_missing_database_exits_1(lesson_db, tmp_path):
     assert result.returncode == 1 and "wants a channel name such as '#math'" in result.stderr
     result = run_server_command(str(tmp_path / "none.sqlite3"), "--attendance", "#math")
     assert result.returncode == 1 and result.stderr.startswith("chat_server.py: error: no history database at ")
+
+
+def test_the_cli_client_prints_the_teacher_s_report(server_process, tmp_path):
+    db = str(tmp_path / "live.sqlite3")
+    AccountStore(db).create("ivanova", "chalk-and-board", teacher=True)
+    process = server_process("--db", db, "--class", "#math")
+    student = IRCTestClient(process.address).register("petya")
+    student.join("#math")
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "chat_client_cli.py"), "--host", "127.0.0.1", "--port",
+         str(process.address[1]), "--nick", "ivanova", "--account", "ivanova", "--channel", "#math", "--lang", "en"],
+        input="/attendance #math\n/attendance #math 2026-02-30\n", capture_output=True, text=True, timeout=30,
+        env={**os.environ, "CLASSCHAT_ACCOUNT_PASSWORD": "chalk-and-board"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    lines = lines[lines.index("Attendance in #math: 2 row(s)"):]
+    assert sorted(line.split()[1] for line in lines[1:3]) == ["ivanova", "petya"]
+    assert "present" in lines[1] and "(guest)" in "".join(lines[1:3])
+    assert "Write the day as YYYY-MM-DD" in result.stderr

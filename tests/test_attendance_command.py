@@ -124,6 +124,16 @@ def test_the_teacher_gets_a_row_per_person_with_minutes_counted_once(school, clo
     assert batch_rows(teacher, "#math") == (["2026-11-25", "0"], [])
 
 
+def test_the_rows_come_before_the_replies_to_later_lines(school, clock):
+    teacher = teacher_of(school)
+    teacher.join("#math")
+    teacher.send(b"ATTENDANCE #math\r\nPING :after-the-rows\r\n")
+    lines = teacher.lines_until(r" PONG \S+ :?after-the-rows")  # everything up to the PONG
+    start = next(line for line in lines if f" {ATTENDANCE_BATCH} " in line)
+    reference = start.split(" BATCH +")[1].split()[0]
+    assert any(line.endswith(f" BATCH -{reference}") for line in lines), lines
+
+
 def test_a_plain_client_reads_the_rows_as_notices(school, clock):
     run_short_lesson(school, clock)
     plain = log_in(school, "teacher_irssi", "teacher", "chalk-and-board")

@@ -78,13 +78,14 @@ class AttendanceRecorder(threading.Thread):
     def left(self, member: Hashable, channel: str) -> None:
         self._queue.put(("leave", member, channel, self.now_ms()))
 
-    def ask(self, job: Job) -> bool:
-        """Queue a report job, run here behind every change queued before it; False when too many wait."""
+    def ask(self, job: Job, done: threading.Event | None = None) -> bool:
+        """Queue a report job, run here behind every change queued before it; ``done`` is set once its answer
+        is handed over (or it failed). False when too many wait, or the thread has stopped."""
         with self._reports_lock:
-            if self._reports_waiting >= MAX_WAITING_REPORTS:
+            if self._reports_waiting >= MAX_WAITING_REPORTS or self._stop_time_ms is not None:
                 return False
             self._reports_waiting += 1
-        self._queue.put(job)
+        self._queue.put(job if done is None else (job, done))
         return True
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -125,14 +126,16 @@ class AttendanceRecorder(threading.Thread):
                 item = self._queue.get(timeout=max(0.0, next_beat - self._monotonic()))
             except queue.Empty:
                 item = ()  # the heartbeat's turn
-            jobs: list[Job] = []
+            jobs: list[tuple[Job, threading.Event | None]] = []
             while True:
                 if item is None:
                     self._stopped = True
                 elif callable(item):
-                    jobs.append(item)
-                elif item:
+                    jobs.append((item, None))
+                elif item and isinstance(item[0], str):  # a presence change
                     self._waiting.append(item)
+                elif item:  # (job, done)
+                    jobs.append(item)
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -141,8 +144,12 @@ class AttendanceRecorder(threading.Thread):
             if beat:
                 next_beat = self._monotonic() + self._heartbeat
             self._write(table, beat)
-            for job in jobs:
-                self._run_job(table, job)
+            for job, done in jobs:
+                try:
+                    self._run_job(table, job)
+                finally:
+                    if done is not None:
+                        done.set()
             if self._retention_days and (last_purge is None or self._monotonic() - last_purge >= PURGE_EVERY_SECONDS):
                 last_purge = self._monotonic()
                 self._purge(table)

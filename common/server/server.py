@@ -360,15 +360,19 @@ class ChatServer:
             self.reply(client, rpl.ERR_UNKNOWNERROR, message.command, "Could not handle the command")
             return
         out = Outbox(self.config.name)
+        request = commands.Request(self, client, out, prepared)
         with self.state.lock:
             try:
-                commands.dispatch(commands.Request(self, client, out, prepared), message)
+                commands.dispatch(request, message)
                 commands.label_replies(out, client, message)  # labeled-response, once the outbox is complete
             except Exception:
                 log.exception("%s: %s failed", client.prefix, message.command)
+                request.after_lock = None
                 out = Outbox(self.config.name)
                 out.numeric(client, rpl.ERR_UNKNOWNERROR, message.command, "Could not handle the command")
             self.sequencer.submit(out)
+        if request.after_lock is not None:
+            request.after_lock()
 
     def _disconnect(self, client: Client) -> None:
         conn = client.conn

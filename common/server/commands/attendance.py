@@ -5,12 +5,15 @@ Under the state lock the parameters and the caller's right are checked, and the 
 attendance thread (``AttendanceRecorder.ask``), which reads the table behind every presence change decided
 before it, and answers with the rows (``common.protocol.attendance``): in a ``classchat.org/attendance`` batch
 to a client with ``classchat.org/classroom`` and ``batch``, as NOTICE lines to any other. At most
-``MAX_REPLY_ROWS`` rows, the latest; the answer says how many older ones it left out. The answer comes after
-the command's own replies (a labeled command gets its ACK first).
+``MAX_REPLY_ROWS`` rows, the latest; the answer says how many older ones it left out. The caller's reader
+thread waits for the answer (``Request.after_lock``) before it reads the caller's next line, so the rows
+come before the replies to anything sent after ATTENDANCE; other clients are not held. A labeled ATTENDANCE
+gets its ACK first, and the rows after it.
 """
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import date
 
 from common.protocol import numerics as rpl
@@ -25,6 +28,7 @@ from common.server.state import Client
 
 MAX_REPLY_ROWS = 400
 SHOWN_PARAM_LENGTH = 32  # of a refused parameter echoed back
+ANSWER_WAIT_SECONDS = 5.0  # the longest the caller's reader thread waits for its report (the rest are not held)
 _batch_ids = itertools.count(1)
 
 
@@ -59,8 +63,12 @@ def handle_attendance(req: Request, msg: Message) -> None:
         return
     exists = channel is not None
     shown, server_name = (channel.name if exists else name), req.server.config.name
-    if not recorder.ask(lambda table, now_ms: answer(table, now_ms, server_name, client, shown, since, exists)):
+    answered = threading.Event()
+    if not recorder.ask(lambda table, now_ms: answer(table, now_ms, server_name, client, shown, since, exists),
+                        answered):
         fail_attendance(req, "TRY_AGAIN", shown, "Too many attendance reports are being made; try again")
+        return
+    req.after_lock = lambda: answered.wait(ANSWER_WAIT_SECONDS)  # this client's next line waits for the rows
 
 
 def answer(table: AttendanceTable, now_ms: int, server_name: str, client: Client, channel: str,

@@ -10,7 +10,7 @@ imports this package, not the reverse).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
@@ -102,6 +102,9 @@ class Request:
     out: Outbox
     prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
     errors_sent: dict[str, int] = field(default_factory=dict)
+    # Run by the caller's reader thread once the lock is released, before its next line: a wait for an answer
+    # made on another thread (ATTENDANCE), so that it reaches the client before the replies to later lines.
+    after_lock: Callable[[], object] | None = None
 
     @property
     def state(self):
