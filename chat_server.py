@@ -387,7 +387,8 @@ def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
         print(f"  {python} chat_client_gui.py --host {target} --port {tls_port} --tls-pin {pin.replace(':', '')}")
     if server.history_enabled:
         days = f"{args.history_days:g} days" if args.history_days else "until deleted"
-        print(f"History: {args.db} (kept {days}; export with --export '#channel')")
+        print(f"History: {args.db} (kept {days}; export with --export '#channel', attendance with "
+              f"--attendance '#class')")
     print("Press Ctrl+C to stop.", flush=True)
 
 
