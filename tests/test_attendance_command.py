@@ -138,7 +138,8 @@ def test_a_plain_client_reads_the_rows_as_notices(school, clock):
     run_short_lesson(school, clock)
     plain = log_in(school, "teacher_irssi", "teacher", "chalk-and-board")
     plain.send("ATTENDANCE #math 2026-11-24")
-    assert "Attendance in #math since 2026-11-24: 3 row(s)" in plain.expect(r" NOTICE teacher_irssi :Attendance").params[-1]
+    heading = plain.expect(r" NOTICE teacher_irssi :Attendance").params[-1]
+    assert heading == "Attendance in #math since 2026-11-24: 3 row(s), a person per day"
     plain.expect(r" NOTICE teacher_irssi :day ")
     lines = [plain.expect(r" NOTICE teacher_irssi :").params[-1] for _ in range(4)]
     assert lines[0].startswith("2026-11-24  masha") and "(masha)" in lines[0] and "09:40:00" in lines[0]

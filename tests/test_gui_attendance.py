@@ -11,7 +11,7 @@ from common.gui import attendance_view
 from common.protocol.attendance import CSV_HEADER
 from helpers import IRCTestClient
 from test_gui import invoke_by_label, menu_labels, pump_until
-from test_gui_accounts import config_for, open_teacher, school, windows  # noqa: F401  (fixtures)
+from test_gui_accounts import config_for, open_teacher, school, windows  # noqa: F401,F811  (fixtures)
 
 
 def test_the_teacher_opens_attendance_and_saves_it_as_csv(school, windows, tk_root, tmp_path, monkeypatch):

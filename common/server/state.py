@@ -9,19 +9,27 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from common.protocol.casemap import casefold, entry_names
 from common.server.history import ChannelSnapshot
 from common.server.nick_history import NickHistory, PastNick
 
 if TYPE_CHECKING:
-    from common.server.attendance_recorder import AttendanceRecorder
     from common.server.connection import Connection
 
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
 # channel (given on joining, never by MODE); like InspIRCd's "official join", it shows as "!".
 MEMBER_PREFIXES = {"Y": "!", "o": "@", "v": "+"}
+
+
+class PresenceLog(Protocol):
+    """Told, under the lock, of every arrival in and departure from a class channel: the attendance
+    (``attendance_recorder.AttendanceRecorder``), which only queues them."""
+
+    def joined(self, member: "Client", channel: str, nick: str, account: str | None) -> None: ...
+
+    def left(self, member: "Client", channel: str) -> None: ...
 
 
 def entry_matches(mask: str, client: "Client") -> bool:
@@ -231,7 +239,7 @@ class ServerState:
         self.nick_history = NickHistory()  # WHOWAS
         self.watchers: dict[str, set[Client]] = {}  # MONITOR: casefolded nick -> the clients monitoring it
         # Told of every arrival in and departure from a class channel (None: attendance is not kept).
-        self.attendance: "AttendanceRecorder | None" = None
+        self.attendance: PresenceLog | None = None
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)

@@ -58,7 +58,8 @@ def handle_attendance(req: Request, msg: Message) -> None:
         err_no_privileges(req)  # a channel gone (renamed, forgotten) is the teacher's to ask about
         return
     if channel is not None and not channel.is_operator(client):
-        req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel.name, "Only the teacher (or a channel operator) sees the attendance")
+        req.reply(rpl.ERR_CHANOPRIVSNEEDED, channel.name,
+                  "Only the teacher (or a channel operator) sees the attendance")
         req.server.log_event(f"refused: ATTENDANCE {channel.name}, not a channel operator", client)
         return
     exists = channel is not None
