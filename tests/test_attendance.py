@@ -171,6 +171,24 @@ def test_after_a_crash_open_intervals_end_where_they_were_last_seen(recorder_at,
                                                              "09:30:00", 30)]
 
 
+def test_intervals_older_than_the_history_s_retention_are_deleted(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    store = HistoryStore(path)
+    table = AttendanceTable(store.db)
+    for day in ("2026-11-01", "2026-11-20"):
+        table.close_interval(table.open_interval("#math", "nick:anna", "anna", None, ms(f"{day} 09:00")),
+                             ms(f"{day} 09:45"))
+    store.close()
+    clocks = Clocks("2026-11-24 09:00")
+    recorder = AttendanceRecorder(path, lambda out: None, retention_days=7, wall_clock=lambda: clocks.wall,
+                                  monotonic=lambda: clocks.mono)
+    recorder.start()
+    try:
+        assert [row.day for row in read_report(recorder, "#math")] == ["2026-11-20"]
+    finally:
+        recorder.stop()
+
+
 def test_thirty_joins_at_the_start_of_a_lesson_are_one_transaction(recorder_at):
     clocks = Clocks("2026-11-24 09:00")
     recorder = recorder_at(clocks)

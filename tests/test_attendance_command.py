@@ -182,6 +182,25 @@ def test_renaming_the_channel_or_ending_its_class_closes_the_record(school, cloc
         ("teacher", "09:30:00", "09:40:00", 10), ("vova", "09:30:00", "09:40:00", 10)}
 
 
+def test_a_kick_and_the_end_of_the_lesson_close_the_record(school, clock):
+    teacher = teacher_of(school)
+    teacher.join("#math")
+    kicked, walked_out = school.connect("kolya"), school.connect("lena")
+    kicked.join("#math")
+    walked_out.join("#math")
+    clock.at(9, 10)
+    teacher.send("KICK #math kolya :enough")
+    kicked.expect(r" KICK #math kolya ")
+    clock.at(9, 45)
+    teacher.send("ENDLESSON :see you")
+    walked_out.expect(r" KICK #math lena ")
+    clock.at(10, 0)
+    teacher.send("ATTENDANCE #math")
+    _, rows = batch_rows(teacher, "#math")
+    assert {(row.name, row.last_leave, row.minutes) for row in rows} == {
+        ("kolya", "09:10:00", 10), ("lena", "09:45:00", 45), ("teacher", None, 60)}
+
+
 def test_a_huge_record_is_cut_to_the_budget_keeping_the_latest_days(make_server, tmp_path, clock):
     db = str(tmp_path / "big.sqlite3")
     store = HistoryStore(db)

@@ -122,6 +122,9 @@ class AttendanceRecorder(threading.Thread):
         next_beat = self._monotonic() + self._heartbeat
         last_purge: float | None = None
         while not self._stopped:
+            if self._retention_days and (last_purge is None or self._monotonic() - last_purge >= PURGE_EVERY_SECONDS):
+                last_purge = self._monotonic()  # the first at the start, as the sequencer's
+                self._purge(table)
             try:
                 item = self._queue.get(timeout=max(0.0, next_beat - self._monotonic()))
             except queue.Empty:
@@ -150,9 +153,6 @@ class AttendanceRecorder(threading.Thread):
                 finally:
                     if done is not None:
                         done.set()
-            if self._retention_days and (last_purge is None or self._monotonic() - last_purge >= PURGE_EVERY_SECONDS):
-                last_purge = self._monotonic()
-                self._purge(table)
         self._close_everything(table)
 
     def _write(self, table: AttendanceTable, beat: bool) -> None:
