@@ -216,7 +216,8 @@ def test_a_huge_record_is_cut_to_the_budget_keeping_the_latest_days(make_server,
     store.db.execute("COMMIT")
     store.close()
     AccountStore(db).create("teacher", "chalk-and-board", teacher=True)
-    school = make_server(db_path=db, class_channels=("#math",), login_delay=0.01, wall_clock=clock)
+    school = make_server(db_path=db, class_channels=("#math",), login_delay=0.01, wall_clock=clock,
+                         history_days=0)  # kept forever: the default 30 days would delete half of it
     teacher = teacher_of(school)
     teacher.send("ATTENDANCE #math")
     params, rows = batch_rows(teacher, "#math")
