@@ -326,6 +326,12 @@ def show_event(event: ev.Event, printer: Printer, outcome: Outcome) -> None:
             for message in event.messages:
                 printer.show(printer.format(message), stream)
             printer.show(printer.format_divider(tr("history_divider", printer.lang)), stream)
+    elif isinstance(event, ev.AttendanceReport):  # what the user asked for: stdout, a header and the rows
+        since = tr("attendance_since_day", printer.lang, day=event.since) if event.since else ""
+        printer.show(printable(tr("attendance_header", printer.lang, channel=event.channel, since=since,
+                                  count=len(event.rows))), sys.stdout)
+        for row in event.rows:
+            printer.show(printable(row.text_line()), sys.stdout)
     elif (stream := printer.stream_for(event)) is not None and (line := printer.format(event)) is not None:
         printer.show(line, stream)
     outcome.note(event)

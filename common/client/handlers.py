@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 
+from common.client.attendance import MAX_ROWS, report_from_batch, row_from_line
 from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
                                   HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
                                   NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
@@ -21,12 +22,14 @@ from common.client.formatting import format_numeric, mentions_nick
 from common.client.state import ChannelState, ClientState, signed_letters
 from common.client.transport import Transport
 from common.protocol import numerics as rpl
+from common.protocol.attendance import ATTENDANCE_BATCH, CLASSROOM_CAP
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import Message
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
-               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify")
+               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify",
+               CLASSROOM_CAP)
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in pieces of 400 bytes (IRCv3 sasl-3.1)
 # ERROR reasons after which a teacher sent us away: the session says why and does not reconnect.
 SENT_AWAY = ("Killed", "lesson has ended", "Too many failed operator logins")
@@ -122,7 +125,7 @@ class ServerLineHandler:
         self.events = events
         self._state = state
         self._transport = transport
-        self._batches: dict[str, tuple[str, list[str], list[ChatMessage]]] = {}  # reference → type, params, lines
+        self._batches: dict[str, tuple[str, list[str], list]] = {}  # reference → type, params, messages or rows
         self._ctcp = CtcpLimiter()
 
     @property
@@ -371,6 +374,15 @@ class ServerLineHandler:
                 older = casefold(conversation) in self._state.older_requested
                 self._state.older_requested.discard(casefold(conversation))
             self._emit(HistoryBatch(conversation, tuple(messages), older=older))
+        elif batch_type == ATTENDANCE_BATCH and (report := report_from_batch(params, messages)) is not None:
+            self._emit(report)
+
+    def _on_attendance(self, msg: Message) -> None:
+        """A row of an attendance batch (see ``common.client.attendance``); outside one, nothing."""
+        batch = self._batches.get(msg.tags.get("batch", ""))
+        if batch is not None and batch[0] == ATTENDANCE_BATCH and len(batch[2]) < MAX_ROWS \
+                and (row := row_from_line(msg)) is not None:
+            batch[2].append(row)
 
     def _answer_ctcp(self, sender: str, verb: str, rest: str, kind: str) -> None:
         """Answer VERSION, PING and TIME, a few times per sender (``CtcpLimiter``); the answers wait in a
@@ -539,7 +551,7 @@ class ServerLineHandler:
         self._on_numeric(msg)
 
     def _on_fail(self, msg: Message) -> None:
-        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:])))
+        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))  # [0]: the command
 
     def _on_numeric(self, msg: Message) -> None:
         code = msg.command
@@ -592,6 +604,7 @@ _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     "AWAY": ServerLineHandler._on_away,
     "INVITE": ServerLineHandler._on_invite,
     "BATCH": ServerLineHandler._on_batch,
+    "ATTENDANCE": ServerLineHandler._on_attendance,
     "FAIL": ServerLineHandler._on_fail,
     rpl.RPL_WELCOME: ServerLineHandler._on_welcome,
     rpl.RPL_CHANNELMODEIS: ServerLineHandler._on_channel_mode_is,

@@ -25,6 +25,7 @@ from common.client.handlers import ServerLineHandler
 from common.client.raw_lines import RECENT_LINES, RawLineLog
 from common.client.state import ClientState
 from common.client.transport import Transport
+from common.protocol.attendance import CLASSROOM_CAP
 from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
 from common.protocol.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
@@ -259,6 +260,16 @@ class Session:
             self._state.older_requested.add(casefold(conversation))
         return self._transport.send(
             Message("CHATHISTORY", ["BEFORE", conversation, f"msgid={before_msgid}", str(limit)]))
+
+    @property
+    def offers_attendance(self) -> bool:
+        """Whether the server keeps class attendance for us to ask (classchat's ``classchat.org/classroom``)."""
+        return CLASSROOM_CAP in self.caps and "batch" in self.caps
+
+    def request_attendance(self, channel: str, since: str | None = None) -> bool:
+        """Ask for a class channel's attendance (from day ``since``, YYYY-MM-DD); it comes as an
+        ``AttendanceReport``, or an ``ErrorReply`` when refused."""
+        return self._transport.send(Message("ATTENDANCE", [channel, since] if since else [channel]))
 
     def set_away(self, message: str | None) -> bool:
         with self._state.lock:

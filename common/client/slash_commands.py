@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from common.protocol.casemap import is_channel_name, is_valid_channel
+from common.protocol.params import parse_date
 from common.client.raw_lines import SECRET_PARAMS, SERVICE_VERBS
 from common.client.session import Session
 from common.client.texts import tr
@@ -214,6 +215,17 @@ def cmd_endlesson(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("ENDLESSON", *([message] if message else [])), inv)
 
 
+def cmd_attendance(inv: Invocation) -> CommandResult:
+    """Ask for a class channel's attendance, from a day when one is given (checked here, before asking)."""
+    channel, words = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[tr("no_target", inv.lang)])
+    since = words[0] if words else None
+    if since is not None and parse_date(since) is None:
+        return CommandResult(output=[tr("attendance_bad_date", inv.lang)], sent=False)
+    return sent(inv.session.request_attendance(channel, since), inv)
+
+
 def cmd_kill(inv: Invocation) -> CommandResult:
     reason = inv.text_after(1)
     return sent(inv.session.command("KILL", inv.args[0], *([reason] if reason else [])), inv)
@@ -260,6 +272,7 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "endlesson": SlashCommand("[message]", 0, cmd_endlesson),
     "startlesson": SlashCommand("[message]", 0, cmd_startlesson),
     "classchannel": SlashCommand("[#channel] [off]", 0, cmd_classchannel),
+    "attendance": SlashCommand("[#channel] [YYYY-MM-DD]", 0, cmd_attendance),
     "kill": SlashCommand("nick [reason]", 1, cmd_kill),
     "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
     "quit": SlashCommand("[message]", 0, cmd_quit),

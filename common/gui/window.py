@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.slash_commands import is_secret_command, run_input
+from common.gui.attendance_view import AttendanceWindows
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
@@ -74,6 +75,7 @@ class ChatWindow:
         self._list_dirty = True
         self._pending_lines: list[DisplayLine] = []  # lines of the shown conversation, drawn once a tick
         self._asked_older: dict[str, str] = {}  # conversation → the msgid we last asked history before
+        self.attendance = AttendanceWindows(top)  # the teacher's attendance windows, one per channel
         self._start_session(config)  # its events wait in its queue for the first _poll()
         self._build()
         self.apply_theme(settings.theme)
@@ -323,6 +325,7 @@ class ChatWindow:
 
     def _apply(self, event: ev.Event) -> None:
         current = self.book.current
+        self.attendance.take(event)
         if isinstance(event, ev.ConnectionState):
             self._on_connection_state(event)
         elif isinstance(event, ev.Joined) and event.own:
@@ -537,7 +540,10 @@ class ChatWindow:
     def fill_channel_menu(self) -> None:
         """The Channel menu, rebuilt each time it opens."""
         fill_channel_menu(self.channel_menu, self.session, self.book.current, self.lang, self.prefill,
-                          self.run_command)
+                          self.run_command, self.open_attendance)
+
+    def open_attendance(self, channel: str) -> None:
+        self.attendance.show_for(self.session, channel, self.lang, self.palette)
 
     def run_command(self, line: str) -> None:
         """Run a ``/command`` for a menu item, as if typed; what it says shows in the current conversation."""

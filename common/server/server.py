@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 from common.protocol import numerics as rpl
 from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
 from common.server.accounts import AccountStore
+from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
 from common.server.connection import Connection, Flusher, closing_link
 from common.protocol.framing import LineFramer, RawLine
@@ -107,6 +108,12 @@ class ChatServer:
             raise
         self.sequencer = Sequencer(self.store, config.history_days or None, wall_clock=wall_clock)
         self.sequencer.start()
+        self.attendance: AttendanceRecorder | None = None  # kept with the history, in its database
+        if self.store is not None:
+            self.attendance = AttendanceRecorder(config.db_path, self._deliver_later, wall_clock=wall_clock,
+                                                 retention_days=config.history_days or None)
+            self.state.attendance = self.attendance
+            self.attendance.start()
         self.flusher = Flusher()
         self.flusher.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="housekeeping")
@@ -185,6 +192,8 @@ class ChatServer:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._housekeeper.join(max(0.0, deadline - time.monotonic()))
+        if self.attendance is not None:  # after the readers: their departures are recorded first
+            self.attendance.stop(max(0.1, deadline - time.monotonic()))
         self.sequencer.stop(max(0.1, deadline - time.monotonic()))
         if self._checkpointer is not None:
             self._checkpointer.stop()
@@ -351,15 +360,19 @@ class ChatServer:
             self.reply(client, rpl.ERR_UNKNOWNERROR, message.command, "Could not handle the command")
             return
         out = Outbox(self.config.name)
+        request = commands.Request(self, client, out, prepared)
         with self.state.lock:
             try:
-                commands.dispatch(commands.Request(self, client, out, prepared), message)
+                commands.dispatch(request, message)
                 commands.label_replies(out, client, message)  # labeled-response, once the outbox is complete
             except Exception:
                 log.exception("%s: %s failed", client.prefix, message.command)
+                request.after_lock = None
                 out = Outbox(self.config.name)
                 out.numeric(client, rpl.ERR_UNKNOWNERROR, message.command, "Could not handle the command")
             self.sequencer.submit(out)
+        if request.after_lock is not None:
+            request.after_lock()
 
     def _disconnect(self, client: Client) -> None:
         conn = client.conn
@@ -391,6 +404,11 @@ class ChatServer:
         out = Outbox(self.config.name)
         with self.state.lock:
             yield out
+            self.sequencer.submit(out)
+
+    def _deliver_later(self, out: Outbox) -> None:
+        """Queue an outbox made outside any command (an attendance report) for the sequencer, in order."""
+        with self.state.lock:
             self.sequencer.submit(out)
 
     def reply(self, client: Client, code: str, *params: str) -> None:

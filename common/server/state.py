@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from common.protocol.casemap import casefold, entry_names
 from common.server.history import ChannelSnapshot
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
 # channel (given on joining, never by MODE); like InspIRCd's "official join", it shows as "!".
 MEMBER_PREFIXES = {"Y": "!", "o": "@", "v": "+"}
+
+
+class PresenceLog(Protocol):
+    """Told, under the lock, of every arrival in and departure from a class channel: the attendance
+    (``attendance_recorder.AttendanceRecorder``), which only queues them."""
+
+    def joined(self, member: "Client", channel: str, nick: str, account: str | None) -> None: ...
+
+    def left(self, member: "Client", channel: str) -> None: ...
 
 
 def entry_matches(mask: str, client: "Client") -> bool:
@@ -229,6 +238,8 @@ class ServerState:
         self.made_from: dict[str, int] = {}  # address -> channels made from it by students that exist now
         self.nick_history = NickHistory()  # WHOWAS
         self.watchers: dict[str, set[Client]] = {}  # MONITOR: casefolded nick -> the clients monitoring it
+        # Told of every arrival in and departure from a class channel (None: attendance is not kept).
+        self.attendance: PresenceLog | None = None
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
@@ -296,6 +307,9 @@ class ServerState:
     def rename_channel(self, channel: Channel, new_name: str) -> None:
         """Give ``channel`` a new name (draft/channel-rename); the caller checked that no other has it."""
         old = channel.folded_name
+        if channel.is_class and self.attendance is not None:  # the record under the old name ends
+            for member in channel.members:
+                self.attendance.left(member, channel.name)
         self.channels.pop(old, None)
         for member in channel.members:
             member.channels.pop(old, None)
@@ -303,6 +317,18 @@ class ServerState:
         self.channels[channel.folded_name] = channel
         for member in channel.members:
             member.channels[channel.folded_name] = channel
+        if channel.is_class:
+            self.class_mode_changed(channel)  # and one under the new name begins
+
+    def class_mode_changed(self, channel: Channel) -> None:
+        """A channel became a class channel (its members' attendance begins) or stopped being one (it ends)."""
+        if self.attendance is None:
+            return
+        for member in channel.members:
+            if channel.is_class:
+                self.attendance.joined(member, channel.name, member.nick, member.account)
+            else:
+                self.attendance.left(member, channel.name)
 
     def channels_made_from(self, address: str) -> int:
         """How many of the channels that exist now students made from ``address``."""
@@ -321,6 +347,8 @@ class ServerState:
         channel.invited.discard(casefold(client.nick))
         channel.empty_since = None
         client.channels[channel.folded_name] = channel
+        if channel.is_class and self.attendance is not None:
+            self.attendance.joined(client, channel.name, client.nick, client.account)
 
     @staticmethod
     def modes_on_joining(client: Client, channel: Channel) -> set[str]:
@@ -331,6 +359,8 @@ class ServerState:
         return {"o"} if not channel.members else set()
 
     def part(self, client: Client, channel: Channel) -> None:
+        if channel.is_class and self.attendance is not None and client in channel.members:
+            self.attendance.left(client, channel.name)
         channel.members.pop(client, None)
         client.channels.pop(channel.folded_name, None)
         if not channel.members:

@@ -10,20 +10,22 @@ imports this package, not the reverse).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
 from common.protocol.message import Message
 from common.server.accounts import AccountStore
+from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
 from common.server.outbox import Outbox
 from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
-CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/account-registration",
-                "draft/channel-rename", "echo-message", "extended-join", "extended-monitor", "labeled-response",
-                "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
+CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "classchat.org/classroom",
+                "draft/account-registration", "draft/channel-rename", "echo-message", "extended-join",
+                "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl", "server-time",
+                "setname", "userhost-in-names")
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
@@ -60,6 +62,7 @@ class ServerServices(Protocol):
     version: str
     created_text: str
     accounts: AccountStore | None
+    attendance: AttendanceRecorder | None  # None when the server keeps no history (and so no attendance)
 
     def pause(self, seconds: float) -> None: ...
 
@@ -99,6 +102,9 @@ class Request:
     out: Outbox
     prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
     errors_sent: dict[str, int] = field(default_factory=dict)
+    # Run by the caller's reader thread once the lock is released, before its next line: a wait for an answer
+    # made on another thread (ATTENDANCE), so that it reaches the client before the replies to later lines.
+    after_lock: Callable[[], object] | None = None
 
     @property
     def state(self):

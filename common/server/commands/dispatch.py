@@ -13,6 +13,7 @@ from typing import Callable
 from common.protocol import numerics as rpl
 from common.protocol.message import Message
 from common.server.commands.accounts import check_authenticate, create_account, handle_authenticate, handle_register
+from common.server.commands.attendance import handle_attendance
 from common.server.commands.base import Request, ServerServices, err_need_more_params
 from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_names, handle_part,
                                              handle_topic)
@@ -82,6 +83,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "KILL": CommandSpec(handle_kill, 1),
     "ENDLESSON": CommandSpec(handle_endlesson),
     "STARTLESSON": CommandSpec(handle_startlesson),
+    "ATTENDANCE": CommandSpec(handle_attendance, 1),
     "MODE": CommandSpec(handle_mode, 1),
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
     "MARKREAD": CommandSpec(handle_markread),  # its own FAIL NEED_MORE_PARAMS, not 461
