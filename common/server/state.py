@@ -118,6 +118,24 @@ class Channel:
     lesson_roster: set[str] = field(default_factory=set)  # students ENDLESSON walked out (casefolded nicks)
     creator_address: str | None = None  # where a student who made it connects from (None: a teacher, restored)
     empty_since: float | None = None  # monotonic time it was left empty, for expiry (see ServerState)
+    # The members' connections by tag variant (see ``audience()``); None until asked for after a change.
+    _audience: "dict[tuple[bool, ...], tuple[Connection, ...]] | None" = field(default=None, repr=False)
+
+    def audience(self) -> "dict[tuple[bool, ...], tuple[Connection, ...]]":
+        """Every member's connection, grouped by the tag variant it receives (``Client.tag_gates``): what a
+        message to the channel is relayed to. Kept from one message to the next and made again only after
+        the membership or a member's capabilities change (``members_changed``), so a message costs nothing
+        per member on the way in; the sequencer also recognises the same groups in consecutive messages
+        and sends each member their lines of a batch as one piece (``outbox.gather_by_connection``)."""
+        if self._audience is None:
+            groups: dict[tuple[bool, ...], list[Connection]] = {}
+            for member in self.members:
+                groups.setdefault(member.tag_gates, []).append(member.conn)
+            self._audience = {gates: tuple(conns) for gates, conns in groups.items()}
+        return self._audience
+
+    def members_changed(self) -> None:
+        self._audience = None
 
     @property
     def folded_name(self) -> str:
@@ -344,6 +362,7 @@ class ServerState:
         if self.channels.get(channel.folded_name) is not channel:
             self.add_channel(channel)
         channel.members[client] = self.modes_on_joining(client, channel)
+        channel.members_changed()
         channel.invited.discard(casefold(client.nick))
         channel.empty_since = None
         client.channels[channel.folded_name] = channel
@@ -362,6 +381,7 @@ class ServerState:
         if channel.is_class and self.attendance is not None and client in channel.members:
             self.attendance.left(client, channel.name)
         channel.members.pop(client, None)
+        channel.members_changed()
         client.channels.pop(channel.folded_name, None)
         if not channel.members:
             if channel.persistent:
