@@ -139,19 +139,29 @@ class Sequencer(threading.Thread):
             if out.history_reads:
                 self._answer_reads(out, last_msgid, before_batch)
             relays += out.take_relays(stored)
-        for conn, lines in gather_by_connection(relays).items():
-            try:
-                deliver(conn, lines)
-            except Exception:
-                log.exception("could not deliver to %s; closing that connection", conn.host)
-                with suppress(Exception):
-                    conn.close("Server error")
+        if len(relays) == 1:  # one line for some connections (a teacher's message to a class): straight out
+            relay = relays[0]
+            for conn in relay.conns:
+                if conn is not relay.skip:
+                    self._deliver_guarded(conn, [relay.data])
+        else:
+            for conn, lines in gather_by_connection(relays).items():
+                self._deliver_guarded(conn, lines)
         for out in batch:
             for action in out.take_after_delivery():
                 try:
                     action()
                 except Exception:
                     log.exception("an action after delivery failed")
+
+    @staticmethod
+    def _deliver_guarded(conn: Connection, lines: list[bytes]) -> None:
+        try:
+            deliver(conn, lines)
+        except Exception:
+            log.exception("could not deliver to %s; closing that connection", conn.host)
+            with suppress(Exception):
+                conn.close("Server error")
 
     def _last_row_id(self) -> int | None:
         try:
