@@ -16,6 +16,7 @@ from common.server.history import ChannelSnapshot
 from common.server.nick_history import NickHistory, PastNick
 
 if TYPE_CHECKING:
+    from common.server.commands.multiline import MultilineState
     from common.server.connection import Connection
 
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
@@ -54,6 +55,9 @@ class Client:
     sasl_mechanism: str | None = None
     sasl_buffer: str = ""
     monitoring: dict[str, str] = field(default_factory=dict)  # MONITOR list: casefolded nick -> nick as given
+    # draft/multiline: the batch this connection is sending (commands/multiline.py), made at its first BATCH;
+    # touched only by its own reader thread (which also reads it, without the lock, for flood control).
+    multiline: "MultilineState | None" = None
 
     @property
     def host(self) -> str:
