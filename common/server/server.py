@@ -332,10 +332,10 @@ class ChatServer:
         try:
             message = parse(raw.decode())
         except ProtocolError as error:
+            self._refuse_line(client, error)
             if commands.in_batch(client):  # the multiline batch would lack this line: it fails instead
                 with self.transaction() as out:
                     commands.abandon_unread_line(commands.Request(self, client, out))
-            self._refuse_line(client, error)
         else:
             self._run_command(client, message)
 
