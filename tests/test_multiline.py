@@ -75,7 +75,7 @@ def test_batch_reaches_capable_clients_as_a_batch_and_others_as_lines(room):
     assert [("draft/multiline-concat" in line.tags) for line in inner] == [False, False, False, False, True]
     assert all(set(line.tags) <= {"batch", "draft/multiline-concat"} for line in inner), "msgid on BATCH + only"
     lines = [carol.expect(r" PRIVMSG #c ") for _ in range(4)]
-    assert [line.params[1] for line in lines] == [*SNIPPET[:2], "    return ", "x * x"], "no blank line, composition kept"
+    assert [line.params[1] for line in lines] == [*SNIPPET[:2], "    return ", "x * x"], "no blank, composition kept"
     assert lines[0].tags["msgid"] == start.tags["msgid"]
     assert all("msgid" not in line.tags and "time" in line.tags for line in lines[1:])
     assert "BATCH" not in "".join(carol.sync())

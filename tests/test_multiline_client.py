@@ -60,14 +60,14 @@ def test_a_text_is_cut_into_batches_within_the_limits():
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=80),
                 max_size=30),
        st.integers(20, 300), st.one_of(st.none(), st.integers(1, 12)), st.integers(8, 120))
-def test_batches_fit_lose_no_text_and_never_start_blank_or_with_a_concat(lines, max_bytes, max_lines, line_bytes):
+def test_batches_fit_lose_no_text_and_never_start_empty_or_with_a_concat(lines, max_bytes, max_lines, line_bytes):
     text = "\n".join(lines)
     limits = MultilineLimits(max_bytes, max_lines)
     batches = plan_batches(text, limits, line_bytes)
     for batch in batches:
         assert sum(added_bytes(piece, index == 0) for index, piece in enumerate(batch)) <= max_bytes
         assert len(batch) <= (max_lines or 1000)
-        assert batch[0].text.strip() and batch[-1].text.strip() and not batch[0].concat
+        assert batch[0].text and batch[-1].text and not batch[0].concat
     assert "".join(piece.text for batch in batches for piece in batch) == "".join(trimmed_lines(text))
 
 
@@ -219,11 +219,12 @@ def test_what_a_server_sends_in_a_batch_is_bounded():
 
 
 def test_fail_replies_of_a_batch_read_in_both_languages():
-    fail = ev.ErrorReply("FAIL", "", params=("BATCH", "MULTILINE_MAX_BYTES", "4096", "Multiline batch max-bytes exceeded"))
+    fail = ev.ErrorReply("FAIL", "", params=("BATCH", "MULTILINE_MAX_BYTES", "4096", "max-bytes exceeded"))
     assert describe(fail, "en") == ("Error: The message was not sent: it is longer than the server takes in one "
                                     "message (4096 bytes)")
     assert "4096 байт" in describe(fail, "ru")
     odd = ev.ErrorReply("FAIL", "BATCH MULTILINE_MAX_BYTES", params=("BATCH", "MULTILINE_MAX_BYTES"))
     assert describe(odd, "en") == "Error: BATCH MULTILINE_MAX_BYTES", "too few parameters: the server's text"
     invalid = ev.ErrorReply("FAIL", "", params=("BATCH", "MULTILINE_INVALID", "Invalid multiline batch: x"))
-    assert describe(invalid, "ru") == "Ошибка: Сообщение из нескольких строк не отправлено (Invalid multiline batch: x)"
+    assert describe(invalid, "ru") == (
+        "Ошибка: Сообщение из нескольких строк не отправлено (Invalid multiline batch: x)")

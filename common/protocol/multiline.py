@@ -132,8 +132,8 @@ def added_bytes(piece: Piece, first: bool) -> int:
 def plan_batches(text: str, limits: MultilineLimits, max_line_bytes: int, most_lines: int = 1000) -> list[list[Piece]]:
     """A text cut into batches that each fit ``limits`` (and at most ``most_lines`` lines, when the server
     sets no line limit), for a client to send one after the other. Blank lines at the start and end of
-    the text, and where one batch ends and the next begins, are left out: no batch is blank, and none
-    starts or ends with a blank line. A batch never starts with a concat line."""
+    the text (and lines of spaces there), and empty lines where one batch ends and the next begins, are
+    left out: no batch starts or ends with an empty line, and none starts with a concat line."""
     lines_limit = min(limits.max_lines or most_lines, most_lines)
     pieces = pieces_of(trimmed_lines(text), max(4, min(max_line_bytes, limits.max_bytes)))
     batches: list[list[Piece]] = []
@@ -145,7 +145,7 @@ def plan_batches(text: str, limits: MultilineLimits, max_line_bytes: int, most_l
             batches.append(batch)
             batch, used = [], 0
         if not batch:
-            if not piece.text.strip():
+            if not piece.text:
                 continue  # a blank line where a batch begins: the gap between two messages shows it
             piece = Piece(piece.text)
             cost = added_bytes(piece, True)
@@ -154,7 +154,7 @@ def plan_batches(text: str, limits: MultilineLimits, max_line_bytes: int, most_l
     if batch:
         batches.append(batch)
     for batch in batches:
-        while batch and not batch[-1].text.strip():
+        while batch and not batch[-1].text:
             batch.pop()
     return [batch for batch in batches if batch]
 

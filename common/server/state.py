@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from common.protocol.casemap import casefold, entry_names
 from common.server.history import ChannelSnapshot
+from common.server.multiline_state import MultilineState
 from common.server.nick_history import NickHistory, PastNick
 
 if TYPE_CHECKING:
-    from common.server.commands.multiline import MultilineState
     from common.server.connection import Connection
 
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
@@ -57,7 +57,7 @@ class Client:
     monitoring: dict[str, str] = field(default_factory=dict)  # MONITOR list: casefolded nick -> nick as given
     # draft/multiline: the batch this connection is sending (commands/multiline.py), made at its first BATCH;
     # touched only by its own reader thread (which also reads it, without the lock, for flood control).
-    multiline: "MultilineState | None" = None
+    multiline: MultilineState | None = None
 
     @property
     def host(self) -> str:

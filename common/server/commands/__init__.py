@@ -8,9 +8,10 @@ dispatcher answers the generic errors (421 unknown command, 451 not registered, 
 parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.horse.
 
 One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
-(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory``, ``markread`` and ``multiline`` (BATCH); ``labels``
-labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
-``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
+(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory``, ``markread`` and
+``multiline`` (BATCH, draft/multiline); ``labels`` labels the replies of a command (labeled-response);
+``base`` holds what they share (``Request``, ``ServerServices``, the limits and the common replies) and
+``dispatch`` the table. The server is reached
 only through ``ServerServices``, so nothing here imports ``common.server.server``.
 """
 from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMODES, CHATHISTORY_CAP,

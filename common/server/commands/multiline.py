@@ -3,7 +3,7 @@
 before it) and ``BATCH -ref``; the server collects them and then relays them, and stores them, as ONE
 message, whose text is the lines joined by line feeds.
 
-The batch is collected per connection (``Client.multiline``, a ``MultilineState``) and bounded: at most
+The batch is collected per connection (``Client.multiline``: ``multiline_state.py``) and bounded: at most
 ``MULTILINE_LIMITS`` (max-bytes, max-lines), every relayed line within 512 bytes, one batch open at a time,
 only PRIVMSG lines to the batch's target inside it. Whatever breaks a rule ends the batch with ``FAIL
 BATCH <code>`` (MULTILINE_MAX_BYTES, MULTILINE_MAX_LINES, MULTILINE_INVALID_TARGET, MULTILINE_INVALID) and
@@ -29,7 +29,6 @@ called by that same thread outside the lock, which is safe because only it chang
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.framing import MAX_BODY_BYTES
@@ -39,6 +38,7 @@ from common.server.commands.base import MULTILINE_LIMITS, Request, err_no_such_n
 from common.server.commands.messages import STATUS_PREFIXES, StatusTarget, message_recipients, relayed_length
 from common.server.history import StoredMessage
 from common.server.multiline_relay import BATCH_CAPS, batch_lines, plain_lines, receives_batches
+from common.server.multiline_state import MultilineState, OpenBatch
 from common.server.state import Channel, Client
 
 MAX_REFERENCE_LENGTH = 64
@@ -48,32 +48,6 @@ OTHER_LINES_ALLOWED = 10
 MOST_LINES_READ = MULTILINE_LIMITS.max_lines + OTHER_LINES_ALLOWED + 2  # with BATCH + and BATCH -
 PASSING_THROUGH = frozenset({"PING", "PONG", "QUIT"})  # run as usual while a batch is open; QUIT ends it anyway
 REFUSED_REMEMBERED = 4  # references of ended, refused batches whose late lines are still dropped without a reply
-
-
-@dataclass(slots=True)
-class OpenBatch:
-    """The batch a connection is sending. A ``refused`` one has been answered with FAIL (or the numeric of
-    its target): it stays until its ``BATCH -`` so that its remaining lines are dropped without a reply
-    and, like those of any open batch, without counting one by one against flood control."""
-
-    reference: str
-    target: str
-    client_tags: dict[str, str]
-    label: str | None  # the labeled-response label of BATCH +: it labels the reply to BATCH -
-    pieces: list[Piece] = field(default_factory=list)
-    content_bytes: int = 0
-    lines_read: int = 1  # every line read while it is open, BATCH + included: what flood control bills
-    refused: bool = False
-
-
-@dataclass(slots=True)
-class MultilineState:
-    """One connection's multiline batches: the one open, the references of refused ones that ended early
-    (their late lines are dropped quietly), and the flood control still to bill for batches that ended."""
-
-    open: OpenBatch | None = None
-    refused: list[str] = field(default_factory=list)
-    flood_bill: int = 0
 
 
 def in_batch(client: Client) -> bool:
@@ -129,7 +103,7 @@ def remember_refused(state: MultilineState, reference: str) -> None:
 
 def abandon_unread_line(req: Request) -> None:
     """A line that could not be read (too long, not UTF-8, malformed) came while a batch was open: the
-    message would silently lack it, so the batch is refused (the server calls this before the line's error)."""
+    message would silently lack it, so the batch is refused (the server calls this after the line's own error)."""
     state = req.client.multiline
     if state is not None and state.open is not None:
         state.open.lines_read += 1
