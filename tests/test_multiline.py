@@ -3,6 +3,8 @@ capability (a batch) and without it (plain lines), stored as one message and giv
 FAIL, and hostile batches; after each refusal another client is still served."""
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 import threading
 import time
@@ -12,7 +14,9 @@ import irc.connection
 import pytest
 
 from common.protocol.message import parse
+from common.server.history import HistoryStore, StoredMessage
 from helpers import IRCTestClient, assert_still_served
+from test_history import run_export
 
 ML = ("draft/multiline", "batch")
 FULL = ("draft/multiline", "batch", "message-tags", "server-time", "echo-message", "labeled-response")
@@ -412,3 +416,16 @@ def test_plain_irc_library_client_gets_the_lines(server):
     pump_until(lambda: len(heard) == 3)
     assert heard == [line for line in SNIPPET if line]
     connection.close()
+
+
+def test_the_teachers_transcript_indents_the_lines_of_a_block(tmp_path):
+    db = str(tmp_path / "export.sqlite3")
+    store = HistoryStore(db)
+    store.write([StoredMessage("m1", int(time.time() * 1000), "#c", "alice!~a@h", "PRIVMSG", "\n".join(SNIPPET))])
+    store.close()
+    text = run_export(db, "--export", "#c")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0].endswith("] <alice> def square(x):")
+    assert text.stdout.splitlines()[1:] == ['        """Квадрат числа."""', "", "        return x * x"]
+    rows = list(csv.reader(io.StringIO(run_export(db, "--export", "#c", "--format", "csv").stdout)))
+    assert rows[1][3] == "\n".join(SNIPPET), "CSV keeps the text as it was"
