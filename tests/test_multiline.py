@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import sqlite3
 import threading
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from common.protocol.message import parse
 from common.server.history import HistoryStore, StoredMessage
-from helpers import IRCTestClient, assert_still_served
+from helpers import IRCTestClient, assert_still_served, take_logged
 from test_history import run_export
 
 ML = ("draft/multiline", "batch")
@@ -429,3 +430,29 @@ def test_the_teachers_transcript_indents_the_lines_of_a_block(tmp_path):
     assert text.stdout.splitlines()[1:] == ['        """Квадрат числа."""', "", "        return x * x"]
     rows = list(csv.reader(io.StringIO(run_export(db, "--export", "#c", "--format", "csv").stdout)))
     assert rows[1][3] == "\n".join(SNIPPET), "CSV keeps the text as it was"
+
+
+def test_a_batch_that_cannot_be_stored_reaches_nobody(make_server, tmp_path, caplog):
+    """Store before deliver: while another program holds the database locked, no line of the batch goes
+    out, to either kind of client, and the sender is told once; then the same batch goes through."""
+    db = str(tmp_path / "locked.sqlite3")
+    running = make_server(db_path=db, flood_rate=0)
+    alice = running.connect("alice", caps=("draft/multiline", "batch", "echo-message"))
+    bob, carol = running.connect("bob", caps=ML), running.connect("carol")
+    for client in (alice, bob, carol):
+        client.join("#c")
+    for client in (alice, bob, carol):
+        client.sync()
+    locker = sqlite3.connect(db, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        send_batch(alice, "#c", SNIPPET)
+        assert alice.expect(r" FAIL ").params[:3] == ["PRIVMSG", "MESSAGE_NOT_SENT", "#c"]
+        assert not any("BATCH" in line or "PRIVMSG" in line for line in alice.sync())
+        assert not any("PRIVMSG" in line for client in (bob, carol) for line in client.sync())
+    finally:
+        locker.rollback()
+        locker.close()
+    assert len(take_logged(caplog, logging.ERROR, "could not store 1 messages in the history")) == 1
+    send_batch(alice, "#c", SNIPPET, reference="again")
+    assert [line.params[1] for line in batch_of(bob)[1:-1]] == SNIPPET
