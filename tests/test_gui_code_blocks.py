@@ -110,3 +110,23 @@ def test_copy_buttons_come_and_go_with_their_lines(server_process, open_window, 
 ])
 def test_code_runs(text, runs):
     assert code_runs(text) == runs
+
+
+def test_the_view_knows_how_many_text_lines_a_code_block_takes(tk_root):
+    """An older page of history goes in above what is shown, and the view keeps its place by counting the
+    Text lines of what went in: a block takes one per line of code and one for its Copy button."""
+    from common.gui.model import DisplayLine
+    from common.gui.theme import THEMES, NickColours
+    from common.gui.widgets import MessageView
+
+    view = MessageView(tk_root, "TkDefaultFont", "TkDefaultFont", NickColours(12))
+    view.apply_palette(THEMES["light"])
+    texts = ["one line", SNIPPET, "see:\n```\na\nb\n```\nand `c`", "```\nto the end", "`x`"]
+    lines = [DisplayLine("message", text, "alice") for text in texts] + [DisplayLine("system", "joined")]
+    for line in lines:
+        view.show([line])
+        assert int(view.text.index("end-1c").split(".")[0]) - 1 == view.text_lines([line]), line.text
+    view.show(lines)
+    assert int(view.text.index("end-1c").split(".")[0]) - 1 == view.text_lines(lines)
+    assert len(view.code_blocks.buttons) == 3
+    view.destroy()

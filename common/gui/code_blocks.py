@@ -82,6 +82,14 @@ def inline_runs(text: str) -> list[tuple[str, str]]:
     return runs
 
 
+def line_count(text: str) -> int:
+    """How many lines of the Text a chat line with this text takes (``CodeBlocks.segments`` draws a block
+    below the line it starts on, one Text line for each of its lines)."""
+    runs = code_runs(text)
+    count = sum(run.count("\n") + (2 if kind == "block" else 0) for kind, run in runs)
+    return count + (0 if runs and runs[-1][0] == "block" else 1)
+
+
 class CodeBlocks:
     """The code of one message view: its tags, the Copy buttons and their label."""
 

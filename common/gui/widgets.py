@@ -11,7 +11,7 @@ import webbrowser
 from tkinter import ttk
 from typing import Callable, Iterable
 
-from common.gui.code_blocks import CodeBlocks, send_pasted_lines
+from common.gui.code_blocks import CodeBlocks, line_count, send_pasted_lines
 from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
 from common.gui.theme import NickColours, Palette
 
@@ -220,6 +220,11 @@ class MessageView(ttk.Frame):
         """The words of the teacher's badge and of the note on a question, in the user's language; for the
         lines drawn from now on."""
         self.teacher_label, self.question_label = teacher, question
+
+    @staticmethod
+    def text_lines(lines: Iterable[DisplayLine]) -> int:
+        """How many lines of the Text these lines take: a message with a code block takes several."""
+        return sum(line_count(line.text) if line.kind in ("message", "action", "notice") else 1 for line in lines)
 
     def keep_position_after_prepend(self, added_lines: int) -> None:
         """After older lines went in above, show the line the user was looking at, not the new top."""

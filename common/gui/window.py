@@ -333,7 +333,7 @@ class ChatWindow:
             added = self.book.prepend(event.conversation, lines)
             if added and casefold(event.conversation) == casefold(current):
                 self._select(current)
-                self.view.keep_position_after_prepend(added)
+                self.view.keep_position_after_prepend(self.view.text_lines(lines[len(lines) - added:]))
         for name, line in route(event, self.lang, self.book):
             self._add_line(name, line)
 
