@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
 from common.client import events as ev
 from common.client.formatting import printable
@@ -43,6 +43,8 @@ RAW_LINES_KEPT = 20000  # --raw: lines the session keeps while a slow terminal c
 # --raw's colour for each kind of line (raw_lines.kind_of); the time and the arrow are dim
 RAW_COLOURS = {"message": "34", "membership": "32", "mode": "36", "numeric": "35", "ping": "90", "cap": "33",
                "error": "31", "note": "2;3"}
+CODE_INDENT = "    "  # before each line of a message of several lines
+CODE_ENDS = (".", "```")  # a line with only one of these ends what /code reads
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,8 +126,12 @@ class Printer:
         return f"\x1b[2m-- {text}\x1b[0m" if self.colour else f"-- {text}"
 
     def format_message(self, message: ev.ChatMessage) -> str:
+        """``12:03 #math <alice> text``; a message of several lines (code) is that line without the text,
+        then its lines, each indented by ``CODE_INDENT``."""
         stamp = message.time.astimezone().strftime("%H:%M")
-        text = printable(message.text)
+        text, *more = printable(message.text).split("\n")
+        if more:
+            text, more = "", [text, *more]
         in_channel = is_channel_name(message.conversation)
         if message.own and not in_channel:  # our own private message: say to whom
             to = tr("cli_private_to", self.lang, nick=self.nick(message.conversation))
@@ -140,7 +146,7 @@ class Printer:
         if self.colour and message.mentions_me:
             body = f"\x1b[1m{body}\x1b[0m"
         where = f"{printable(message.conversation)} " if in_channel else ""
-        return f"{stamp} {where}{body}"
+        return "\n".join([f"{stamp} {where}{body}".rstrip(), *(f"{CODE_INDENT}{line}".rstrip() for line in more)])
 
     def stream_for(self, event: ev.Event) -> TextIO | None:
         """Where an event's line goes: the screen in a terminal; from a script, stdout for what a script
@@ -398,6 +404,12 @@ def run_interactive(session: Session, printer: Printer, outcome: Outcome, prompt
         except ConnectionEnded:
             return outcome.exit_code()
         prompt.remember(line)
+        if line.strip() == "/code":
+            printer.show(tr("cli_code_start", printer.lang))
+            try:
+                line = read_code_block(lambda: prompt.read(tr("cli_code_prompt", printer.lang)))
+            except ConnectionEnded:
+                return outcome.exit_code()
         result = run_input(line, session, current, printer.lang)
         for text in result.output:
             printer.show(text)
@@ -411,6 +423,21 @@ def run_interactive(session: Session, printer: Printer, outcome: Outcome, prompt
             return EXIT_OK
         if outcome.ended:
             return outcome.exit_code()
+
+
+def read_code_block(next_line: Callable[[], str]) -> str:
+    """What ``/code`` sends: the lines after it up to one that holds only a dot or three backticks (or the
+    end of the input), as one text; the session sends a text of several lines as one message."""
+    lines: list[str] = []
+    while True:
+        try:
+            line = next_line()
+        except (EOFError, StopIteration):
+            break
+        if line.strip() in CODE_ENDS:
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def settle_before_prompt(session: Session, channel: str | None, timeout: float = 5.0) -> None:
@@ -438,8 +465,10 @@ def run_scripted(session: Session, printer: Printer, outcome: Outcome, args: arg
         if not outcome.ended:
             print(f"{PROG}: {tr('cli_not_joined', printer.lang, channel=printable(current))}", file=sys.stderr)
         return EXIT_REFUSED
-    source = lines if lines is not None else (line.rstrip("\r\n") for line in sys.stdin)
+    source = iter(lines if lines is not None else (line.rstrip("\r\n") for line in sys.stdin))
     for line in source:
+        if line.strip() == "/code":
+            line = read_code_block(lambda: next(source))
         result = run_input(line, session, current, printer.lang)
         for text in result.output:
             printer.show(text, sys.stderr)

@@ -214,7 +214,8 @@ def export_transcript(args: argparse.Namespace) -> int:
             kind, text = message.kind_and_text
             writer.writerow([moment.isoformat(timespec="seconds"), message.sender_nick, kind, text, message.msgid])
         else:
-            print(f"[{moment:%Y-%m-%d %H:%M:%S}] {message.transcript_line()}")
+            first, *more = message.transcript_line().split("\n")  # a code block's lines come indented
+            print("\n".join([f"[{moment:%Y-%m-%d %H:%M:%S}] {first}", *(f"    {line}".rstrip() for line in more)]))
     return 0
 
 

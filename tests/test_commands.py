@@ -37,7 +37,8 @@ def test_issue_commands_are_all_there():
     teacher = {"devoice", "mute", "unmute", "ban", "unban", "oper", "announce", "endlesson", "startlesson",
                "classchannel", "kill", "attendance"}
     accounts = {"register"}
-    assert set(SLASH_COMMANDS) == chat | teacher | accounts
+    code = {"code"}  # issue #18: code blocks
+    assert set(SLASH_COMMANDS) == chat | teacher | accounts | code
 
 
 def test_teacher_commands(make_server):

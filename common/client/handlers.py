@@ -19,6 +19,7 @@ from common.client.events import (Announcement, AwayChanged, ChatMessage, Connec
                                   HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
                                   NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
 from common.client.formatting import format_numeric, mentions_nick
+from common.client.multiline import IncomingBatches
 from common.client.state import ChannelState, ClientState, signed_letters
 from common.client.transport import Transport
 from common.protocol import numerics as rpl
@@ -29,7 +30,7 @@ from common.protocol.message import Message
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
                "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify",
-               CLASSROOM_CAP)
+               CLASSROOM_CAP, "draft/multiline")
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in pieces of 400 bytes (IRCv3 sasl-3.1)
 # ERROR reasons after which a teacher sent us away: the session says why and does not reconnect.
 SENT_AWAY = ("Killed", "lesson has ended", "Too many failed operator logins")
@@ -126,6 +127,7 @@ class ServerLineHandler:
         self._state = state
         self._transport = transport
         self._batches: dict[str, tuple[str, list[str], list]] = {}  # reference → type, params, messages or rows
+        self._multiline = IncomingBatches(self._on_privmsg)  # draft/multiline batches: one message each
         self._ctcp = CtcpLimiter()
 
     @property
@@ -175,9 +177,10 @@ class ServerLineHandler:
         subcommand = msg.param(1).upper()
         if subcommand in ("LS", "NEW"):
             more = len(msg.params) > 3 and msg.params[2] == "*"
-            offered = {item.split("=", 1)[0] for item in msg.params[-1].split()}
+            offered = dict(item.partition("=")[::2] for item in msg.params[-1].split())
             with self._state.lock:
-                self._state.cap_offered |= offered
+                self._state.cap_offered |= offered.keys()
+                self._state.cap_values.update(offered)
                 wanted = [cap for cap in WANTED_CAPS if cap in self._state.cap_offered and cap not in self._state.caps]
                 if self._wants_sasl() and "sasl" in self._state.cap_offered and "sasl" not in self._state.caps:
                     wanted.append("sasl")
@@ -322,6 +325,8 @@ class ServerLineHandler:
         self._emit(NickRefused(preferred if tried_alternative else msg.param(1, preferred), taken=tried_alternative))
 
     def _on_privmsg(self, msg: Message) -> None:
+        if self._multiline.collect(msg):
+            return
         sender = msg.source_nick
         if not msg.params or (msg.command != "TAGMSG" and len(msg.params) < 2):
             return
@@ -359,7 +364,10 @@ class ServerLineHandler:
             self._emit(message)
 
     def _on_batch(self, msg: Message) -> None:
-        """IRCv3 batch: a chathistory batch becomes one HistoryBatch event when it ends."""
+        """IRCv3 batch: a chathistory batch becomes one HistoryBatch event when it ends; a draft/multiline
+        batch one message (``IncomingBatches``)."""
+        if self._multiline.handle_batch(msg):
+            return
         reference = msg.param(0)
         if reference.startswith("+") and len(msg.params) >= 2:
             self._batches[reference[1:]] = (msg.params[1], msg.params[2:], [])

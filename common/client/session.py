@@ -23,6 +23,7 @@ from common.client.events import ChatMessage, Event
 from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
 from common.client.raw_lines import RECENT_LINES, RawLineLog
+from common.client.multiline import OutgoingBatch, outgoing_batches
 from common.client.state import ClientState
 from common.client.transport import Transport
 from common.protocol.attendance import CLASSROOM_CAP
@@ -175,6 +176,8 @@ class Session:
 
     def send_text(self, target: str, text: str, kind: str = "message") -> bool:
         """Send text to a channel or nick, split to fit the line limit; ``kind`` is message, action or notice.
+        A message of several lines goes as one draft/multiline batch (or a few, beyond the server's limits)
+        when the server takes them, else one line at a time.
 
         Without echo-message the session reports our own message itself, so every view shows it once.
         """
@@ -187,6 +190,9 @@ class Session:
         with self._state.lock:
             prefix_bytes = self._state.own_prefix_bytes(self._handler.username)
         budget = 512 - 1 - prefix_bytes - len(f" {command} {target} :\r\n".encode()) - wrapper
+        batches = outgoing_batches(self._state, target, text, max(budget, 64)) if kind == "message" else []
+        if batches:  # several lines, and the server takes draft/multiline: one message (client/multiline.py)
+            return self._send_batches(target, batches)
         for piece in split_text(text, max(budget, 64)):
             body = make_action(piece) if kind == "action" else piece
             if not self._transport.send(Message(command, [target, body])):
@@ -194,6 +200,14 @@ class Session:
             if "echo-message" not in self.caps:
                 self.events.put(ChatMessage(target, self.nick, piece,
                                             datetime.now(timezone.utc), kind=kind, own=True))
+        return True
+
+    def _send_batches(self, target: str, batches: list[OutgoingBatch]) -> bool:
+        for batch in batches:
+            if not self._transport.send_unit(batch.lines, batch.cost):
+                return False
+            if "echo-message" not in self.caps:
+                self.events.put(ChatMessage(target, self.nick, batch.text, datetime.now(timezone.utc), own=True))
         return True
 
     def join(self, channel: str, key: str | None = None) -> bool:

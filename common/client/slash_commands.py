@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from common.protocol.casemap import is_channel_name, is_valid_channel
+from common.protocol.multiline import is_multiline
 from common.protocol.params import parse_date
 from common.client.raw_lines import SECRET_PARAMS, SERVICE_VERBS
 from common.client.session import Session
@@ -239,6 +240,16 @@ def cmd_quit(inv: Invocation) -> CommandResult:
     return CommandResult(quit=True, output=[])
 
 
+def cmd_code(inv: Invocation) -> CommandResult:
+    """``/code text`` sends the text; ``/code`` alone says how to send a block (the CLI reads one itself)."""
+    text = inv.rest.strip()
+    if not text:
+        return CommandResult(output=[tr("code_hint", inv.lang)], sent=False)
+    if not inv.current:
+        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+    return sent(inv.session.send_text(inv.current, text), inv)
+
+
 def cmd_help(inv: Invocation) -> CommandResult:
     return CommandResult(output=help_lines(inv.lang))
 
@@ -249,6 +260,7 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "msg": SlashCommand("nick|#channel text", 2, cmd_msg),
     "query": SlashCommand("nick [text]", 1, cmd_query),
     "me": SlashCommand("action", 1, cmd_me),
+    "code": SlashCommand("[text]", 0, cmd_code),
     "nick": SlashCommand("new_nick", 1, cmd_nick),
     "topic": SlashCommand("[#channel] [new topic]", 0, cmd_topic),
     "names": SlashCommand("[#channel]", 0, cmd_names),
@@ -348,9 +360,11 @@ def help_lines(lang: str) -> list[str]:
 
 
 def run_input(line: str, session: Session, current: str | None, lang: str) -> CommandResult:
-    """Handle one line the user typed in the conversation ``current`` (a channel, a nick, or None)."""
-    if not line.startswith("/") or line.startswith("//"):
-        text = line[1:] if line.startswith("//") else line
+    """Handle one line the user typed in the conversation ``current`` (a channel, a nick, or None). A text
+    of several lines (a paste) is a message whatever it starts with: code may begin with ``/*`` or ``//``."""
+    several_lines = is_multiline(line)
+    if several_lines or not line.startswith("/") or line.startswith("//"):
+        text = line[1:] if line.startswith("//") and not several_lines else line
         if not text.strip():
             return CommandResult(sent=False)
         if not current:

@@ -89,6 +89,7 @@ class ClientState:
         self.names_requested: set[str] = set()  # channels whose NAMES reply the user asked to see
         self.caps: set[str] = set()
         self.cap_offered: set[str] = set()
+        self.cap_values: dict[str, str] = {}  # what CAP LS 302 showed after a capability's name (draft/multiline)
         self.isupport: dict[str, str] = {}
         self.pending_names: dict[str, dict[str, str]] = {}
         self.away: str | None = None
@@ -116,6 +117,7 @@ class ClientState:
         self.channels.clear()
         self.caps.clear()
         self.cap_offered.clear()
+        self.cap_values.clear()
         self.account = None
         self.sasl_pending = False
         self.identities.clear()

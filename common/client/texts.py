@@ -9,7 +9,7 @@ import locale
 import os
 
 from common.client import events as ev
-from common.client.numeric_texts import numeric_text
+from common.client.numeric_texts import fail_text, numeric_text
 from common.protocol.casemap import ACCOUNT_EXTBAN
 
 LANGUAGES = ("en", "ru")
@@ -134,11 +134,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "help_quote": {"en": "send a raw IRC line", "ru": "отправить строку IRC как есть"},
     "help_quit": {"en": "leave the chat", "ru": "выйти из чата"},
     "help_help": {"en": "this list", "ru": "этот список"},
+    "help_code": {"en": "send several lines as one block of code (the CLI reads them up to a line with . or ```)",
+                  "ru": "отправить несколько строк одним блоком кода (CLI читает их до строки с . или ```)"},
+    "code_hint": {"en": "Paste the lines into the input line: several lines go as one block of code, shown in a "
+                        "fixed-width font with a Copy button. Text between `backticks` is fixed-width too.",
+                  "ru": "Вставьте строки в поле ввода: несколько строк уходят одним блоком кода, моноширинным "
+                        "шрифтом и с кнопкой «Копировать». Текст между `обратными кавычками` тоже моноширинный."},
     # GUI
     "server_tab": {"en": "Server", "ru": "Сервер"},
     "conversations": {"en": "Conversations", "ru": "Беседы"},
     "members": {"en": "Members ({count})", "ru": "Участники ({count})"},
     "send": {"en": "Send", "ru": "Отправить"},
+    "copy": {"en": "Copy", "ru": "Копировать"},
+    "copied": {"en": "Copied ✓", "ru": "Скопировано ✓"},
     "status": {"en": "{server} · {nick} · {state}", "ru": "{server} · {nick} · {state}"},
     "state_connecting": {"en": "connecting…", "ru": "подключение…"},
     "state_registered": {"en": "connected", "ru": "подключено"},
@@ -287,6 +295,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cli_not_joined": {"en": "could not join {channel}", "ru": "не удалось войти в {channel}"},
     "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
                    "ru": "Не всё удалось отправить до разрыва соединения."},
+    "cli_code_start": {"en": "Type or paste the lines; a line with only . or ``` sends them as one block.",
+                       "ru": "Введите или вставьте строки; строка из одной . или ``` отправит их одним блоком."},
+    "cli_code_prompt": {"en": "... ", "ru": "... "},
 }
 
 
@@ -365,7 +376,8 @@ def describe(event: ev.Event, lang: str) -> str | None:
     if isinstance(event, ev.Invited):
         return tr("invited", lang, by=event.by, channel=event.channel)
     if isinstance(event, ev.ErrorReply):
-        return tr("error", lang, text=numeric_text(event.code, event.params, lang) or event.text)
+        known = fail_text(event.params, lang) if event.code == "FAIL" else numeric_text(event.code, event.params, lang)
+        return tr("error", lang, text=known or event.text)
     if isinstance(event, ev.ServerReply):
         return numeric_text(event.code, event.params, lang) or event.text
     if isinstance(event, ev.NamesList):

@@ -94,6 +94,17 @@ class Transport:
         sent."""
         return self._enqueue(message, Lane.TYPED)
 
+    def send_unit(self, messages: list[Message], cost: int) -> bool:
+        """Queue lines the user asked for that go together, nothing between them (a multiline batch), paced
+        as one line and ``cost`` more."""
+        if self.stopping.is_set() or self._sock is None:
+            return False
+        try:
+            data = b"".join(message.to_bytes() for message in messages)
+        except ValueError:
+            return False
+        return self._outgoing.put(Lane.TYPED, OutgoingLine(self._generation, data, cost=cost))
+
     def send_protocol(self, message: Message) -> bool:
         """Queue a line the session sends on its own (registration, answers, follow-ups); ``lane_for``
         decides how it goes."""

@@ -11,6 +11,7 @@ import webbrowser
 from tkinter import ttk
 from typing import Callable, Iterable
 
+from common.gui.code_blocks import CodeBlocks, line_count, send_pasted_lines
 from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
 from common.gui.theme import NickColours, Palette
 
@@ -165,7 +166,8 @@ class MessageView(ttk.Frame):
     the text, as a banner showing up above it does; a resize while following shows the end again.
     """
 
-    def __init__(self, master: tk.Misc, font: str, bold_font: str, nick_colours: NickColours) -> None:
+    def __init__(self, master: tk.Misc, font: str, bold_font: str, nick_colours: NickColours,
+                 mono_font: str = "TkFixedFont") -> None:
         super().__init__(master)
         self.text = tk.Text(self, wrap="word", state="disabled", font=font, borderwidth=0, highlightthickness=0,
                             padx=8, pady=6, cursor="arrow", spacing1=2, width=24, height=10)
@@ -175,6 +177,7 @@ class MessageView(ttk.Frame):
         scrollbar.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         self.bold_font = bold_font
+        self.code_blocks = CodeBlocks(self.text, font, mono_font)  # code_blocks.py: blocks, `code`, Copy buttons
         self.nick_colours = nick_colours
         self.palette: Palette | None = None
         self.following = True
@@ -218,6 +221,11 @@ class MessageView(ttk.Frame):
         lines drawn from now on."""
         self.teacher_label, self.question_label = teacher, question
 
+    @staticmethod
+    def text_lines(lines: Iterable[DisplayLine]) -> int:
+        """How many lines of the Text these lines take: a message with a code block takes several."""
+        return sum(line_count(line.text) if line.kind in ("message", "action", "notice") else 1 for line in lines)
+
     def keep_position_after_prepend(self, added_lines: int) -> None:
         """After older lines went in above, show the line the user was looking at, not the new top."""
         self.text.see(f"{added_lines + 1}.0")
@@ -240,12 +248,14 @@ class MessageView(ttk.Frame):
         text.tag_configure("note", foreground=palette.muted)
         for tag in self._nick_tags:
             text.tag_configure(tag, foreground=self.nick_colours.colour(tag[5:], palette))
+        self.code_blocks.apply_palette(palette)
         text.tag_raise("link")
 
     def show(self, lines: Iterable[DisplayLine]) -> None:
         self.text.configure(state="normal")
         self.text.delete("1.0", "end")
         self.text.configure(state="disabled")
+        self.code_blocks.forget_deleted()
         self.following = True
         self.append(list(lines))
 
@@ -262,9 +272,11 @@ class MessageView(ttk.Frame):
         except tk.TclError:
             safe = [tk_safe(item) if isinstance(item, str) else item for item in segments]
             self.text.insert("end", *safe)
+        self.code_blocks.place_buttons()
         excess = int(self.text.index("end-1c").split(".")[0]) - SCROLLBACK_LINES
         if excess > 0:
             self.text.delete("1.0", f"{excess + 1}.0")
+            self.code_blocks.forget_deleted()
         self.text.configure(state="disabled")
         self._follow()
 
@@ -285,16 +297,19 @@ class MessageView(ttk.Frame):
             parts += ["-", base, line.nick, (nick_tag, *base), "-", base, *badge, " ", base]
         else:
             parts += [line.nick, (nick_tag, *base), *badge, ": ", base]
-        for piece, is_link in split_links(line.text):
+        note = [f"  ({self.question_label})", ("note", *base)] if line.question else []
+        return parts + self.code_blocks.segments(line.text, base, self._text_segments, note)
+
+    def _text_segments(self, text: str, base: tuple[str, ...]) -> list[str | tuple[str, ...]]:
+        """Plain text of a message, its links clickable."""
+        parts: list[str | tuple[str, ...]] = []
+        for piece, is_link in split_links(text):
             if not is_link:
                 parts += [piece, base]
                 continue
             for index, run in enumerate(link_pieces(piece)):
                 parts += [" ", ("link", WRAP_POINT, *base)] if index else []
                 parts += [run, ("link", *base)]
-        if line.question:
-            parts += [f"  ({self.question_label})", ("note", *base)]
-        parts += ["\n", base]
         return parts
 
     def _nick_tag(self, nick: str) -> str:
@@ -428,6 +443,7 @@ class InputLine(ttk.Frame):
         self.entry.bind("<Down>", lambda _e: self._walk_history(1))
         self.entry.bind("<Tab>", self._complete)
         self.entry.bind("<Key>", self._reset_cycle, add="+")
+        send_pasted_lines(self.entry, lambda: self.event_generate("<<InputSubmitted>>"))  # one message
 
     @property
     def value(self) -> str:

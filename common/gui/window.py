@@ -117,6 +117,7 @@ class ChatWindow:
         size = self.settings.font_size
         self.font = NamedFont(self.top, "DejaVu Sans", size)
         self.bold_font = NamedFont(self.top, "DejaVu Sans", size, weight="bold")
+        self.mono_font = NamedFont(self.top, "DejaVu Sans Mono", size)  # code (code_blocks.py)
         self.top.minsize(MIN_WIDTH, MIN_HEIGHT)
         self.status = ttk.Label(self.top, anchor="w", padding=(8, 3))
         self.status.pack(side="bottom", fill="x")
@@ -138,7 +139,7 @@ class ChatWindow:
         self.topic.pack(fill="x")
         self.input = InputLine(centre, self.font.name, self._completions, is_secret=is_secret_command)
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
-        self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours)
+        self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours, self.mono_font.name)
         self.view.pack(fill="both", expand=True)
         self.banner = Banner(centre, before=self.view)
         self.announcement = Banner(centre, before=self.view, kind="announce")
@@ -231,8 +232,8 @@ class ChatWindow:
         self._persist()
 
     def _set_font_size(self, size: int) -> None:
-        self.font.set_size(size)
-        self.bold_font.set_size(size)
+        for font in (self.font, self.bold_font, self.mono_font):
+            font.set_size(size)
         self.protocol.set_font_size(size)
 
     def fit_width(self, width: int) -> None:
@@ -293,6 +294,7 @@ class ChatWindow:
         self.conversation_list.title.configure(text=tr("conversations", self.lang))
         self.view.set_labels(tr("teacher_badge", self.lang), tr("question_note", self.lang))
         self.protocol.set_language(self.lang)
+        self.view.code_blocks.set_labels(tr("copy", self.lang), tr("copied", self.lang))
         self._list_dirty = self._members_dirty = True
         self._refresh()
 
@@ -354,7 +356,7 @@ class ChatWindow:
             added = self.book.prepend(event.conversation, lines)
             if added and casefold(event.conversation) == casefold(current):
                 self._select(current)
-                self.view.keep_position_after_prepend(added)
+                self.view.keep_position_after_prepend(self.view.text_lines(lines[len(lines) - added:]))
         for name, line in route(event, self.lang, self.book):
             self._add_line(name, line)
 
@@ -578,8 +580,8 @@ class ChatWindow:
             self.dialog.top.destroy()
         self.protocol.close()
         self.top.destroy()
-        self.font.delete()
-        self.bold_font.delete()
+        for font in (self.font, self.bold_font, self.mono_font):
+            font.delete()
         self._quit_in_background(self.session)
         self._quit_deadline = time.monotonic() + QUIT_WAIT_SECONDS
         self._after_id = self._root.after(POLL_MS, self._finish_closing)

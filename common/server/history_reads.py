@@ -28,6 +28,7 @@ from datetime import datetime
 from common.protocol.casemap import casefold
 from common.protocol.message import Message, middle_word
 from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer, format_time
+from common.server.multiline_relay import stored_lines, transcript_lines
 from common.server.outbox import Outbox
 from common.server.state import Client
 
@@ -41,6 +42,18 @@ def history_line(message: StoredMessage, tags: dict[str, str]) -> Message:
     return Message(message.command, [message.target, message.text], source=message.sender, tags=all_tags)
 
 
+def history_lines(messages: list[StoredMessage], client: Client) -> list[Message]:
+    """Stored messages as ``client`` receives them from the history: one line each, and a message of
+    several lines (draft/multiline) as a batch or as its lines (``multiline_relay.stored_lines``)."""
+    lines: list[Message] = []
+    for message in messages:
+        if "\n" in message.text:
+            lines.extend(stored_lines(message, client, history_line(message, {}).tags))
+        else:
+            lines.append(history_line(message, {}))
+    return lines
+
+
 def send_history_batch(out: Outbox, client: Client, batch_type: str, params: list[str],
                        lines: list[Message]) -> None:
     """Lines inside a BATCH when the client has batch (IRCv3 batch), plain otherwise."""
@@ -51,7 +64,7 @@ def send_history_batch(out: Outbox, client: Client, batch_type: str, params: lis
     reference = f"h{next(_batch_ids)}"
     out.send(client, Message("BATCH", [f"+{reference}", batch_type, *params], source=out.server_name))
     for line in lines:
-        line.tags["batch"] = reference
+        line.tags.setdefault("batch", reference)  # the lines of a multiline batch nested in it keep their own
         out.send(client, line)
     out.send(client, Message("BATCH", [f"-{reference}"], source=out.server_name))
 
@@ -66,12 +79,12 @@ def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit
     if not messages:
         return
     if "server-time" in client.caps:
-        send_history_batch(out, client, "chathistory", [channel], [history_line(m, {}) for m in messages])
+        send_history_batch(out, client, "chathistory", [channel], history_lines(messages, client))
         return
     for message in messages:
         stamp = datetime.fromtimestamp(message.time_ms / 1000).strftime("%Y-%m-%d %H:%M")
-        out.send(client, Message("NOTICE", [channel, f"[{stamp}] {message.transcript_line()}"],
-                                 source=out.server_name))
+        for line in transcript_lines(message):
+            out.send(client, Message("NOTICE", [channel, f"[{stamp}] {line}"], source=out.server_name))
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ class HistoryRequest:
 
     def answer(self, store: HistoryStore, out: Outbox, client: Client) -> None:
         messages = self.query(store)
-        send_history_batch(out, client, "chathistory", [self.target], [history_line(m, {}) for m in messages])
+        send_history_batch(out, client, "chathistory", [self.target], history_lines(messages, client))
 
     def query(self, store: HistoryStore) -> list[StoredMessage]:
         first = self.refs[0]

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from common.server.state import Client
 
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
-TAG_CAPABILITIES = {"time": "server-time", "batch": "batch", "account": "account-tag"}
+# draft/multiline-concat goes only into the lines of a multiline batch, to clients that negotiated batch too.
+TAG_CAPABILITIES = {"time": "server-time", "batch": "batch", "account": "account-tag",
+                    "draft/multiline-concat": "batch"}
 TAG_GATES = ("server-time", "batch", "message-tags", "account-tag")  # every capability deciding a tag variant
 MESSAGE_TAGS_GATE = TAG_GATES.index("message-tags")
 NOT_STORED = "MESSAGE_NOT_SENT"
@@ -129,11 +131,23 @@ class Outbox:
                      stored: "StoredMessage") -> None:
         """Relay a message that goes into the history: it is stored before anyone receives it, and if
         storing fails, nobody does and ``sender`` is told (see the module docstring)."""
+        self.relay_stored_lines(sender, [(recipients, [message])], stored)
+
+    def relay_stored_lines(self, sender: "Client",
+                           deliveries: Iterable[tuple["Iterable[Client] | ChannelAudience", list[Message]]],
+                           stored: "StoredMessage") -> None:
+        """``relay_stored`` for a message that takes several lines, which differ by recipient (a multiline
+        batch to some, its lines one by one to others): each (recipients, lines) pair is relayed, and every
+        one of those lines stands or falls with the one stored message."""
         self.stored.append(stored)
         self._stored_senders.append((sender, stored))
         self._storing = len(self._stored_senders) - 1
         try:
-            self.relay(recipients, message)
+            for recipients, lines in deliveries:
+                if not isinstance(recipients, ChannelAudience):
+                    recipients = list(recipients)
+                for line in lines:
+                    self.relay(recipients, line)
         finally:
             self._storing = None
 

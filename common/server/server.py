@@ -305,9 +305,10 @@ class ChatServer:
                 conn.last_received = time.monotonic()
                 conn.ping_sent_at = None
                 for raw in framer.feed(data):
-                    if not self._throttle(conn, gate):
+                    if not self._throttle(conn, gate, client):
                         break
                     self._handle_line(client, raw)
+                    gate.charge(commands.take_flood_bill(client))  # a multiline batch that ended, as a whole
                     if conn.close_reason is not None:
                         break
         except Exception:  # a bug outside any one command: this connection ends, the server goes on
@@ -328,7 +329,9 @@ class ChatServer:
             return False
         return True
 
-    def _throttle(self, conn: Connection, gate: FloodGate) -> bool:
+    def _throttle(self, conn: Connection, gate: FloodGate, client: Client) -> bool:
+        if commands.in_batch(client):  # the lines of a multiline batch come at once: billed when it ends
+            return conn.close_reason is None
         delay = gate.delay_for_line()
         if delay is None:
             conn.request_close("Excess Flood")
@@ -340,17 +343,25 @@ class ChatServer:
     def _handle_line(self, client: Client, raw: RawLine) -> None:
         try:
             message = parse(raw.decode())
-        except LineTooLong:
+        except ProtocolError as error:
+            self._refuse_line(client, error)
+            if commands.in_batch(client):  # the multiline batch would lack this line: it fails instead
+                with self.transaction() as out:
+                    commands.abandon_unread_line(commands.Request(self, client, out))
+        else:
+            self._run_command(client, message)
+
+    def _refuse_line(self, client: Client, error: ProtocolError) -> None:
+        """The reply to a line that is no IRC message: 417 too long, FAIL … INVALID_UTF8, 400 malformed."""
+        if isinstance(error, LineTooLong):
             self.reply(client, rpl.ERR_INPUTTOOLONG, "Input line was too long")
-        except InvalidUTF8 as error:
+        elif isinstance(error, InvalidUTF8):
             with self.transaction() as out:
                 out.send(client, Message("FAIL", [error.command, "INVALID_UTF8",
                                                   "Message rejected, your IRC software MUST use UTF-8 encoding "
                                                   "on this network"], source=self.config.name))
-        except ProtocolError as error:
-            self.reply(client, rpl.ERR_UNKNOWNERROR, error.command, f"Malformed line: {error.reason}")
         else:
-            self._run_command(client, message)
+            self.reply(client, rpl.ERR_UNKNOWNERROR, error.command, f"Malformed line: {error.reason}")
 
     def _run_command(self, client: Client, message: Message) -> None:
         """Run one command as a unit: what it decided is sent, or, if it raised, nothing it decided is, and

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from common.protocol.casemap import casefold, entry_names
 from common.server.history import ChannelSnapshot
+from common.server.multiline_state import MultilineState
 from common.server.nick_history import NickHistory, PastNick
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class Client:
     sasl_mechanism: str | None = None
     sasl_buffer: str = ""
     monitoring: dict[str, str] = field(default_factory=dict)  # MONITOR list: casefolded nick -> nick as given
+    # draft/multiline: the batch this connection is sending (commands/multiline.py), made at its first BATCH;
+    # touched only by its own reader thread (which also reads it, without the lock, for flood control).
+    multiline: MultilineState | None = None
 
     @property
     def host(self) -> str:

@@ -8,9 +8,10 @@ dispatcher answers the generic errors (421 unknown command, 451 not registered, 
 parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.horse.
 
 One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
-(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory`` and ``markread``; ``labels``
-labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
-``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
+(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory``, ``markread`` and
+``multiline`` (BATCH, draft/multiline); ``labels`` labels the replies of a command (labeled-response);
+``base`` holds what they share (``Request``, ``ServerServices``, the limits and the common replies) and
+``dispatch`` the table. The server is reached
 only through ``ServerServices``, so nothing here imports ``common.server.server``.
 """
 from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMODES, CHATHISTORY_CAP,
@@ -20,9 +21,11 @@ from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMO
 from common.server.commands.dispatch import COMMANDS, CommandSpec, dispatch, prepare
 from common.server.commands.labels import label_replies
 from common.server.commands.monitor import announce_offline
+from common.server.commands.multiline import abandon_unread_line, in_batch, take_flood_bill
 
 __all__ = [
     "AWAYLEN", "BOT_MODE", "CAPABILITIES", "CHANMODES", "CHATHISTORY_CAP", "CHATHISTORY_LIMIT", "COMMANDS",
     "CommandSpec", "KICKLEN", "MAX_BANS", "MAX_MODES", "MAX_TARGETS", "MONITOR_LIMIT", "NAMELEN", "READ_MARKER_CAP", "Request",
-    "ServerServices", "USERLEN", "announce_offline", "dispatch", "label_replies", "prepare",
+    "ServerServices", "USERLEN", "abandon_unread_line", "announce_offline", "dispatch", "in_batch", "label_replies",
+    "prepare", "take_flood_bill",
 ]

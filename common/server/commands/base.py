@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
 from common.protocol.message import Message
+from common.protocol.multiline import MultilineLimits
 from common.server.accounts import AccountStore
 from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
@@ -23,11 +24,15 @@ from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
 CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "classchat.org/classroom",
-                "draft/account-registration", "draft/channel-rename", "echo-message", "extended-join",
-                "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl", "server-time",
-                "setname", "userhost-in-names")
+                "draft/account-registration", "draft/channel-rename", "draft/multiline", "echo-message",
+                "extended-join", "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl",
+                "server-time", "setname", "userhost-in-names")
+# draft/multiline: a batch holds at most 4096 bytes of text in 100 lines (ergo's defaults). Relayed as plain
+# lines, with each line's prefix and tags, that is at most about 25 KiB per recipient, well within --sendq.
+MULTILINE_LIMITS = MultilineLimits(max_bytes=4096, max_lines=100)
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
-CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
+CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name",
+              "draft/multiline": MULTILINE_LIMITS.cap_value()}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
 READ_MARKER_CAP = "draft/read-marker"  # likewise: the markers are kept in the history database
 CHATHISTORY_LIMIT = 100

@@ -24,6 +24,7 @@ from common.server.commands.messages import handle_privmsg, handle_wallops
 from common.server.commands.markread import handle_markread
 from common.server.commands.modes import handle_mode
 from common.server.commands.monitor import handle_monitor
+from common.server.commands.multiline import handle_batch, takes_line
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
                                               handle_startlesson)
 from common.server.commands.queries import (handle_away, handle_ison, handle_lusers, handle_motd, handle_time,
@@ -70,6 +71,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "NOTICE": CommandSpec(handle_privmsg),
     "TAGMSG": CommandSpec(handle_privmsg),
     "WALLOPS": CommandSpec(handle_wallops, 1),
+    "BATCH": CommandSpec(handle_batch, 1),  # draft/multiline; the lines inside a batch: takes_line
     "WHO": CommandSpec(handle_who),
     "WHOIS": CommandSpec(handle_whois),
     "ISON": CommandSpec(handle_ison, 1),
@@ -107,6 +109,9 @@ def prepare(server: ServerServices, client: Client, msg: Message) -> object:
 
 def dispatch(req: Request, msg: Message) -> None:
     """Run one command. The caller holds the state lock (see ``ChatServer.transaction``)."""
+    client = req.client
+    if client.registered and (client.multiline is not None or "batch" in msg.tags) and takes_line(req, msg):
+        return  # a line of a draft/multiline batch
     spec = COMMANDS.get(msg.command)
     if spec is None:
         if req.client.registered:
