@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from common.protocol.casemap import casefold, entry_names
+from common.server.classroom import Classroom
 from common.server.history import ChannelSnapshot
 from common.server.nick_history import NickHistory, PastNick
 
@@ -109,6 +110,7 @@ class Channel:
     lesson_roster: set[str] = field(default_factory=set)  # students ENDLESSON walked out (casefolded nicks)
     creator_address: str | None = None  # where a student who made it connects from (None: a teacher, restored)
     empty_since: float | None = None  # monotonic time it was left empty, for expiry (see ServerState)
+    classroom: Classroom = field(default_factory=Classroom)  # raised hands and the open poll
 
     @property
     def folded_name(self) -> str:
@@ -332,6 +334,7 @@ class ServerState:
 
     def part(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
+        channel.classroom.forget(client)  # a hand goes down when its owner leaves
         client.channels.pop(channel.folded_name, None)
         if not channel.members:
             if channel.persistent:

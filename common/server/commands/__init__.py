@@ -9,7 +9,8 @@ parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.hors
 
 One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
 (INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory`` and ``markread``; ``labels``
-labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
+labels the replies of a command (labeled-response); ``hands``, ``polls`` and ``classroom`` are raised hands and
+quick polls; ``base`` holds what they share (``Request``,
 ``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
 only through ``ServerServices``, so nothing here imports ``common.server.server``.
 """
@@ -20,9 +21,10 @@ from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMO
 from common.server.commands.dispatch import COMMANDS, CommandSpec, dispatch, prepare
 from common.server.commands.labels import label_replies
 from common.server.commands.monitor import announce_offline
+from common.server.commands.polls import close_due_polls
 
 __all__ = [
     "AWAYLEN", "BOT_MODE", "CAPABILITIES", "CHANMODES", "CHATHISTORY_CAP", "CHATHISTORY_LIMIT", "COMMANDS",
     "CommandSpec", "KICKLEN", "MAX_BANS", "MAX_MODES", "MAX_TARGETS", "MONITOR_LIMIT", "NAMELEN", "READ_MARKER_CAP", "Request",
-    "ServerServices", "USERLEN", "announce_offline", "dispatch", "label_replies", "prepare",
+    "ServerServices", "USERLEN", "announce_offline", "close_due_polls", "dispatch", "label_replies", "prepare",
 ]

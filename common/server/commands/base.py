@@ -14,6 +14,7 @@ from typing import Protocol
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import Message
 from common.server.accounts import AccountStore
 from common.server.config import ServerConfig
@@ -24,6 +25,7 @@ from common.server.state import Channel, Client, ServerState
 CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/account-registration",
                 "draft/channel-rename", "echo-message", "extended-join", "extended-monitor", "labeled-response",
                 "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
+CAPABILITIES += (CLASSROOM_CAP,)  # classchat.org/classroom: raised hands and polls (commands/hands.py, polls.py)
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
@@ -73,6 +75,8 @@ class ServerServices(Protocol):
     def motd_lines(self) -> list[str]: ...
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]: ...
+
+    def now_ms(self) -> int: ...
 
     def log_event(self, what: str, client: Client) -> None: ...
 
