@@ -37,7 +37,8 @@ def test_issue_commands_are_all_there():
     teacher = {"devoice", "mute", "unmute", "ban", "unban", "oper", "announce", "endlesson", "startlesson",
                "classchannel", "kill"}
     accounts = {"register"}
-    assert set(SLASH_COMMANDS) == chat | teacher | accounts
+    classroom = {"hand", "vote", "call", "poll", "endpoll"}
+    assert set(SLASH_COMMANDS) == chat | teacher | accounts | classroom
 
 
 def test_teacher_commands(make_server):

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 
+from common.client.classroom import classroom_events
 from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
                                   HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
                                   NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
@@ -22,11 +23,13 @@ from common.client.state import ChannelState, ClientState, signed_letters
 from common.client.transport import Transport
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import Message
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
-               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify")
+               "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify",
+               CLASSROOM_CAP)
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in pieces of 400 bytes (IRCv3 sasl-3.1)
 # ERROR reasons after which a teacher sent us away: the session says why and does not reconnect.
 SENT_AWAY = ("Killed", "lesson has ended", "Too many failed operator logins")
@@ -538,8 +541,13 @@ class ServerLineHandler:
             self._state.own_host = msg.param(1) or self._state.own_host
         self._on_numeric(msg)
 
+    def _on_classroom(self, msg: Message) -> None:
+        """HAND, HANDS and POLL (raised hands and polls): see ``classroom.py``."""
+        for event in classroom_events(self._state, msg):
+            self._emit(event)
+
     def _on_fail(self, msg: Message) -> None:
-        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:])))
+        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))
 
     def _on_numeric(self, msg: Message) -> None:
         code = msg.command
@@ -593,6 +601,9 @@ _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     "INVITE": ServerLineHandler._on_invite,
     "BATCH": ServerLineHandler._on_batch,
     "FAIL": ServerLineHandler._on_fail,
+    "HAND": ServerLineHandler._on_classroom,
+    "HANDS": ServerLineHandler._on_classroom,
+    "POLL": ServerLineHandler._on_classroom,
     rpl.RPL_WELCOME: ServerLineHandler._on_welcome,
     rpl.RPL_CHANNELMODEIS: ServerLineHandler._on_channel_mode_is,
     rpl.RPL_YOUREOPER: ServerLineHandler._on_youreoper,

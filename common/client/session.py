@@ -19,12 +19,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from common.client.classroom import ClassroomView
 from common.client.events import ChatMessage, Event
 from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
 from common.client.state import ClientState
 from common.client.transport import Transport
 from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
 
@@ -138,6 +140,17 @@ class Session:
         with self._state.lock:
             state = self._state.channels.get(casefold(channel))
             return state.members() if state else {}
+
+    @property
+    def has_classroom(self) -> bool:
+        """Whether the server offers raised hands and polls (``classchat.org/classroom``) and we have it."""
+        return CLASSROOM_CAP in self.caps
+
+    def classroom(self, channel: str) -> ClassroomView:
+        """A copy of a joined channel's raised hands and poll (empty when not joined)."""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            return state.classroom.view() if state else ClassroomView()
 
     def topic(self, channel: str) -> str:
         with self._state.lock:

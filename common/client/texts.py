@@ -9,6 +9,8 @@ import locale
 import os
 
 from common.client import events as ev
+from common.client.classroom import ClassroomEvent
+from common.client.classroom_texts import CLASSROOM_TEXTS, describe_classroom, fail_text
 from common.client.numeric_texts import numeric_text
 from common.protocol.casemap import ACCOUNT_EXTBAN
 
@@ -243,6 +245,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cli_not_joined": {"en": "could not join {channel}", "ru": "не удалось войти в {channel}"},
     "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
                    "ru": "Не всё удалось отправить до разрыва соединения."},
+    **CLASSROOM_TEXTS,  # raised hands and polls
 }
 
 
@@ -321,7 +324,9 @@ def describe(event: ev.Event, lang: str) -> str | None:
     if isinstance(event, ev.Invited):
         return tr("invited", lang, by=event.by, channel=event.channel)
     if isinstance(event, ev.ErrorReply):
-        return tr("error", lang, text=numeric_text(event.code, event.params, lang) or event.text)
+        worded = (fail_text(event.params, lang, tr) if event.code == "FAIL"
+                  else numeric_text(event.code, event.params, lang))
+        return tr("error", lang, text=worded or event.text)
     if isinstance(event, ev.ServerReply):
         return numeric_text(event.code, event.params, lang) or event.text
     if isinstance(event, ev.NamesList):
@@ -331,4 +336,6 @@ def describe(event: ev.Event, lang: str) -> str | None:
         return tr("nick_refused_taken" if event.taken else "nick_refused_invalid", lang, nick=event.nick)
     if isinstance(event, ev.Notice):
         return tr(event.key, lang, **event.values)
+    if isinstance(event, ClassroomEvent):
+        return describe_classroom(event, lang, tr)
     return None
