@@ -106,6 +106,7 @@ class PollChanged(ClassroomEvent):
     voter: str = ""
     option: int = 0
     server_now_ms: int = 0
+    time: datetime | None = None
 
     @property
     def minor(self) -> bool:
@@ -184,6 +185,12 @@ def classroom_events(state: "ClientState", msg: Message) -> list[Event]:
         return reader(room, channel_state.name, msg, me) if reader is not None else []
 
 
+def line_time(msg: Message) -> datetime | None:
+    """When the server sent the line (its ``time`` tag), for the line a view shows; None without one."""
+    when = parse_timestamp(msg.tags.get("time", ""))
+    return datetime.fromtimestamp(when / 1000, timezone.utc) if when is not None else None
+
+
 def _read_hands(room: ChannelClassroom, channel: str, msg: Message, me: str) -> list[Event]:
     entries = room.gather("hands", msg, 1, MAX_TIME_MS)
     if entries is None:
@@ -197,10 +204,8 @@ def _read_hand(room: ChannelClassroom, channel: str, msg: Message, me: str) -> l
     if action not in ("up", "down", "call", "lower", "clear"):
         return []
     nick = msg.param(2)
-    when = parse_timestamp(msg.tags.get("time", ""))
     return [HandAction(channel, msg.source_nick, action, nick, len(room.hands), casefold(msg.source_nick) == me,
-                       bool(nick) and casefold(nick) == me,
-                       datetime.fromtimestamp(when / 1000, timezone.utc) if when is not None else None)]
+                       bool(nick) and casefold(nick) == me, line_time(msg))]
 
 
 def _read_poll(room: ChannelClassroom, channel: str, msg: Message, me: str) -> list[Event]:
@@ -255,7 +260,8 @@ def _read_opened(room: ChannelClassroom, channel: str, msg: Message) -> list[Eve
     my_vote = room.poll.my_vote if same else 0
     room.poll = PollView(number, question, tuple(options), msg.params[3].lower() == "named", closes_at,
                          msg.params[5], (0,) * len(options), my_vote)
-    return [PollChanged(channel, "opened", room.poll, server_now_ms=int(time.time() * 1000) + room.clock_offset_ms)]
+    return [PollChanged(channel, "opened", room.poll, server_now_ms=int(time.time() * 1000) + room.clock_offset_ms,
+                        time=line_time(msg))]
 
 
 _READERS = {"HANDS": _read_hands, "HAND": _read_hand, "POLL": _read_poll}

@@ -69,6 +69,8 @@ CLASSROOM_TEXTS: dict[str, dict[str, str]] = {
     "hand_raise_button": {"en": "✋ Raise hand", "ru": "✋ Поднять руку"},
     "hand_lower_button": {"en": "✋ Lower hand", "ru": "✋ Опустить руку"},
     "hands_title": {"en": "Raised hands", "ru": "Поднятые руки"},
+    "hands_who": {"en": "Student", "ru": "Ученик"},
+    "hands_up_for": {"en": "Up for", "ru": "Ждёт"},
     "hands_call_button": {"en": "Call on", "ru": "Вызвать"},
     "hands_lower_button": {"en": "Lower", "ru": "Опустить"},
     "hands_clear_button": {"en": "Lower all", "ru": "Опустить все"},

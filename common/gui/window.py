@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.slash_commands import is_secret_command, run_input
+from common.gui.classroom_panel import ClassroomPanel
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
@@ -131,6 +132,7 @@ class ChatWindow:
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
         self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours)
         self.view.pack(fill="both", expand=True)
+        self.classroom = ClassroomPanel(centre, self.view, self.font.name, self.bold_font.name, lambda: self.session)
         self.banner = Banner(centre, before=self.view)
         self.announcement = Banner(centre, before=self.view, kind="announce")
         self.announcement.bind("<<BannerClicked>>", lambda _e: self.announcement.hide())
@@ -201,7 +203,7 @@ class ChatWindow:
         style.map("Vertical.TScrollbar", background=[("active", palette.muted)])
         self.top.configure(background=palette.panel)
         self.panes.configure(background=palette.border)  # the colour of its sashes
-        for widget in (self.view, self.conversation_list, self.member_list, self.input):
+        for widget in (self.view, self.conversation_list, self.member_list, self.input, self.classroom):
             widget.apply_palette(palette)
         for banner in (self.banner, self.announcement):
             banner.recolour(palette)
@@ -271,6 +273,7 @@ class ChatWindow:
         self.input.button.configure(text=tr("send", self.lang))
         self.conversation_list.title.configure(text=tr("conversations", self.lang))
         self.view.set_labels(tr("teacher_badge", self.lang), tr("question_note", self.lang))
+        self.classroom.retranslate(self.lang)
         self._list_dirty = self._members_dirty = True
         self._refresh()
 
@@ -303,6 +306,7 @@ class ChatWindow:
 
     def _apply(self, event: ev.Event) -> None:
         current = self.book.current
+        self.classroom.note(event)  # raised hands and the poll
         if isinstance(event, ev.ConnectionState):
             self._on_connection_state(event)
         elif isinstance(event, ev.Joined) and event.own:
@@ -433,6 +437,7 @@ class ChatWindow:
             self.member_list.show(members, tr("members", self.lang, count=len(members)), muted,
                                   tr("member_muted_mark", self.lang), tr("teacher_badge", self.lang))
             self._members_dirty = False
+        self.classroom.refresh(self.book.current if in_channel else None)
         topic = self.session.topic(self.book.current) if in_channel else ""
         heading = self.book.current if self.book.current != SERVER_TAB else tr("server_tab", self.lang)
         self.topic.set_text(f"{heading}  {topic}".strip())
