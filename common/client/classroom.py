@@ -177,9 +177,10 @@ def classroom_events(state: "ClientState", msg: Message) -> list[Event]:
         if channel_state is None:
             return []
         room = channel_state.classroom
-        server_time = parse_timestamp(msg.tags.get("time", ""))
-        if server_time is not None:
-            room.clock_offset_ms = server_time - int(time.time() * 1000)
+        if msg.command != "POLL" or msg.params[1] == "OPENED":  # the lines whose times a view counts from
+            server_time = parse_timestamp(msg.tags.get("time", ""))
+            if server_time is not None:
+                room.clock_offset_ms = server_time - int(time.time() * 1000)
         me = casefold(state.nick)
         reader = _READERS.get(msg.command)
         return reader(room, channel_state.name, msg, me) if reader is not None else []
@@ -228,15 +229,18 @@ def _read_poll(room: ChannelClassroom, channel: str, msg: Message, me: str) -> l
             return []
         room.poll = replace(poll, counts=tuple(counts), closed=poll.closed or kind == "CLOSED")
         return [PollChanged(channel, kind.lower(), room.poll)]
-    if kind == "VOTER" and len(msg.params) >= 5:
+    if kind == "VOTER" and len(msg.params) >= 5:  # who voted what, and (at the end) the counts after it
         nick, option = msg.params[3], parse_count(msg.params[4], 0, len(poll.options))
+        counts = read_counts(msg.params[5], len(poll.options)) if len(msg.params) > 5 else None
         if option is None:
             return []
         if option:
             room.voters[casefold(nick)] = (nick, option)
         else:
             room.voters.pop(casefold(nick), None)
-        return [PollChanged(channel, "voter", poll, voter=nick, option=option)]
+        if counts is not None:
+            room.poll = replace(poll, counts=tuple(counts))
+        return [PollChanged(channel, "voter", room.poll, voter=nick, option=option)]
     if kind == "VOTERS" and len(msg.params) >= 4:
         entries = room.gather("voters", msg, 3, len(poll.options))
         if entries is not None:

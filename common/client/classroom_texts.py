@@ -28,7 +28,7 @@ CLASSROOM_TEXTS: dict[str, dict[str, str]] = {
     "poll_named_note": {"en": "the teacher sees who voted what", "ru": "учитель видит, кто как ответил"},
     "poll_ballot": {"en": "Your vote: {option}", "ru": "Ваш ответ: {option}"},
     "poll_counts": {"en": "Votes in {channel} ({total}): {counts}", "ru": "Ответы в {channel} ({total}): {counts}"},
-    "poll_voter": {"en": "{nick} voted {option}", "ru": "{nick} отвечает: {option}"},
+    "poll_voter": {"en": "{nick} voted {option} ({votes})", "ru": "{nick} отвечает: {option} ({votes})"},
     "poll_bad_question": {"en": "A poll's question is 1 to 150 characters, without '|'.",
                           "ru": "Вопрос опроса — от 1 до 150 знаков, без «|»."},
     "poll_bad_options": {"en": "A poll has 2 to 6 options of 1 to 50 characters each, without '|'.",
@@ -85,6 +85,7 @@ CLASSROOM_TEXTS: dict[str, dict[str, str]] = {
     "poll_seconds": {"en": "Time limit, seconds (0: none)", "ru": "Время, секунд (0 — без ограничения)"},
     "poll_open_button": {"en": "Open poll", "ru": "Открыть опрос"},
     "poll_votes": {"en": "{total} votes", "ru": "ответов: {total}"},
+    "poll_votes_one": {"en": "1 vote", "ru": "ответов: 1"},
     "poll_left": {"en": "closes in {time}", "ru": "закроется через {time}"},
     "poll_closed_state": {"en": "closed", "ru": "закрыт"},
     "poll_your_vote": {"en": "your vote: {number}", "ru": "ваш ответ: {number}"},
@@ -98,6 +99,10 @@ Translate = Callable[..., str]
 def count_text(count: int, lang: str, tr: Translate) -> str:
     key = "hands_none" if count == 0 else "hands_one" if count == 1 else "hands_many"
     return tr(key, lang, count=count)
+
+
+def votes_text(total: int, lang: str, tr: Translate) -> str:
+    return tr("poll_votes_one", lang) if total == 1 else tr("poll_votes", lang, total=total)
 
 
 def minutes_seconds(milliseconds: int) -> str:
@@ -155,5 +160,6 @@ def describe_classroom(event: ClassroomEvent, lang: str, tr: Translate) -> str |
         counts = " · ".join(f"{option_text(poll, number)}: {count}" for number, count in enumerate(poll.counts, 1))
         return tr("poll_counts", lang, channel=event.channel, total=poll.total, counts=counts)
     if event.kind == "voter" and event.option:
-        return tr("poll_voter", lang, nick=event.voter, option=option_text(poll, event.option))
+        return tr("poll_voter", lang, nick=event.voter, option=option_text(poll, event.option),
+                  votes=votes_text(poll.total, lang, tr))
     return None

@@ -15,7 +15,7 @@ from tkinter import ttk
 from typing import Callable
 
 from common.client.classroom import PollRequest, PollView, make_poll_request
-from common.client.classroom_texts import minutes_seconds
+from common.client.classroom_texts import minutes_seconds, votes_text
 from common.client.texts import tr
 from common.gui.theme import Palette
 from common.gui.widgets import AppToplevel, elide, tk_safe
@@ -29,7 +29,7 @@ MAX_VOTERS_SHOWN = 12  # names under a bar of a named poll; then "+N"
 
 def status_text(poll: PollView, now_ms: int, lang: str, with_votes: bool) -> str:
     """"12 votes · closes in 0:42", "closed", "closes in 0:42 · your vote: 2"."""
-    parts = [tr("poll_votes", lang, total=poll.total)] if with_votes else []
+    parts = [votes_text(poll.total, lang, tr)] if with_votes else []
     if poll.closed:
         parts.append(tr("poll_closed_state", lang))
     elif poll.closes_at:

@@ -14,8 +14,11 @@ What members with the capability get, from the server:
 
     POLL #c OPENED <poll> named|anonymous <closes at, ms; 0: no limit> <opener> :<question>|<option>|…
     POLL #c BALLOT <poll> <option>                the caller's own vote, as counted
-    POLL #c COUNTS <poll> :<count> <count> …      to operators, at every change
-    POLL #c VOTER <poll> <nick> <option>          to operators of a named poll, at every change (0: withdrawn)
+    POLL #c COUNTS <poll> :<count> <count> …      to operators of an anonymous poll, at every change, and
+                                                  of any poll on joining or asking (SHOW)
+    POLL #c VOTER <poll> <nick> <option> :<count> <count> …
+                                                  to operators of a named poll, at every change: who voted
+                                                  what (0: withdrawn) and the counts after it
     POLL #c VOTERS <poll> [*] :<nick>=<option> …  to operators of a named poll who join or ask (SHOW)
     POLL #c CLOSED <poll> :<count> <count> …      to every member
 
@@ -177,6 +180,13 @@ def counts_line(server: ServerServices, channel: Channel, poll: Poll, command: s
     return server_line(server, "POLL", channel.name, command, str(poll.number), " ".join(map(str, poll.tally)))
 
 
+def voter_line(server: ServerServices, channel: Channel, poll: Poll, nick: str, option: int) -> Message:
+    """``POLL #c VOTER <poll> <nick> <option> :<counts>``: a named poll's new ballot (0: withdrawn), and the
+    counts it leaves."""
+    return server_line(server, "POLL", channel.name, "VOTER", str(poll.number), nick, str(option),
+                       " ".join(map(str, poll.tally)))
+
+
 def counts_notices(server: ServerServices, channel: Channel, poll: Poll, voter: str = "") -> list[Message]:
     head = f"Votes in {channel.name} ({poll.total}){voter}:"
     return notices(server, channel.name, head, options_text(poll, poll.tally))
@@ -217,11 +227,12 @@ def tell_operators(req: Request, channel: Channel, poll: Poll, option: int, repl
     """The new counts to the channel's operators; in a named poll also who voted what."""
     with_cap, plain = split_by_cap(channel.operators())
     server, nick = req.server, req.client.nick
-    if poll.named:
+    if poll.named:  # who voted what, with the counts: one line a vote (300 votes, 300 lines)
         if replaced is not None:
-            req.out.relay(with_cap, server_line(server, "POLL", channel.name, "VOTER", str(poll.number), replaced, "0"))
-        req.out.relay(with_cap, server_line(server, "POLL", channel.name, "VOTER", str(poll.number), nick, str(option)))
-    req.out.relay(with_cap, counts_line(server, channel, poll))
+            req.out.relay(with_cap, voter_line(server, channel, poll, replaced, 0))
+        req.out.relay(with_cap, voter_line(server, channel, poll, nick, option))
+    else:
+        req.out.relay(with_cap, counts_line(server, channel, poll))
     for line in counts_notices(server, channel, poll, f" — {nick} voted {option}" if poll.named else ""):
         req.out.relay(plain, line)
 
