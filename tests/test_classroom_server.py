@@ -342,7 +342,7 @@ def test_a_guest_who_changes_nick_still_has_one_vote(lesson):
     teacher.expect(r" POLL #math VOTER 1 masha 1 :?1 0")
     masha.send("NICK maria")
     masha.send("VOTE #math 2")
-    assert teacher.expect(r" POLL #math VOTER ").params[3:] == ["masha", "0", "0 0"]
+    assert teacher.expect(r" POLL #math VOTER ").params[3:] == ["masha", "0", "0 1"]
     assert teacher.expect(r" POLL #math VOTER ").params[3:] == ["maria", "2", "0 1"]
 
 
