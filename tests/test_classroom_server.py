@@ -394,6 +394,8 @@ HOSTILE = [
     ("teacher", "HAND #math CALL", r" 461 teacher HAND "),
     ("teacher", "HAND #math CALL nobody", r" 441 teacher nobody #math "),
     ("teacher", "HAND #math LOWER masha", r" FAIL HAND NOT_RAISED #math masha "),
+    ("teacher", "HAND #math LOWER " + "x" * 450, r" FAIL HAND NOT_RAISED #math x{50} :x{50} has no hand up in #math$"),
+    ("masha", "HAND #math " + "W" * 450, r" FAIL HAND UNKNOWN_SUBCOMMAND #math W{50} :"),
     ("teacher", "POLL #math OPEN", r" 461 teacher POLL "),
     ("teacher", "POLL #math OPEN :Only one? | yes", r" FAIL POLL BAD_OPTIONS #math "),
     ("teacher", "POLL #math OPEN :Seven? |1|2|3|4|5|6|7", r" FAIL POLL BAD_OPTIONS #math "),

@@ -18,6 +18,8 @@ Runs under the state lock; changes only ``Channel.classroom`` (and a member's +v
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from common.protocol import numerics as rpl
 from common.protocol.classroom import CLASSROOM_CAP, format_entries
 from common.protocol.message import Message, middle_word
@@ -34,13 +36,18 @@ LINE_BUDGET = 510  # bytes of a line without its CRLF and tags (RFC 1459 §2.3)
 
 # ------------------------------------------------------------------ shared by HAND, POLL and VOTE
 
+ECHO_LIMIT = 50  # characters of what the client sent (a word, a nick) that a FAIL repeats back
+
+
 def classroom_fail(req: Request, command: str, code: str, *context_and_text: str) -> None:
-    """``FAIL <command> <code> [<context>…] :<text>`` (IRCv3 standard replies) to the caller."""
+    """``FAIL <command> <code> [<context>…] :<text>`` (IRCv3 standard replies) to the caller. What the
+    client sent is repeated back cut to ``ECHO_LIMIT`` characters, so that the reply fits in a line."""
     *context, text = context_and_text
-    req.out.send(req.client, server_message(req, "FAIL", command, code, *map(middle_word, context), text))
+    words = [middle_word(word[:ECHO_LIMIT]) for word in context]
+    req.out.send(req.client, server_message(req, "FAIL", command, code, *words, text))
 
 
-def split_by_cap(clients) -> tuple[list[Client], list[Client]]:
+def split_by_cap(clients: Iterable[Client]) -> tuple[list[Client], list[Client]]:
     """(those with the classroom capability, those without): the first get lines, the others NOTICEs."""
     with_cap, plain = [], []
     for client in clients:
@@ -167,10 +174,11 @@ def raise_hand(req: Request, channel: Channel, _nick: str) -> None:
     if client in classroom.hands:
         tell_queue(req, channel, f"Your hand is already up in {channel.name}")
         return
-    if not classroom.may_raise(client, req.server.now_ms()):
+    now = req.server.now_ms()
+    if not classroom.may_raise(client, now):
         classroom_fail(req, "HAND", "TOO_FAST", channel.name, "You raised your hand too often; wait a minute")
         return
-    classroom.hands[client] = req.server.now_ms()
+    classroom.hands[client] = now
     announce_hands(req, channel, hand_line(req, channel, "UP"),
                    f"{client.nick} raised a hand ({count_text(len(classroom.hands))})")
 
@@ -211,7 +219,8 @@ def lower_hand_of(req: Request, channel: Channel, nick: str) -> None:
     target = req.state.find_client(nick)
     classroom = channel.classroom
     if target is None or classroom.hands.pop(target, None) is None:
-        classroom_fail(req, "HAND", "NOT_RAISED", channel.name, nick, f"{nick} has no hand up in {channel.name}")
+        classroom_fail(req, "HAND", "NOT_RAISED", channel.name, nick,
+                       f"{nick[:ECHO_LIMIT]} has no hand up in {channel.name}")
         return
     announce_hands(req, channel, hand_line(req, channel, "LOWER", target.nick),
                    f"{req.client.nick} lowered {target.nick}'s hand ({count_text(len(classroom.hands))})")

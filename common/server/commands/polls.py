@@ -84,12 +84,12 @@ def open_poll(req: Request, channel: Channel, args: list[str]) -> None:
         elif word.isascii() and word.isdigit():  # only says it is meant as a time limit; read_time_limit reads it
             limit = read_time_limit(word)
             if limit is None:
-                classroom_fail(req, "POLL", "BAD_TIME_LIMIT", channel.name, word[:20],
+                classroom_fail(req, "POLL", "BAD_TIME_LIMIT", channel.name, word,
                                f"A time limit is {MIN_TIME_LIMIT} to {MAX_TIME_LIMIT} seconds, or 0 for none")
                 return
             seconds = limit
         else:
-            classroom_fail(req, "POLL", "INVALID_PARAMS", channel.name, word[:20],
+            classroom_fail(req, "POLL", "INVALID_PARAMS", channel.name, word,
                            f"Unexpected word; the syntax is {POLL_SYNTAX} (mind the ':' before the question)")
             return
     if channel.classroom.poll is not None:
@@ -206,7 +206,7 @@ def handle_vote(req: Request, msg: Message) -> None:
         return
     option = parse_count(msg.params[1], 1, len(poll.text.options))
     if option is None:
-        classroom_fail(req, "VOTE", "BAD_OPTION", channel.name, msg.params[1][:20],
+        classroom_fail(req, "VOTE", "BAD_OPTION", channel.name, msg.params[1],
                        f"Vote with a number from 1 to {len(poll.text.options)}")
         return
     result, replaced = poll.vote(req.client, option)
