@@ -48,6 +48,9 @@ def test_a_student_raises_a_hand_and_the_teacher_calls_on_them(server_process, o
     assert "teacher called on you: your turn to speak" in view_text(alice)
     assert panel.count_label.cget("text") == "✋ no hands up"
     plain.expect(r"teacher called on alice")
+    alice.set_language("ru")
+    assert (strip.hand_button.cget("text"), strip.count_label.cget("text")) == ("✋ Поднять руку",
+                                                                                "✋ поднятых рук нет")
 
 
 def test_a_poll_from_the_dialog_to_the_chart_and_its_csv(server_process, open_window, tk_root, tmp_path,
