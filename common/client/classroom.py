@@ -19,10 +19,11 @@ result as CSV (``write_poll_csv``).
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TextIO
+from typing import Mapping, Protocol, TextIO
 
 from common.client.events import Event
 from common.protocol.casemap import casefold
@@ -31,9 +32,6 @@ from common.protocol.classroom import (MAX_OPTIONS, MAX_POLL_ID, MAX_TIME_MS, MI
                                        read_time_limit)
 from common.protocol.message import Message
 from common.protocol.params import parse_count, parse_timestamp
-
-if TYPE_CHECKING:
-    from common.client.state import ClientState
 
 MAX_QUEUE = 10_000  # entries of a HANDS or VOTERS list gathered over several lines, at most
 
@@ -168,7 +166,22 @@ class ChannelClassroom:
 
 # ------------------------------------------------------------------ reading the server's lines
 
-def classroom_events(state: "ClientState", msg: Message) -> list[Event]:
+class JoinedChannel(Protocol):
+    """What this module reads of a joined channel (``state.ChannelState``)."""
+
+    name: str
+    classroom: ChannelClassroom
+
+
+class SessionState(Protocol):
+    """What this module reads of the session's state (``state.ClientState``, which imports this module)."""
+
+    lock: threading.Lock
+    nick: str
+    channels: Mapping[str, JoinedChannel]
+
+
+def classroom_events(state: SessionState, msg: Message) -> list[Event]:
     """Apply a HAND, HANDS or POLL line to the state (taking its lock) and say what changed."""
     if len(msg.params) < 2:
         return []

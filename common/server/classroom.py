@@ -4,7 +4,7 @@ Plain data, read and changed only with the state lock held, by the HAND, POLL an
 (``commands/hands.py``, ``commands/polls.py``), by ``ServerState.part`` (a member who leaves loses their
 hand) and by housekeeping (a poll whose time is up closes). Nothing here sends anything.
 
-A hand belongs to a connection (``Client``), not to a nick: it follows a nick change and goes down when
+A hand belongs to a connection (a ``state.Client``), not to a nick: it follows a nick change and goes down when
 its owner leaves the channel (PART, KICK, QUIT), so nobody can be called on who is not there. A ballot
 belongs to a person: their account when logged in, else their nick (so a guest who reconnects under the
 same nick replaces their vote rather than adding one); a connection that votes again under another nick
@@ -13,13 +13,17 @@ replaces its own earlier ballot as well. Times are milliseconds since the epoch 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Hashable, Protocol
 
 from common.protocol.casemap import casefold
 from common.protocol.classroom import PollText
 
-if TYPE_CHECKING:
-    from common.server.state import Client
+
+class Member(Hashable, Protocol):
+    """What this module reads of a member (``state.Client`` is one; importing it would be a cycle)."""
+
+    nick: str
+    account: str | None
 
 RAISES_PER_MINUTE = 10  # raising a hand more often than this in a minute is refused (FAIL HAND TOO_FAST)
 MAX_VOTE_CHANGES = 20  # how often one person may change their vote in one poll (FAIL VOTE TOO_MANY_CHANGES)
@@ -39,11 +43,11 @@ class Poll:
     number: int  # the channel's how-many-th poll: clients name it in VOTE, so a late click never lands in the next
     text: PollText
     named: bool
-    opened_by: "Client"
+    opened_by: Member
     opener_nick: str
     closes_at: int | None  # ms since the epoch; None: no time limit
     ballots: dict[str, Ballot] = field(default_factory=dict)  # voter key -> ballot
-    key_of: dict["Client", str] = field(default_factory=dict)  # the voter key each connection voted under
+    key_of: dict[Member, str] = field(default_factory=dict)  # the voter key each connection voted under
     tally: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -56,11 +60,11 @@ class Poll:
     def is_due(self, now_ms: int) -> bool:
         return self.closes_at is not None and now_ms >= self.closes_at
 
-    def ballot_of(self, client: "Client") -> Ballot | None:
+    def ballot_of(self, client: Member) -> Ballot | None:
         key = self.key_of.get(client)
         return self.ballots.get(key) if key is not None else None
 
-    def vote(self, client: "Client", option: int) -> tuple[str, str | None]:
+    def vote(self, client: Member, option: int) -> tuple[str, str | None]:
         """Count ``client``'s vote for ``option``: ("new" | "changed" | "same" | "too_many", and the nick of
         a ballot this connection had cast under another nick and that this one replaces, or None)."""
         key = voter_key(client)
@@ -92,7 +96,7 @@ class Poll:
         return "changed", None
 
 
-def voter_key(client: "Client") -> str:
+def voter_key(client: Member) -> str:
     """Who a ballot belongs to: the account when logged in, else the nick (a nick holds no ':')."""
     return f"account:{casefold(client.account)}" if client.account else f"nick:{casefold(client.nick)}"
 
@@ -101,17 +105,17 @@ def voter_key(client: "Client") -> str:
 class Classroom:
     """A channel's raised hands (in the order they went up, with the time) and its open poll."""
 
-    hands: dict["Client", int] = field(default_factory=dict)
-    recent_raises: dict["Client", list[int]] = field(default_factory=dict)
+    hands: dict[Member, int] = field(default_factory=dict)
+    recent_raises: dict[Member, list[int]] = field(default_factory=dict)
     poll: Poll | None = None
     polls_opened: int = 0
 
-    def forget(self, client: "Client") -> None:
+    def forget(self, client: Member) -> None:
         """``client`` left the channel: its hand goes down (its ballot, if any, still counts)."""
         self.hands.pop(client, None)
         self.recent_raises.pop(client, None)
 
-    def may_raise(self, client: "Client", now_ms: int) -> bool:
+    def may_raise(self, client: Member, now_ms: int) -> bool:
         """Whether ``client`` may raise a hand now (at most ``RAISES_PER_MINUTE`` a minute); if so, counted."""
         recent = [at for at in self.recent_raises.get(client, ()) if now_ms - at < 60_000]
         if len(recent) >= RAISES_PER_MINUTE:
