@@ -65,6 +65,9 @@ def test_hands_through_slash_commands(server_process, sessions):
     teacher_log.wait_for(HandAction, action="up", actor="petya")
     view = teacher.classroom("#math")
     assert [nick for nick, _ in view.hands] == ["masha", "petya"]
+    type_line(teacher, "/hand list")
+    listed = teacher_log.wait_for(HandsChanged, asked=True)
+    assert describe(listed, "en").startswith("2 hands up in #math: 1. masha (0:0")
     assert abs(view.server_now_ms() - view.hands[0][1]) < 10_000, "raise times are the server's, in ms"
     type_line(teacher, "/call masha")
     called = masha_log.wait_for(HandAction, action="call")
@@ -251,3 +254,4 @@ def test_the_cli_raises_a_hand_and_votes(server_process):
                for line in shown), shown
     assert "You raised your hand (1 hand up)" in shown
     assert "Your vote: 2) 10^3" in shown
+    assert any(line.startswith("1 hand up in #math: 1. masha (0:0") for line in shown), shown

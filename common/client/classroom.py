@@ -52,7 +52,16 @@ class ClassroomEvent(Event):
 
 @dataclass(frozen=True)
 class HandsChanged(ClassroomEvent):
-    """The queue of hands changed (read it with ``Session.classroom``)."""
+    """The queue of hands changed (read it with ``Session.classroom``), or came as the answer to
+    ``Session.list_hands`` (``asked``: then ``hands`` holds it, for a view to show in words)."""
+
+    asked: bool = False
+    hands: tuple[tuple[str, int], ...] = ()
+    server_now_ms: int = 0
+
+    @property
+    def minor(self) -> bool:
+        return not self.asked
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,7 @@ class ChannelClassroom:
     poll: PollView | None = None
     voters: dict[str, tuple[str, int]] = field(default_factory=dict)  # folded nick -> (nick, option)
     clock_offset_ms: int = 0
+    queue_asked: bool = False  # the user asked to see the queue (Session.list_hands): the next one says it
     _gathering: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # HANDS/VOTERS lines with "*"
 
     def drop_hand(self, nick: str) -> None:
@@ -210,7 +220,10 @@ def _read_hands(room: ChannelClassroom, channel: str, msg: Message, me: str) -> 
     if entries is None:
         return []
     room.hands = entries
-    return [HandsChanged(channel)]
+    asked, room.queue_asked = room.queue_asked, False
+    if not asked:
+        return [HandsChanged(channel)]
+    return [HandsChanged(channel, True, tuple(entries), int(time.time() * 1000) + room.clock_offset_ms)]
 
 
 def _read_hand(room: ChannelClassroom, channel: str, msg: Message, me: str) -> list[Event]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from common.client.classroom import ClassroomEvent, HandAction, PollChanged, PollView
+from common.client.classroom import ClassroomEvent, HandAction, HandsChanged, PollChanged, PollView
 
 CLASSROOM_TEXTS: dict[str, dict[str, str]] = {
     "hands_none": {"en": "no hands up", "ru": "поднятых рук нет"},
     "hands_one": {"en": "1 hand up", "ru": "поднятых рук: 1"},
     "hands_many": {"en": "{count} hands up", "ru": "поднятых рук: {count}"},
+    "hands_queue": {"en": "{count} in {channel}: {queue}", "ru": "{count} в {channel}: {queue}"},
+    "hands_queue_empty": {"en": "No hands up in {channel}.", "ru": "В {channel} рук не поднято."},
     "hand_up": {"en": "{nick} raised a hand ({count})", "ru": "{nick} поднимает руку ({count})"},
     "hand_up_own": {"en": "You raised your hand ({count})", "ru": "Вы подняли руку ({count})"},
     "hand_down": {"en": "{nick} lowered their hand ({count})", "ru": "{nick} опускает руку ({count})"},
@@ -144,6 +146,15 @@ def describe_classroom(event: ClassroomEvent, lang: str, tr: Translate) -> str |
             return tr("hand_clear", lang, actor=event.actor)
         key = f"hand_{event.action}" + ("_me" if event.about_me else "")
         return tr(key, lang, actor=event.actor, nick=event.nick, count=count)
+    if isinstance(event, HandsChanged):
+        if not event.asked:
+            return None
+        if not event.hands:
+            return tr("hands_queue_empty", lang, channel=event.channel)
+        queue = ", ".join(f"{position}. {nick} ({minutes_seconds(event.server_now_ms - raised_at)})"
+                          for position, (nick, raised_at) in enumerate(event.hands, 1))
+        return tr("hands_queue", lang, count=count_text(len(event.hands), lang, tr), channel=event.channel,
+                  queue=queue)
     if not isinstance(event, PollChanged) or event.poll is None:
         return None
     poll = event.poll

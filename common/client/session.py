@@ -152,6 +152,14 @@ class Session:
             state = self._state.channels.get(casefold(channel))
             return state.classroom.view() if state else ClassroomView()
 
+    def list_hands(self, channel: str) -> bool:
+        """Ask for the queue of hands; it comes as a ``HandsChanged`` with ``asked`` set, for a view to say."""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            if state is not None:
+                state.classroom.queue_asked = True
+        return self._transport.send(Message("HAND", [channel, "LIST"]))
+
     def topic(self, channel: str) -> str:
         with self._state.lock:
             state = self._state.channels.get(casefold(channel))

@@ -237,7 +237,9 @@ def cmd_hand(inv: Invocation) -> CommandResult:
         return found
     channel, words = found
     verb = (words[0] if words else "up").upper()
-    if verb in ("UP", "DOWN", "LIST", "CLEAR") and len(words) <= 1:
+    if verb == "LIST" and len(words) == 1:
+        return sent(inv.session.list_hands(channel), inv)
+    if verb in ("UP", "DOWN", "CLEAR") and len(words) <= 1:
         return sent(inv.session.command("HAND", channel, verb), inv)
     if verb in ("LOWER", "CALL") and len(words) == 2:
         return sent(inv.session.command("HAND", channel, verb, words[1]), inv)
