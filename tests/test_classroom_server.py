@@ -6,12 +6,14 @@ The server's clock is a test clock: raise times and poll deadlines come from it,
 out when the test moves it forward (housekeeping then closes the poll), never by waiting."""
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 
 import pytest
 
 from common.protocol.message import parse
-from helpers import assert_still_served
+from helpers import assert_still_served, take_logged
 from test_lessons import log_in
 
 CAP = "classchat.org/classroom"
@@ -362,6 +364,31 @@ def test_the_time_limit_closes_the_poll_from_housekeeping(lesson, clock):
     teacher.expect(r" POLL #math OPENED 2 anonymous ")
     masha.send("VOTE #math 1 1")  # a click meant for the first poll
     fail(masha, "VOTE", "NO_POLL")
+
+
+def test_the_result_is_delivered_only_once_stored(make_server, tmp_path, caplog):
+    """The result goes the way of every message: stored first. With the database locked by another
+    program nobody gets it, and whoever closed the poll is told (the counts themselves still go)."""
+    db = str(tmp_path / "history.sqlite3")
+    running = make_server(db_path=db)
+    teacher = running.connect("teacher", caps=(CAP,))
+    teacher.join("#math")
+    student = running.connect("student")
+    student.join("#math")
+    teacher.send("POLL #math OPEN :Stored? | yes | no")
+    student.expect(r" NOTICE #math :Poll by teacher")
+    locker = sqlite3.connect(db, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        teacher.send("POLL #math CLOSE")
+        teacher.expect(r" POLL #math CLOSED 1 ")
+        refusal = teacher.expect(r" FAIL ")
+        assert refusal.params[:3] == ["NOTICE", "MESSAGE_NOT_SENT", "#math"]
+        assert not any("Poll closed" in line for line in student.sync()), "delivered without being stored"
+    finally:
+        locker.rollback()
+        locker.close()
+    assert take_logged(caplog, logging.ERROR, "could not store")
 
 
 def test_without_history_the_result_is_still_posted(make_server):
