@@ -38,7 +38,8 @@ def test_issue_commands_are_all_there():
                "classchannel", "kill", "attendance"}
     accounts = {"register"}
     code = {"code"}  # issue #18: code blocks
-    assert set(SLASH_COMMANDS) == chat | teacher | accounts | code
+    classroom = {"hand", "vote", "call", "poll", "endpoll"}
+    assert set(SLASH_COMMANDS) == chat | teacher | accounts | code | classroom
 
 
 def test_teacher_commands(make_server):

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 from common.client.attendance import MAX_ROWS, report_from_batch, row_from_line
+from common.client.classroom import classroom_events
 from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
                                   HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
                                   NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
@@ -25,6 +26,7 @@ from common.client.transport import Transport
 from common.protocol import numerics as rpl
 from common.protocol.attendance import ATTENDANCE_BATCH, CLASSROOM_CAP
 from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import Message
 
 # Capabilities the session asks for when the server offers them.
@@ -558,6 +560,11 @@ class ServerLineHandler:
             self._state.own_host = msg.param(1) or self._state.own_host
         self._on_numeric(msg)
 
+    def _on_classroom(self, msg: Message) -> None:
+        """HAND, HANDS and POLL (raised hands and polls): see ``classroom.py``."""
+        for event in classroom_events(self._state, msg):
+            self._emit(event)
+
     def _on_fail(self, msg: Message) -> None:
         self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))  # [0]: the command
 
@@ -614,6 +621,9 @@ _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     "BATCH": ServerLineHandler._on_batch,
     "ATTENDANCE": ServerLineHandler._on_attendance,
     "FAIL": ServerLineHandler._on_fail,
+    "HAND": ServerLineHandler._on_classroom,
+    "HANDS": ServerLineHandler._on_classroom,
+    "POLL": ServerLineHandler._on_classroom,
     rpl.RPL_WELCOME: ServerLineHandler._on_welcome,
     rpl.RPL_CHANNELMODEIS: ServerLineHandler._on_channel_mode_is,
     rpl.RPL_YOUREOPER: ServerLineHandler._on_youreoper,

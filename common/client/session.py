@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from common.client.classroom import ClassroomView
 from common.client.events import ChatMessage, Event
 from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
@@ -28,6 +29,7 @@ from common.client.state import ClientState
 from common.client.transport import Transport
 from common.protocol.attendance import CLASSROOM_CAP
 from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
 
@@ -144,6 +146,25 @@ class Session:
         with self._state.lock:
             state = self._state.channels.get(casefold(channel))
             return state.members() if state else {}
+
+    @property
+    def has_classroom(self) -> bool:
+        """Whether the server offers raised hands and polls (``classchat.org/classroom``) and we have it."""
+        return CLASSROOM_CAP in self.caps
+
+    def classroom(self, channel: str) -> ClassroomView:
+        """A copy of a joined channel's raised hands and poll (empty when not joined)."""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            return state.classroom.view() if state else ClassroomView()
+
+    def list_hands(self, channel: str) -> bool:
+        """Ask for the queue of hands; it comes as a ``HandsChanged`` with ``asked`` set, for a view to say."""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            if state is not None:
+                state.classroom.queue_asked = True
+        return self._transport.send(Message("HAND", [channel, "LIST"]))
 
     def topic(self, channel: str) -> str:
         with self._state.lock:

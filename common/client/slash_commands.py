@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from common.protocol.casemap import is_channel_name, is_valid_channel
+from common.client.classroom import read_poll_command
 from common.protocol.multiline import is_multiline
 from common.protocol.params import parse_date
 from common.client.raw_lines import SECRET_PARAMS, SERVICE_VERBS
@@ -232,6 +233,79 @@ def cmd_kill(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("KILL", inv.args[0], *([reason] if reason else [])), inv)
 
 
+def in_classroom(inv: Invocation) -> tuple[str, list[str]] | CommandResult:
+    """The channel a hand or poll command is about (a leading ``#channel``, else the current one) and the
+    words after it; or what to say when there is none, or when the server has no hands and polls."""
+    if not inv.session.has_classroom:
+        return CommandResult(output=[tr("classroom_missing", inv.lang)], sent=False)
+    channel, words = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+    return channel, words
+
+
+def cmd_hand(inv: Invocation) -> CommandResult:
+    """/hand (up), /hand down, /hand list; for teachers /hand clear and /hand lower NICK."""
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    verb = (words[0] if words else "up").upper()
+    if verb == "LIST" and len(words) == 1:
+        return sent(inv.session.list_hands(channel), inv)
+    if verb in ("UP", "DOWN", "CLEAR") and len(words) <= 1:
+        return sent(inv.session.command("HAND", channel, verb), inv)
+    if verb in ("LOWER", "CALL") and len(words) == 2:
+        return sent(inv.session.command("HAND", channel, verb, words[1]), inv)
+    return CommandResult(output=[usage_of("hand", inv.lang)], sent=False)
+
+
+def cmd_call(inv: Invocation) -> CommandResult:
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    if len(words) != 1:
+        return CommandResult(output=[usage_of("call", inv.lang)], sent=False)
+    return sent(inv.session.command("HAND", channel, "CALL", words[0]), inv)
+
+
+def cmd_vote(inv: Invocation) -> CommandResult:
+    """/vote N: the number goes to the server as typed (it checks it), with the number of the poll we saw,
+    so that a vote meant for a poll that has just closed never lands in the next one."""
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    if len(words) != 1:
+        return CommandResult(output=[usage_of("vote", inv.lang)], sent=False)
+    poll = inv.session.classroom(channel).poll
+    number = [str(poll.number)] if poll is not None and not poll.closed else []
+    return sent(inv.session.command("VOTE", channel, words[0], *number), inv)
+
+
+def cmd_poll(inv: Invocation) -> CommandResult:
+    """/poll [named] [SECONDS] question | option | option…; /poll alone shows the open poll again."""
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    if not words:
+        return sent(inv.session.command("POLL", channel), inv)
+    text = inv.text_after(1) if inv.args[0] == channel else inv.rest.strip()
+    request = read_poll_command(text)
+    if isinstance(request, str):
+        return CommandResult(output=[tr(request, inv.lang), usage_of("poll", inv.lang)], sent=False)
+    return sent(inv.session.command("POLL", *request.params(channel)), inv)
+
+
+def cmd_endpoll(inv: Invocation) -> CommandResult:
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    return sent(inv.session.command("POLL", found[0], "CLOSE"), inv)
+
+
 def cmd_quote(inv: Invocation) -> CommandResult:
     return sent(inv.session.send_raw(inv.rest.strip()), inv)
 
@@ -286,6 +360,11 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "classchannel": SlashCommand("[#channel] [off]", 0, cmd_classchannel),
     "attendance": SlashCommand("[#channel] [YYYY-MM-DD]", 0, cmd_attendance),
     "kill": SlashCommand("nick [reason]", 1, cmd_kill),
+    "hand": SlashCommand("[down|list]", 0, cmd_hand),
+    "vote": SlashCommand("N", 1, cmd_vote),
+    "call": SlashCommand("nick", 1, cmd_call),
+    "poll": SlashCommand("[named] [secs] question|a|b…", 0, cmd_poll),
+    "endpoll": SlashCommand("", 0, cmd_endpoll),
     "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
     "quit": SlashCommand("[message]", 0, cmd_quit),
     "help": SlashCommand("", 0, cmd_help),

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from common.client.classroom import ChannelClassroom
 from common.protocol.casemap import casefold
 
 
@@ -26,6 +27,7 @@ class ChannelState:
     topic: str = ""
     modes: set[str] = field(default_factory=set)  # flag modes (m, t, U, …) as far as the session has seen
     mutes: set[str] = field(default_factory=set)  # +q masks
+    classroom: ChannelClassroom = field(default_factory=ChannelClassroom)  # raised hands and the poll
     _members: dict[str, tuple[str, str]] = field(default_factory=dict)  # folded nick → (nick, prefixes)
 
     def members(self) -> dict[str, str]:
@@ -39,9 +41,11 @@ class ChannelState:
         self._members = {casefold(nick): (nick, prefixes) for nick, prefixes in members.items()}
 
     def remove(self, nick: str) -> bool:
+        self.classroom.drop_hand(nick)  # as the server does when someone leaves
         return self._members.pop(casefold(nick), None) is not None
 
     def rename(self, old: str, new: str) -> bool:
+        self.classroom.rename(old, new)
         entry = self._members.pop(casefold(old), None)
         if entry is not None:
             self._members[casefold(new)] = (new, entry[1])

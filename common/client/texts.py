@@ -9,6 +9,9 @@ import locale
 import os
 
 from common.client import events as ev
+from common.client.classroom import ClassroomEvent
+from common.client.classroom_texts import CLASSROOM_TEXTS, describe_classroom
+from common.client.classroom_texts import fail_text as classroom_fail_text
 from common.client.numeric_texts import fail_text, numeric_text
 from common.protocol.casemap import ACCOUNT_EXTBAN
 
@@ -298,6 +301,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cli_code_start": {"en": "Type or paste the lines; a line with only . or ``` sends them as one block.",
                        "ru": "Введите или вставьте строки; строка из одной . или ``` отправит их одним блоком."},
     "cli_code_prompt": {"en": "... ", "ru": "... "},
+    **CLASSROOM_TEXTS,  # raised hands and polls
 }
 
 
@@ -376,8 +380,9 @@ def describe(event: ev.Event, lang: str) -> str | None:
     if isinstance(event, ev.Invited):
         return tr("invited", lang, by=event.by, channel=event.channel)
     if isinstance(event, ev.ErrorReply):
-        known = fail_text(event.params, lang) if event.code == "FAIL" else numeric_text(event.code, event.params, lang)
-        return tr("error", lang, text=known or event.text)
+        worded = ((classroom_fail_text(event.params, lang, tr) or fail_text(event.params, lang)) if event.code == "FAIL"
+                  else numeric_text(event.code, event.params, lang))
+        return tr("error", lang, text=worded or event.text)
     if isinstance(event, ev.ServerReply):
         return numeric_text(event.code, event.params, lang) or event.text
     if isinstance(event, ev.NamesList):
@@ -387,4 +392,6 @@ def describe(event: ev.Event, lang: str) -> str | None:
         return tr("nick_refused_taken" if event.taken else "nick_refused_invalid", lang, nick=event.nick)
     if isinstance(event, ev.Notice):
         return tr(event.key, lang, **event.values)
+    if isinstance(event, ClassroomEvent):
+        return describe_classroom(event, lang, tr)
     return None

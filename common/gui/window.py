@@ -28,6 +28,7 @@ from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.slash_commands import is_secret_command, run_input
 from common.gui.attendance_view import AttendanceWindows
+from common.gui.classroom_panel import ClassroomPanel
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
@@ -141,6 +142,7 @@ class ChatWindow:
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
         self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours, self.mono_font.name)
         self.view.pack(fill="both", expand=True)
+        self.classroom = ClassroomPanel(centre, self.view, self.font.name, self.bold_font.name, lambda: self.session)
         self.banner = Banner(centre, before=self.view)
         self.announcement = Banner(centre, before=self.view, kind="announce")
         self.announcement.bind("<<BannerClicked>>", lambda _e: self.announcement.hide())
@@ -215,7 +217,7 @@ class ChatWindow:
         self.top.configure(background=palette.panel)
         self.panes.configure(background=palette.border)  # the colour of its sashes
         self.outer.configure(background=palette.border)
-        for widget in (self.view, self.conversation_list, self.member_list, self.input, self.protocol):
+        for widget in (self.view, self.conversation_list, self.member_list, self.input, self.protocol, self.classroom):
             widget.apply_palette(palette)
         for banner in (self.banner, self.announcement):
             banner.recolour(palette)
@@ -295,6 +297,7 @@ class ChatWindow:
         self.view.set_labels(tr("teacher_badge", self.lang), tr("question_note", self.lang))
         self.protocol.set_language(self.lang)
         self.view.code_blocks.set_labels(tr("copy", self.lang), tr("copied", self.lang))
+        self.classroom.retranslate(self.lang)
         self._list_dirty = self._members_dirty = True
         self._refresh()
 
@@ -328,6 +331,7 @@ class ChatWindow:
     def _apply(self, event: ev.Event) -> None:
         current = self.book.current
         self.attendance.take(event)
+        self.classroom.note(event)  # raised hands and the poll
         if isinstance(event, ev.ConnectionState):
             self._on_connection_state(event)
         elif isinstance(event, ev.Joined) and event.own:
@@ -458,6 +462,7 @@ class ChatWindow:
             self.member_list.show(members, tr("members", self.lang, count=len(members)), muted,
                                   tr("member_muted_mark", self.lang), tr("teacher_badge", self.lang))
             self._members_dirty = False
+        self.classroom.refresh(self.book.current if in_channel else None)
         topic = self.session.topic(self.book.current) if in_channel else ""
         heading = self.book.current if self.book.current != SERVER_TAB else tr("server_tab", self.lang)
         self.topic.set_text(f"{heading}  {topic}".strip())

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, TextIO
 
+from common.protocol.classroom import CLASSROOM_CAP  # noqa: F401  (attendance is offered under it too)
 from common.protocol.params import parse_count, parse_date
 
-CLASSROOM_CAP = "classchat.org/classroom"
 ATTENDANCE_BATCH = "classchat.org/attendance"
 CSV_HEADER = ("day", "name", "account", "first_join", "last_leave", "minutes")
 PRESENT = "present"  # what the text and the CSV say for the last leave of someone still there

@@ -441,6 +441,10 @@ class ChatServer:
         tags = {"time": format_time(time_ms), "msgid": f"{self._msgid_prefix}-{next(self._msgids)}", **client_tags}
         return tags, time_ms
 
+    def now_ms(self) -> int:
+        """The server's clock (injectable, see ``wall_clock``) in milliseconds: raised hands, poll deadlines."""
+        return int(self._wall_clock() * 1000)
+
     @property
     def history_enabled(self) -> bool:
         return self.store is not None
@@ -571,3 +575,4 @@ class ChatServer:
                     if reason is not None:
                         out.after_delivery.append(functools.partial(conn.close, reason, True))
                 self._expire_channels(now, out)
+                commands.close_due_polls(self, out, self.now_ms())

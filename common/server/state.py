@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from common.protocol.casemap import casefold, entry_names
+from common.server.classroom import Classroom
 from common.server.history import ChannelSnapshot
 from common.server.multiline_state import MultilineState
 from common.server.nick_history import NickHistory, PastNick
@@ -122,6 +123,7 @@ class Channel:
     lesson_roster: set[str] = field(default_factory=set)  # students ENDLESSON walked out (casefolded nicks)
     creator_address: str | None = None  # where a student who made it connects from (None: a teacher, restored)
     empty_since: float | None = None  # monotonic time it was left empty, for expiry (see ServerState)
+    classroom: Classroom = field(default_factory=Classroom)  # raised hands and the open poll
     # The members' connections by tag variant (see ``audience()``); None until asked for after a change.
     _audience: "dict[tuple[bool, ...], tuple[Connection, ...]] | None" = field(default=None, repr=False)
 
@@ -386,6 +388,7 @@ class ServerState:
             self.attendance.left(client, channel.name)
         channel.members.pop(client, None)
         channel.members_changed()
+        channel.classroom.forget(client)  # a hand goes down when its owner leaves
         client.channels.pop(channel.folded_name, None)
         if not channel.members:
             if channel.persistent:

@@ -14,6 +14,7 @@ from typing import Callable, Protocol
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import Message
 from common.protocol.multiline import MultilineLimits
 from common.server.accounts import AccountStore
@@ -81,6 +82,8 @@ class ServerServices(Protocol):
     def motd_lines(self) -> list[str]: ...
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]: ...
+
+    def now_ms(self) -> int: ...
 
     def log_event(self, what: str, client: Client) -> None: ...
 

@@ -18,6 +18,7 @@ from common.server.commands.base import Request, ServerServices, err_need_more_p
 from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_names, handle_part,
                                              handle_topic)
 from common.server.commands.chathistory import handle_chathistory
+from common.server.commands.hands import handle_hand
 from common.server.commands.listing import handle_list
 from common.server.commands.info import handle_help, handle_info, handle_links
 from common.server.commands.messages import handle_privmsg, handle_wallops
@@ -25,6 +26,7 @@ from common.server.commands.markread import handle_markread
 from common.server.commands.modes import handle_mode
 from common.server.commands.monitor import handle_monitor
 from common.server.commands.multiline import handle_batch, takes_line
+from common.server.commands.polls import handle_poll, handle_vote
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
                                               handle_startlesson)
 from common.server.commands.queries import (handle_away, handle_ison, handle_lusers, handle_motd, handle_time,
@@ -98,6 +100,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "HELPOP": CommandSpec(handle_help),
     "MONITOR": CommandSpec(handle_monitor, 1),
     "SETNAME": CommandSpec(handle_setname, 1),
+    "HAND": CommandSpec(handle_hand, 1),
+    "POLL": CommandSpec(handle_poll, 1),
+    "VOTE": CommandSpec(handle_vote, 2),
 }
 
 
