@@ -11,6 +11,7 @@ from tkinter import filedialog
 import pytest
 
 from common.gui.settings import Settings
+from chat_client_gui import WINDOW_SIZE
 from common.gui.window import ChatWindow
 from common.client.session import SessionConfig
 from helpers import IRCTestClient
@@ -27,6 +28,7 @@ def open_window(tk_root):
     def open_(address, nick: str) -> ChatWindow:
         config = SessionConfig(host=address[0], port=address[1], nick=nick, pace_rate=0, channels=("#general",))
         window = ChatWindow(tk.Toplevel(tk_root), config, Settings(), "en", save=False)
+        window.top.geometry(WINDOW_SIZE)  # as chat_client_gui.py opens it, not the smallest the layout allows
         windows.append(window)
         pump_until(tk_root, lambda: window.book.current == "#general", what=f"{nick} to join #general")
         return window
