@@ -8,33 +8,14 @@ import time
 import tkinter as tk
 from tkinter import filedialog
 
-import pytest
 
 from common.gui.settings import Settings
-from chat_client_gui import WINDOW_SIZE
 from common.gui.window import ChatWindow
 from common.client.session import SessionConfig
 from helpers import IRCTestClient
-from test_gui import close_and_wait, pump_until, view_text
+from test_gui import close_and_wait, open_window, pump_until, view_text  # noqa: F401  (open_window is a fixture)
 
 CAP = "classchat.org/classroom"
-
-
-@pytest.fixture
-def open_window(tk_root):
-    """``open_(address, nick)``: a window in #general, shown once joined; all closed after the test."""
-    windows: list[ChatWindow] = []
-
-    def open_(address, nick: str) -> ChatWindow:
-        config = SessionConfig(host=address[0], port=address[1], nick=nick, pace_rate=0, channels=("#general",))
-        window = ChatWindow(tk.Toplevel(tk_root), config, Settings(), "en", save=False)
-        window.top.geometry(WINDOW_SIZE)  # as chat_client_gui.py opens it, not the smallest the layout allows
-        windows.append(window)
-        pump_until(tk_root, lambda: window.book.current == "#general", what=f"{nick} to join #general")
-        return window
-
-    yield open_
-    close_and_wait(tk_root, windows)
 
 
 def test_a_student_raises_a_hand_and_the_teacher_calls_on_them(server_process, open_window, tk_root):
