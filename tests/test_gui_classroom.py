@@ -8,7 +8,6 @@ import time
 import tkinter as tk
 from tkinter import filedialog
 
-
 from common.gui.settings import Settings
 from common.gui.window import ChatWindow
 from common.client.session import SessionConfig
