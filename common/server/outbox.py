@@ -14,6 +14,7 @@ so the client may send it again). Every other line of the batch is delivered as 
 """
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Sequence
 
 from common.protocol.message import Message, middle_word
@@ -212,9 +213,14 @@ class Outbox:
 
 def variant_bytes(message: Message, gates: tuple[bool, ...]) -> bytes:
     """``message`` encoded with the tags a client with these ``TAG_GATES`` receives."""
-    allowed = {cap for cap, present in zip(TAG_GATES, gates) if present}
+    allowed = _gated_caps(gates)
     tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
     return Message(message.command, message.params, message.source, tags).to_bytes()
+
+
+@functools.lru_cache(maxsize=None)  # at most 2 ** len(TAG_GATES) entries
+def _gated_caps(gates: tuple[bool, ...]) -> frozenset[str]:
+    return frozenset(cap for cap, present in zip(TAG_GATES, gates) if present)
 
 
 def gather_by_connection(relays: list[Relay]) -> dict["Connection", list[bytes]]:
