@@ -552,7 +552,8 @@ def test_members_of_a_channel_get_different_nick_colours(server_process, open_wi
     bob.join("#general")
     bob.send("PRIVMSG #general :hello")
     type_and_send(alice, "hi bob")
-    pump_until(tk_root, lambda: "hello" in view_text(alice))
+    pump_until(tk_root, lambda: "hello" in view_text(alice) and "hi bob" in view_text(alice),
+               what="both lines (alice's own comes back as its echo, maybe after bob's)")
     text = alice.view.text
     assert text.tag_cget("nick:alice", "foreground") != text.tag_cget("nick:bob", "foreground")
 
