@@ -240,34 +240,19 @@ def gather_by_connection(relays: list[Relay]) -> dict["Connection", list[bytes]]
         if family is not None:
             while end < count and relays[end].family is family:
                 end += 1
-        if end - start == 1:
-            relay = relays[start]
-            _add(pending, relay.conns, relay.data, relay.skip)
-        else:
-            by_group: dict[int, list[Relay]] = {}
-            for relay in relays[start:end]:
-                by_group.setdefault(id(relay.conns), []).append(relay)
-            for run in by_group.values():
-                _add_run(pending, run)
+        by_group: dict[int, list[Relay]] = {}
+        for relay in relays[start:end]:
+            by_group.setdefault(id(relay.conns), []).append(relay)
+        for run in by_group.values():
+            _add_run(pending, run)
         start = end
     return pending
 
 
-def _add(pending: dict["Connection", list[bytes]], conns: Sequence["Connection"], data: bytes,
-         skip: "Connection | None") -> None:
-    for conn in conns:
-        if conn is skip:
-            continue
-        lines = pending.get(conn)
-        if lines is None:
-            pending[conn] = [data]
-        else:
-            lines.append(data)
-
-
 def _add_run(pending: dict["Connection", list[bytes]], run: list[Relay]) -> None:
-    """Relays to one group: everyone gets them joined; a skipped member gets the ones it is not skipped by."""
-    joined = b"".join(relay.data for relay in run)
+    """Relays to one group (or one relay): everyone gets them joined; a skipped member gets the ones it is
+    not skipped by (nothing, for one relay)."""
+    joined = run[0].data if len(run) == 1 else b"".join(relay.data for relay in run)
     skipped = {relay.skip for relay in run if relay.skip is not None}
     for conn in run[0].conns:
         data = b"".join(relay.data for relay in run if relay.skip is not conn) if conn in skipped else joined
