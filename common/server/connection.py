@@ -1,10 +1,9 @@
 """Server-side connection I/O: a socket, its bounded outbound buffer, and the one shared flusher.
 
-Writes never block the thread that relays: ``enqueue()`` appends bytes to the connection's buffer (it is
-called under the server state lock, so every client receives lines in the order the server relayed them),
-and ``flush()``, called once that lock is released, sends what the kernel takes at once with
-``MSG_DONTWAIT``. What the kernel refuses stays buffered, and the single ``Flusher`` thread sends it when
-the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
+Writes never block the thread that relays: the sequencer (one thread, so every client receives lines in
+the order the server decided them) calls ``deliver()`` once per connection and batch, which sends what the
+kernel takes at once with ``MSG_DONTWAIT``. What the kernel refuses stays in the connection's buffer, and
+the single ``Flusher`` thread sends it when the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
 connection is closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else
 waits for it.
 
@@ -39,7 +38,7 @@ def closing_link(host: str, reason: str) -> Message:
 
 
 class Connection:
-    """One client socket. The reader thread owns receiving; any thread may enqueue and flush.
+    """One client socket. The reader thread owns receiving; the sequencer delivers, the flusher finishes.
 
     With ``tls``, ``_pending`` holds plaintext and ``_wire`` the encrypted bytes not yet sent: plaintext is
     encrypted at send time, under the same lock, so records leave in the order their lines were queued.
@@ -89,11 +88,6 @@ class Connection:
             self.flush()
         return plaintext
 
-    def enqueue(self, data: bytes) -> None:
-        """Append bytes to send. Only memory work: safe under the state lock."""
-        with self._lock:
-            self._enqueue_locked(data)
-
     def _enqueue_locked(self, data: bytes | memoryview) -> None:
         if self._closing or self._closed or self._overflowed:
             return
@@ -111,7 +105,7 @@ class Connection:
             self._flusher.watch(self)
 
     def deliver(self, data: bytes) -> None:
-        """``enqueue(data)`` then ``flush()``, in one: the sequencer's call, once per connection and batch.
+        """Send ``data`` after what is buffered: the sequencer's call, once per connection and batch.
 
         When nothing is buffered (nearly always) the bytes go straight to the kernel, with no copy into
         the buffer and one lock round: a teacher's message to 500 students is 500 of these in a row."""
