@@ -4,6 +4,7 @@
     python3 chat_client_cli.py --nick alice --channel '#general'     # interactive, with readline
     echo "build finished" | python3 chat_client_cli.py --nick ci      # scripted: send stdin, then exit
     python3 chat_client_cli.py --once "lesson starts in 5 minutes"
+    python3 chat_client_cli.py --raw                                  # and every IRC line, on stderr
 
 In a terminal it is a chat window. From a script it prints on stdout only what others say and what the
 script asked for (/names, /whois, …); errors go to stderr, and with --verbose everything else too.
@@ -21,11 +22,12 @@ import signal
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
 from common.client import events as ev
 from common.client.formatting import printable
 from common.client.options import add_tls_pin_argument, default_nick
+from common.client.raw_lines import RawLineLog, ShownLine, shown
 from common.client.reaction_texts import counts_text
 from common.client.session import Session, SessionConfig
 from common.client.slash_commands import is_secret_command, needs_secret, run_input
@@ -39,6 +41,12 @@ ACCOUNT_PASSWORD_VARIABLE = "CLASSCHAT_ACCOUNT_PASSWORD"
 EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 130
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 WAKE_SIGNAL = signal.SIGUSR1  # the event thread wakes a waiting prompt with it when the connection has ended
+RAW_LINES_KEPT = 20000  # --raw: lines the session keeps while a slow terminal catches up
+# --raw's colour for each kind of line (raw_lines.kind_of); the time and the arrow are dim
+RAW_COLOURS = {"message": "34", "membership": "32", "mode": "36", "numeric": "35", "ping": "90", "cap": "33",
+               "error": "31", "note": "2;3"}
+CODE_INDENT = "    "  # before each line of a message of several lines
+CODE_ENDS = (".", "```")  # a line with only one of these ends what /code reads
 REACTIONS_QUIET_SECONDS = 1.0  # reactions to a message are summed up once this long passes without another
 
 
@@ -58,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--once", metavar="TEXT", help="send one message to the channel and exit")
     parser.add_argument("--verbose", action="store_true",
                         help="from a script: also show the welcome, joins, history and your own lines (on stderr)")
+    parser.add_argument("--raw", action="store_true",
+                        help="also print every IRC line sent (→) and received (←) on stderr, with times; "
+                             "passwords are masked")
     parser.add_argument("--lang", choices=["en", "ru"], help="language (default: from the locale)")
     args = parser.parse_args(argv)
     if args.port is None:
@@ -135,8 +146,12 @@ class Printer:
                                      counts=counts))
 
     def format_message(self, message: ev.ChatMessage) -> str:
+        """``12:03 #math <alice> text``; a message of several lines (code) is that line without the text,
+        then its lines, each indented by ``CODE_INDENT``."""
         stamp = message.time.astimezone().strftime("%H:%M")
-        text = printable(message.text)
+        text, *more = printable(message.text).split("\n")
+        if more:
+            text, more = "", [text, *more]
         in_channel = is_channel_name(message.conversation)
         if message.own and not in_channel:  # our own private message: say to whom
             to = tr("cli_private_to", self.lang, nick=self.nick(message.conversation))
@@ -151,7 +166,7 @@ class Printer:
         if self.colour and message.mentions_me:
             body = f"\x1b[1m{body}\x1b[0m"
         where = f"{printable(message.conversation)} " if in_channel else ""
-        return f"{stamp} {where}{body}"
+        return "\n".join([f"{stamp} {where}{body}".rstrip(), *(f"{CODE_INDENT}{line}".rstrip() for line in more)])
 
     def stream_for(self, event: ev.Event) -> TextIO | None:
         """Where an event's line goes: the screen in a terminal; from a script, stdout for what a script
@@ -190,11 +205,16 @@ class Printer:
         stream = stream or sys.stdout
         with self._lock:
             try:
-                if self.interactive and stream is sys.stdout and self.reading:
+                # In a terminal, stderr (--raw) shares the screen with the prompt: keep the prompt below too.
+                on_screen = self.interactive and (stream is sys.stdout or stream.isatty())
+                if on_screen and self.reading:
                     import readline  # only in a terminal, where input() uses it
                     typed = readline.get_line_buffer()
-                    stream.write(f"\r\x1b[2K{text}\n{self.prompt}{typed}")
-                elif self.interactive and stream is sys.stdout:
+                    stream.write(f"\r\x1b[2K{text}\n")
+                    stream.flush()
+                    sys.stdout.write(f"{self.prompt}{typed}")
+                    sys.stdout.flush()
+                elif on_screen:
                     stream.write(f"\r\x1b[2K{text}\n")
                 else:
                     stream.write(text + "\n")
@@ -363,9 +383,40 @@ def show_event(event: ev.Event, printer: Printer, outcome: Outcome) -> None:
             for message in event.messages:
                 printer.show(printer.format(message), stream)
             printer.show(printer.format_divider(tr("history_divider", printer.lang)), stream)
+    elif isinstance(event, ev.AttendanceReport):  # what the user asked for: stdout, a header and the rows
+        since = tr("attendance_since_day", printer.lang, day=event.since) if event.since else ""
+        printer.show(printable(tr("attendance_header", printer.lang, channel=event.channel, since=since,
+                                  count=len(event.rows))), sys.stdout)
+        for row in event.rows:
+            printer.show(printable(row.text_line()), sys.stdout)
     elif (stream := printer.stream_for(event)) is not None and (line := printer.format(event)) is not None:
         printer.show(line, stream)
     outcome.note(event)
+
+
+def print_raw_lines(log: RawLineLog, printer: Printer, colour: bool) -> None:
+    """The --raw thread: print every line the session records on stderr, until the session has ended and
+    all are printed. It waits on the log, so the session's threads never wait on the terminal."""
+    seq = 0
+    while True:
+        records, missed = log.wait_since(seq, timeout=1.0)
+        if missed:
+            printer.show(tr("raw_skipped", printer.lang, count=missed), sys.stderr)
+        for record in records:
+            printer.show(format_raw_line(shown(record, lambda key, values: tr(key, printer.lang, **values)),
+                                         colour), sys.stderr)
+            seq = record.seq
+        if not records and log.closed:
+            return
+
+
+def format_raw_line(line: ShownLine, colour: bool) -> str:
+    """"14:03:27.512 → PRIVMSG #general :hi": the text is masked and its control characters visible."""
+    if not colour:
+        return f"{line.clock} {line.direction} {line.text}"
+    code = RAW_COLOURS.get(line.kind)
+    text = f"\x1b[{code}m{line.text}\x1b[0m" if code else line.text
+    return f"\x1b[2m{line.clock} {line.direction}\x1b[0m {text}"
 
 
 def wait_until_registered(session: Session, outcome: Outcome, prompt: Prompt | None) -> bool:
@@ -404,6 +455,12 @@ def run_interactive(session: Session, printer: Printer, outcome: Outcome, prompt
         except ConnectionEnded:
             return outcome.exit_code()
         prompt.remember(line)
+        if line.strip() == "/code":
+            printer.show(tr("cli_code_start", printer.lang))
+            try:
+                line = read_code_block(lambda: prompt.read(tr("cli_code_prompt", printer.lang)))
+            except ConnectionEnded:
+                return outcome.exit_code()
         result = run_input(line, session, current, printer.lang)
         for text in result.output:
             printer.show(text)
@@ -417,6 +474,21 @@ def run_interactive(session: Session, printer: Printer, outcome: Outcome, prompt
             return EXIT_OK
         if outcome.ended:
             return outcome.exit_code()
+
+
+def read_code_block(next_line: Callable[[], str]) -> str:
+    """What ``/code`` sends: the lines after it up to one that holds only a dot or three backticks (or the
+    end of the input), as one text; the session sends a text of several lines as one message."""
+    lines: list[str] = []
+    while True:
+        try:
+            line = next_line()
+        except (EOFError, StopIteration):
+            break
+        if line.strip() in CODE_ENDS:
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def settle_before_prompt(session: Session, channel: str | None, timeout: float = 5.0) -> None:
@@ -444,8 +516,10 @@ def run_scripted(session: Session, printer: Printer, outcome: Outcome, args: arg
         if not outcome.ended:
             print(f"{PROG}: {tr('cli_not_joined', printer.lang, channel=printable(current))}", file=sys.stderr)
         return EXIT_REFUSED
-    source = lines if lines is not None else (line.rstrip("\r\n") for line in sys.stdin)
+    source = iter(lines if lines is not None else (line.rstrip("\r\n") for line in sys.stdin))
     for line in source:
+        if line.strip() == "/code":
+            line = read_code_block(lambda: next(source))
         result = run_input(line, session, current, printer.lang)
         for text in result.output:
             printer.show(text, sys.stderr)
@@ -500,13 +574,18 @@ def main(argv: list[str] | None = None) -> int:
         account=args.account, account_password=args.account_password,
         channels=(args.channel,) if args.channel else (), tls=args.tls, tls_verify=not args.insecure,
         tls_pin=args.tls_pin,
-        reconnect=interactive,
+        reconnect=interactive, raw_lines_kept=RAW_LINES_KEPT if args.raw else 0,
     )
     session = Session(config)
     printer = Printer(lang, colour, interactive, verbose=args.verbose)
     outcome = Outcome()
     prompt = Prompt(printer, outcome) if interactive else None
     events = threading.Thread(target=pump_events, args=(session, printer, outcome, prompt), name="events")
+    raw = None
+    if session.raw_lines is not None:
+        raw_colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+        raw = threading.Thread(target=print_raw_lines, args=(session.raw_lines, printer, raw_colour), name="raw")
+        raw.start()
     session.start()
     events.start()
     try:
@@ -521,6 +600,8 @@ def main(argv: list[str] | None = None) -> int:
         if not outcome.leaving:
             leave(session, printer, outcome, "Leaving")
         events.join(5)
+        if raw is not None:
+            raw.join(5)
     if interactive and code in (EXIT_OK, EXIT_INTERRUPTED):
         printer.show(tr("cli_goodbye", lang))
     line = exit_line(code, outcome, args, lang)

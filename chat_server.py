@@ -21,12 +21,15 @@ import sqlite3
 import ssl
 import struct
 import sys
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 from common.protocol.casemap import casefold, is_valid_channel
+from common.protocol.attendance import write_csv, write_text
 from common.protocol.command_line import OneLineErrorParser, fail, python_command
+from common.protocol.params import parse_date
 from common.server.accounts import AccountError, AccountStore, generate_password
+from common.server.attendance import AttendanceTable, build_report
 from common.server.history import HistoryStore
 from common.server.passwords import OperFileError, hash_password, read_oper_file
 from common.server.logs import EscapingFormatter, start_log_writer
@@ -113,8 +116,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="how long a student may delete their own message; channel operators and the teacher "
                              "may delete any message, whenever (default: %(default)s)")
     parser.add_argument("--export", metavar="CHANNEL", help="write the channel's transcript to standard output and exit")
-    parser.add_argument("--since", metavar="DATE", help="with --export: only messages from this date (YYYY-MM-DD)")
-    parser.add_argument("--format", choices=["text", "csv"], default="text", help="with --export (default: text)")
+    parser.add_argument("--attendance", metavar="CHANNEL",
+                        help="write who was present in a class channel (a row per person per day) to standard "
+                             "output and exit")
+    parser.add_argument("--since", metavar="DATE",
+                        help="with --export or --attendance: only from this date on (YYYY-MM-DD)")
+    parser.add_argument("--format", choices=["text", "csv"], default="text",
+                        help="with --export or --attendance (default: text)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="how much the server logs to stderr (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -137,10 +145,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 2 <= args.channel_length <= 200 or not 1 <= args.nick_length <= 100 or args.topic_length > 400:
         parser.error("lengths must fit an IRC line: nick 1-100, channel 2-200, topic up to 400")
     if args.since is not None:
-        try:
-            args.since = datetime.fromisoformat(args.since)
-        except ValueError:
-            parser.error(f"--since wants a date like 2026-09-01, got {args.since!r}")
+        since = parse_date(args.since)
+        if since is None:
+            parser.error(f"--since wants a date like 2026-09-01 (YYYY-MM-DD), got {args.since!r}")
+        args.since = since
     for name in args.class_channels:
         if not is_valid_channel(name, args.channel_length):
             parser.error(f"--class wants a channel name such as '#math', got {name!r}")
@@ -195,7 +203,7 @@ def export_transcript(args: argparse.Namespace) -> int:
     if not is_valid_channel(args.export, 200):
         fail(PROG, f"--export wants a channel name such as '#math', got {args.export!r}")
     store = open_history(args.db)
-    since_ms = int(args.since.timestamp() * 1000) if args.since else 0
+    since_ms = int(datetime.combine(args.since, time()).timestamp() * 1000) if args.since else 0
     known = {casefold(name) for name in store.channels_with_messages()}
     messages = store.export(args.export, since_ms)
     store.close()
@@ -211,7 +219,31 @@ def export_transcript(args: argparse.Namespace) -> int:
             kind, text = message.kind_and_text
             writer.writerow([moment.isoformat(timespec="seconds"), message.sender_nick, kind, text, message.msgid])
         else:
-            print(f"[{moment:%Y-%m-%d %H:%M:%S}] {message.transcript_line()}")
+            first, *more = message.transcript_line().split("\n")  # a code block's lines come indented
+            print("\n".join([f"[{moment:%Y-%m-%d %H:%M:%S}] {first}", *(f"    {line}".rstrip() for line in more)]))
+    return 0
+
+
+def print_attendance(args: argparse.Namespace) -> int:
+    """``--attendance``: who was present in a class channel, a row per person per day, as text or CSV. An
+    interval still open (the server running, or stopped by a crash) counts to when it was last seen."""
+    if not Path(args.db).exists():
+        fail(PROG, f"no history database at {args.db}")
+    if not is_valid_channel(args.attendance, 200):
+        fail(PROG, f"--attendance wants a channel name such as '#math', got {args.attendance!r}")
+    store = open_history(args.db)
+    table = AttendanceTable(store.db)
+    try:
+        report = build_report(table, args.attendance, args.since, now_ms=None)
+        channels = table.channels()
+    except sqlite3.Error as error:
+        fail(PROG, f"cannot read the attendance in {args.db}: {error}")
+    finally:
+        store.close()
+    if not report.known:
+        fail(PROG, f"no attendance is recorded for {args.attendance} (channels with attendance: "
+                   f"{', '.join(channels) or 'none'}; it is kept in class channels)")
+    (write_csv if args.format == "csv" else write_text)(report.rows, sys.stdout)
     return 0
 
 
@@ -361,7 +393,8 @@ def print_banner(server: ChatServer, args: argparse.Namespace) -> None:
         print(f"  {python} chat_client_gui.py --host {target} --port {tls_port} --tls-pin {pin.replace(':', '')}")
     if server.history_enabled:
         days = f"{args.history_days:g} days" if args.history_days else "until deleted"
-        print(f"History: {args.db} (kept {days}; export with --export '#channel')")
+        print(f"History: {args.db} (kept {days}; export with --export '#channel', attendance with "
+              f"--attendance '#class')")
     print("Press Ctrl+C to stop.", flush=True)
 
 
@@ -405,6 +438,8 @@ def run(args: argparse.Namespace) -> int:
         return add_students(args)
     if args.export:
         return export_transcript(args)
+    if args.attendance:
+        return print_attendance(args)
     config = config_from_args(args)
     check_tls_files(args)
     if config.db_path != ":memory:":

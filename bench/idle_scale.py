@@ -5,7 +5,8 @@
 
 For each count it starts chat_server.py (history off, flood control off), connects and registers that many
 clients as fast as one process can, waits for every welcome to end (376), and reads the server's RSS from
-/proc. Memory per client = (RSS with the clients − RSS before) / clients.
+/proc. Memory per client = (RSS with the clients − RSS before) / clients. Listen overflows: connections the
+kernel dropped meanwhile because the server's listen queue was full (machine-wide, so run it alone).
 """
 from __future__ import annotations
 
@@ -30,12 +31,23 @@ def rss_kib(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full (TcpExt
+    ListenOverflows in /proc/net/netstat): each one costs its client a SYN retry a second later."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for header, values in zip(lines[::2], lines[1::2]):
+        if header.startswith("TcpExt:"):
+            return dict(zip(header.split()[1:], map(int, values.split()[1:]))).get("ListenOverflows", 0)
+    return 0
+
+
 def measure(count: int) -> dict:
     server, (_host, port), _ = start_server_process(["--port", "0", "--no-history", "--log-level", "WARNING",
                                                       "--max-clients", str(count + 100), "--flood-rate", "0"])
     try:
         before = rss_kib(server.pid)
         socks = []
+        overflows_before = listen_overflows()
         started = time.perf_counter()
         for index in range(count):
             sock = socket.create_connection(("127.0.0.1", port))
@@ -44,6 +56,7 @@ def measure(count: int) -> dict:
         for sock in socks:
             wait_for(sock, b" 376 ")
         elapsed = time.perf_counter() - started
+        overflows = listen_overflows() - overflows_before
         after = rss_kib(server.pid)
         threads = len(os.listdir(f"/proc/{server.pid}/task"))
         for sock in socks:
@@ -52,7 +65,8 @@ def measure(count: int) -> dict:
         server.terminate()
         server.wait(30)
     return {"clients": count, "registrations_per_second": count / elapsed, "rss_before_kib": before,
-            "rss_after_kib": after, "kib_per_client": (after - before) / count, "server_threads": threads}
+            "rss_after_kib": after, "kib_per_client": (after - before) / count, "server_threads": threads,
+            "listen_overflows": overflows}
 
 
 def main() -> int:
@@ -63,10 +77,11 @@ def main() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     results = [measure(count) for count in args.clients]
-    print(f"{'clients':>8} {'registrations/s':>16} {'KiB per idle client':>20} {'server threads':>15}")
+    print(f"{'clients':>8} {'registrations/s':>16} {'KiB per idle client':>20} {'server threads':>15} "
+          f"{'listen overflows':>17}")
     for result in results:
         print(f"{result['clients']:>8} {result['registrations_per_second']:>16,.0f} {result['kib_per_client']:>20.1f} "
-              f"{result['server_threads']:>15}")
+              f"{result['server_threads']:>15} {result['listen_overflows']:>17}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Take docs/reactions.png: the teacher's window and two students' on a virtual 1366x768 screen, with a
-message the teacher deleted and the class's reactions counted under the teacher's questions.
+message the teacher deleted and the class's reactions counted under the teacher's question and under a code
+block (a message of several lines: its reactions go under its last line).
 
     python3 docs/reactions_screenshot.py
 
@@ -26,6 +27,7 @@ from helpers import start_xvfb  # noqa: E402  (the tests' Xvfb start-up)
 
 SIZE = "1366x768"
 WINDOWS = ("teacher", "masha", "petya")
+ECHO_SERVER = "c, _ = s.accept()\nwhile d := c.recv(64):\n    c.sendall(d)"
 CROWD = ("anya", "boris", "dasha", "egor", "fedya", "galya", "igor", "katya", "lena", "misha", "nina", "oleg", "sasha")
 
 
@@ -62,6 +64,15 @@ def main() -> int:
         words = (text.split(" ", 1)[1] if text.startswith("/") else text)[:16]
         wait_until(lambda: all(shown(other, words) for other in windows), repr(words))
 
+    def paste(index: int, code: str) -> None:
+        """Paste lines into a window's input line: they go out at once, as one message (a code block)."""
+        window = windows[index]
+        window.top.clipboard_clear()
+        window.top.clipboard_append(code)
+        window.input.entry.event_generate("<<Paste>>")
+        last = code.splitlines()[-1].strip()
+        wait_until(lambda: all(shown(other, last) for other in windows), repr(last))
+
     def choose(window, text: str, label: str) -> None:
         """Right-click the line showing ``text`` in ``window`` and choose ``label`` from its menu."""
         view = window.view
@@ -74,7 +85,7 @@ def main() -> int:
                          if menu.type(i) == "command" and menu.entrycget(i, "label") == label))
 
     def msgid_of(text: str) -> str:
-        return next(line.msgid for line in windows[0].book.find("#general").lines if line.text == text)
+        return next(line.msgid for line in windows[0].book.find("#general").lines if line.text.startswith(text))
 
     def react(nicks, text: str, emoji: str) -> None:
         msgid = msgid_of(text)
@@ -107,9 +118,10 @@ def main() -> int:
         react(CROWD[:11], "Is that clear? 👍 if it is, ❓ if you are lost.", "👍")
         react(CROWD[11:], "Is that clear? 👍 if it is, ❓ if you are lost.", "❓")
         say(0, "Exercise 1: an echo server. ✅ when it runs.")
+        paste(0, ECHO_SERVER)
         say(1, "/me starts on exercise 1")
-        choose(windows[1], "Exercise 1", "✅  done")
-        react(CROWD[:4], "Exercise 1: an echo server. ✅ when it runs.", "✅")
+        choose(windows[1], "c.sendall(d)", "✅  done")  # a line of the block: the block's menu
+        react(CROWD[:4], ECHO_SERVER.splitlines()[0], "✅")
         wait_until(lambda: all(shown(w, "👍 12 understood") and shown(w, "❓ 3 lost") and shown(w, "✅ 5 done")
                                for w in windows), "the counts")
         app.root.update_idletasks()

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Take docs/demo.png: the real three-window demo on a virtual 1366x768 screen (a common laptop's), with a
-short lesson typed into it.
+short lesson typed into it; or, with --protocol, docs/protocol_pane.png: one window filling that screen with
+its protocol pane open during a short chat.
 
-    python3 docs/screenshot.py
+    python3 docs/screenshot.py [--protocol]
 
 Needs Debian's xvfb (the screen), imagemagick (its ``import`` takes the picture) and fonts-symbola for the
 emoji: Tk 8.6 draws text through Xft, which draws outline fonts such as Symbola but not the colour bitmaps
@@ -34,7 +35,20 @@ LESSON = [
 ]
 
 
+PROTOCOL_CHAT = [  # (who, what): alice types in the window, bob is a session of his own
+    ("alice", "Hi Bob! Can you see my message?"),
+    ("bob", "Yes: it came to me as a PRIVMSG line."),
+    ("alice", "/me waves"),
+    ("alice", "/whois bob"),
+    ("alice", "/quote HELLO"),
+]
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--protocol"]:
+        return protocol_picture()
+    if sys.argv[1:]:
+        sys.exit("usage: python3 docs/screenshot.py [--protocol]")
     started = start_xvfb(SIZE)
     if started is None:
         sys.exit("screenshot.py: needs Xvfb (Debian: apt install xvfb)")
@@ -74,6 +88,75 @@ def main() -> int:
     finally:
         app.close_all()
         wait_until(lambda: app.finished, "the windows to close")
+        xvfb.terminate()
+        xvfb.wait(5)
+    return 0
+
+
+def protocol_picture() -> int:
+    """docs/protocol_pane.png: alice's window, the whole screen, with View → Show the protocol open, while
+    she and bob (a plain session) chat on a server with a password (PASS shows masked)."""
+    started = start_xvfb(SIZE)
+    if started is None:
+        sys.exit("screenshot.py: needs Xvfb (Debian: apt install xvfb)")
+    xvfb, os.environ["DISPLAY"] = started
+    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
+    import tkinter as tk
+
+    from common.client.session import Session, SessionConfig
+    from common.gui.settings import Settings
+    from common.gui.widgets import AppToplevel
+    from common.gui.window import ChatWindow
+    from common.protocol.server_process import start_server_process
+
+    server, (_host, port), _ = start_server_process(["--port", "0", "--db", ":memory:", "--password", "classroom",
+                                                     "--log-level", "WARNING"])
+    root = tk.Tk(className="classchat")
+    root.withdraw()
+    pause = threading.Event()
+
+    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                sys.exit(f"screenshot.py: timed out waiting for {what}")
+            root.update()
+            pause.wait(0.01)
+
+    bob = Session(SessionConfig(port=port, nick="bob", password="classroom", channels=("#general",)))
+    window = None
+    try:
+        bob.start()
+        bob.wait_joined("#general", 10)
+        settings = Settings(show_protocol=True)
+        window = ChatWindow(AppToplevel(root), SessionConfig(port=port, nick="alice", password="classroom",
+                                                             channels=("#general",)), settings, "en", save=False)
+        window.top.geometry("1366x740+0+0")  # and the menu bar above: the whole screen
+        wait_until(lambda: window.book.current == "#general" and len(window.member_list.nicks) == 2, "alice to join")
+        for who, text in PROTOCOL_CHAT:
+            if who == "bob":
+                bob.send_text("#general", text)
+            else:
+                window.input.entry.insert(0, text)
+                window.input.event_generate("<<InputSubmitted>>")
+            word = text.split()[-1]
+            wait_until(lambda: any(word in line for line in window.protocol.lines()[-12:]), repr(word))
+        wait_until(lambda: any(" 318 " in line for line in window.protocol.lines()), "the end of WHOIS")
+        wait_until(lambda: any(" 421 " in line for line in window.protocol.lines()), "the unknown command")
+        root.update_idletasks()
+        root.update()
+        target = ROOT / "docs" / "protocol_pane.png"
+        subprocess.run(["import", "-window", "root", str(target)], check=True)
+        print(f"wrote {target}")
+    finally:
+        if window is not None:
+            window.close()
+            wait_until(lambda: window.closed, "the window to close")
+        bob.quit()
+        root.destroy()
+        server.terminate()
+        server.wait(5)
+        server.stdout.close()
         xvfb.terminate()
         xvfb.wait(5)
     return 0

@@ -42,10 +42,17 @@ def fail_on_thread_errors(caplog):
         errors.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: {args.exc_value}")
         previous(args)
 
+    def record_unraisable(args) -> None:  # a thread started with _thread (the server's reader threads)
+        errors.append(f"{args.object!r}: {args.exc_type.__name__}: {args.exc_value}")
+        previous_unraisable(args)
+
+    previous_unraisable = sys.unraisablehook
     threading.excepthook = record
+    sys.unraisablehook = record_unraisable
     caplog.set_level(logging.INFO, logger="classchat")
     yield
     threading.excepthook = previous
+    sys.unraisablehook = previous_unraisable
     logged = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"exceptions in threads: {errors}"
     assert not logged, f"errors logged: {logged}"

@@ -35,9 +35,12 @@ def test_issue_commands_are_all_there():
     chat = {"join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "invite",
             "kick", "mode", "op", "deop", "voice", "quote", "quit", "help"}
     teacher = {"devoice", "mute", "unmute", "ban", "unban", "oper", "announce", "endlesson", "startlesson",
-               "classchannel", "kill"}
+               "classchannel", "kill", "attendance"}
     accounts = {"register"}
-    assert set(SLASH_COMMANDS) == chat | teacher | accounts
+    code = {"code"}  # issue #18: code blocks
+    classroom = {"hand", "vote", "call", "poll", "endpoll"}
+    message_actions = {"react", "delete"}  # reactions and deleting messages
+    assert set(SLASH_COMMANDS) == chat | teacher | accounts | code | classroom | message_actions
 
 
 def test_teacher_commands(make_server):

@@ -10,6 +10,7 @@ import pytest
 from common.gui.settings import Settings, load_settings
 from common.gui.theme import THEMES
 from common.gui.connect_dialog import ConnectDialog
+from chat_client_gui import WINDOW_SIZE
 from common.gui.window import ChatWindow
 from common.client.session import SessionConfig
 from helpers import IRCTestClient
@@ -38,6 +39,7 @@ def open_window(tk_root):
         config = SessionConfig(host=address[0], port=address[1], nick=nick, pace_rate=0,
                                channels=(channel,) if channel else (), **overrides)
         window = ChatWindow(tk.Toplevel(tk_root), config, Settings(), "en", save=False)
+        window.top.geometry(WINDOW_SIZE)  # as chat_client_gui.py opens it, not the smallest the layout allows
         windows.append(window)
         if channel:
             pump_until(tk_root, lambda: window.book.current == channel, what=f"{nick} to join {channel}")
@@ -550,7 +552,8 @@ def test_members_of_a_channel_get_different_nick_colours(server_process, open_wi
     bob.join("#general")
     bob.send("PRIVMSG #general :hello")
     type_and_send(alice, "hi bob")
-    pump_until(tk_root, lambda: "hello" in view_text(alice))
+    pump_until(tk_root, lambda: "hello" in view_text(alice) and "hi bob" in view_text(alice),
+               what="both lines (alice's own comes back as its echo, maybe after bob's)")
     text = alice.view.text
     assert text.tag_cget("nick:alice", "foreground") != text.tag_cget("nick:bob", "foreground")
 

@@ -170,8 +170,8 @@ def test_teachers_tools_badge_and_a_mute_by_account(school, windows, tk_root):
     assert menu_labels(masha.channel_menu) == ["Only the channel's operators can change it"]
     teacher.fill_channel_menu()
     labels = menu_labels(teacher.channel_menu)
-    assert labels[-4:] == ["Make it an ordinary channel", "Start the lesson", "Announcement to everyone…",
-                           "End the lesson…"]
+    assert labels[-5:] == ["Make it an ordinary channel", "Attendance…", "Start the lesson",
+                           "Announcement to everyone…", "End the lesson…"]
     invoke_by_label(teacher.channel_menu, "Make it an ordinary channel")
     pump_until(tk_root, lambda: "teacher made this an ordinary channel" in view_text(masha), what="#math to be ordinary")
     teacher.fill_channel_menu()

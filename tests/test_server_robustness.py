@@ -6,7 +6,7 @@ import struct
 import threading
 import time
 
-from helpers import IRCTestClient, wait_until
+from helpers import IRCTestClient, assert_still_served, wait_until
 
 
 def test_overlong_line_gets_417_and_the_connection_lives(server):
@@ -74,7 +74,7 @@ def test_abrupt_disconnects_are_cleaned_up(server):
     assert alice.expect_numeric("353").params[-1] == "@alice"
     other = server.connect("halfway")  # the nick of the half-registered client is free again
     other.send("QUIT")
-    wait_until(lambda: len(server.server._threads) == 1, what="reader threads to end")
+    wait_until(lambda: server.server.readers.running == 1, what="reader threads to end")
 
 
 def test_client_that_never_reads_is_dropped_and_others_keep_up(make_server):
@@ -172,3 +172,28 @@ def test_messages_to_one_client_keep_relay_order(make_server):
         nick, count = reader.expect(r" PRIVMSG #c ").params[1].split()
         assert int(count) == last_seen[nick] + 1, f"{nick}'s messages out of order"
         last_seen[nick] = int(count)
+
+
+def test_a_connection_whose_thread_cannot_start_is_refused_and_others_are_served(server, monkeypatch, caplog):
+    """Out of threads (or of memory for one more stack): the newcomer is told and let go, nothing else
+    changes. The failure is the one the interpreter raises when the system refuses a thread."""
+    from common.server import server as server_module
+
+    bystander = server.connect("bystander")
+    running_before = server.server.readers.running
+    real_start = server_module._thread.start_new_thread
+
+    def refuse(function, args):
+        monkeypatch.setattr(server_module._thread, "start_new_thread", real_start)  # only this once
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(server_module._thread, "start_new_thread", refuse)
+    refused = server.client()
+    refused.expect(r"^ERROR :Closing Link: \S+ \(Server is out of resources; try again later\)")
+    refused.expect_closed()
+    assert server.server.readers.running == running_before
+    wait_until(lambda: len(server.server.state.clients) == 1, what="the refused client to be forgotten")
+    assert_still_served(server, bystander)
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == [
+        "could not start a thread for 127.0.0.1 (can't start new thread): connection refused"]
+    caplog.clear()  # the one error this test causes on purpose

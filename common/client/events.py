@@ -3,12 +3,15 @@
 The receiver thread (``handlers.py``, and ``transport.py`` for the connection's state) makes these frozen
 dataclasses and puts them on the session's ``events`` queue; a view drains the queue in its own thread (the
 Tk main loop, the CLI's printer) and never touches the session's state directly. They are plain values: this
-module imports only the standard library, so a view can import it without the threads behind it.
+module imports only the standard library and the protocol's values, so a view can import it without the
+threads behind it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from common.protocol.attendance import AttendanceRow
 
 @dataclass(frozen=True)
 class Event:
@@ -207,3 +210,14 @@ class ReactionsChanged(Event):
     emoji: str
     added: bool
     history: bool = False
+
+
+@dataclass(frozen=True)
+class AttendanceReport(Event):
+    """The teacher's answer to ``Session.request_attendance``: a row per person per day in a class channel,
+    from ``since`` (YYYY-MM-DD, None: from the start); ``left_out`` earlier rows did not fit the server's budget."""
+
+    channel: str
+    since: str | None
+    rows: tuple[AttendanceRow, ...]
+    left_out: int = 0

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from common.client.numeric_texts import numeric_text
 from common.protocol.casemap import casefold
 from common.protocol.message import Message
+from common.protocol.multiline import split_line, text_lines
 
 
 def split_text(text: str, max_bytes: int) -> list[str]:
@@ -21,31 +22,16 @@ def split_text(text: str, max_bytes: int) -> list[str]:
 
     Each piece ends just after the last space that fits when there is one, so words stay whole; a word
     longer than a line is cut between characters, never inside a Cyrillic letter or an emoji. The pieces
-    of a line join back to it exactly. Every line of a multi-line text is split on its own; blank lines
-    are dropped (IRC cannot send an empty message).
+    of a line join back to it exactly (``multiline.split_line``). Every line of a multi-line text is split
+    on its own; blank lines are dropped (IRC cannot send an empty message).
     """
     if max_bytes < 4:
         raise ValueError("max_bytes must hold at least one character")
     pieces: list[str] = []
-    # Only CR and LF end lines: str.splitlines() would also split at IRC formatting codes such as \x1d.
-    for line in re.split(r"\r\n|\r|\n", text):
-        if not line.strip():
-            continue
-        while len(line.encode("utf-8")) > max_bytes:
-            cut = _fitting_prefix_length(line, max_bytes)
-            space = line.rfind(" ", 0, cut)
-            end = space + 1 if space > 0 else cut
-            pieces.append(line[:end])
-            line = line[end:]
-        if line:
-            pieces.append(line)
+    for line in text_lines(text):
+        if line.strip():
+            pieces.extend(split_line(line, max_bytes))
     return pieces
-
-
-def _fitting_prefix_length(text: str, max_bytes: int) -> int:
-    """The largest number of characters of ``text`` whose UTF-8 encoding fits in ``max_bytes``."""
-    encoded = text.encode("utf-8")[:max_bytes]
-    return len(encoded.decode("utf-8", "ignore"))
 
 
 # IRC formatting (bold \x02, colour \x03 with its digits, hex colour \x04, reset \x0f, monospace \x11,

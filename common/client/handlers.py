@@ -14,21 +14,26 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 
+from common.client.attendance import MAX_ROWS, report_from_batch, row_from_line
+from common.client.classroom import classroom_events
 from common.client.events import (Announcement, AwayChanged, ChatMessage, ConnectionState, ErrorReply, Event,
                                   HistoryBatch, Invited, Joined, MembersChanged, ModeChanged, NamesList,
                                   NickChanged, NickRefused, Notice, Parted, Quit, ServerReply, TopicChanged)
 from common.client.formatting import format_numeric, mentions_nick, parse_server_time
+from common.client.multiline import IncomingBatches
 from common.client.reactions import ReactionLines
 from common.client.state import ChannelState, ClientState, signed_letters
 from common.client.transport import Transport
 from common.protocol import numerics as rpl
+from common.protocol.attendance import ATTENDANCE_BATCH, CLASSROOM_CAP
 from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import Message
 
 # Capabilities the session asks for when the server offers them.
 WANTED_CAPS = ("server-time", "echo-message", "message-tags", "batch", "multi-prefix", "away-notify",
                "cap-notify", "draft/chathistory", "chathistory", "account-tag", "extended-join", "account-notify",
-               "draft/message-redaction")
+               CLASSROOM_CAP, "draft/multiline", "draft/message-redaction")
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in pieces of 400 bytes (IRCv3 sasl-3.1)
 # ERROR reasons after which a teacher sent us away: the session says why and does not reconnect.
 SENT_AWAY = ("Killed", "lesson has ended", "Too many failed operator logins")
@@ -114,7 +119,8 @@ class ServerLineHandler(ReactionLines):
         self.events = events
         self._state = state
         self._transport = transport
-        self._batches: dict[str, tuple[str, list[str], list[ChatMessage]]] = {}  # reference → type, params, lines
+        self._batches: dict[str, tuple[str, list[str], list]] = {}  # reference → type, params, messages or rows
+        self._multiline = IncomingBatches(self._on_privmsg)  # draft/multiline batches: one message each
         self._ctcp = CtcpLimiter()
 
     @property
@@ -164,9 +170,10 @@ class ServerLineHandler(ReactionLines):
         subcommand = msg.param(1).upper()
         if subcommand in ("LS", "NEW"):
             more = len(msg.params) > 3 and msg.params[2] == "*"
-            offered = {item.split("=", 1)[0] for item in msg.params[-1].split()}
+            offered = dict(item.partition("=")[::2] for item in msg.params[-1].split())
             with self._state.lock:
-                self._state.cap_offered |= offered
+                self._state.cap_offered |= offered.keys()
+                self._state.cap_values.update(offered)
                 wanted = [cap for cap in WANTED_CAPS if cap in self._state.cap_offered and cap not in self._state.caps]
                 if self._wants_sasl() and "sasl" in self._state.cap_offered and "sasl" not in self._state.caps:
                     wanted.append("sasl")
@@ -311,6 +318,8 @@ class ServerLineHandler(ReactionLines):
         self._emit(NickRefused(preferred if tried_alternative else msg.param(1, preferred), taken=tried_alternative))
 
     def _on_privmsg(self, msg: Message) -> None:
+        if self._multiline.collect(msg):
+            return
         sender = msg.source_nick
         if not msg.params or (msg.command != "TAGMSG" and len(msg.params) < 2):
             return
@@ -349,7 +358,10 @@ class ServerLineHandler(ReactionLines):
             self._emit(message)
 
     def _on_batch(self, msg: Message) -> None:
-        """IRCv3 batch: a chathistory batch becomes one HistoryBatch event when it ends."""
+        """IRCv3 batch: a chathistory batch becomes one HistoryBatch event when it ends; a draft/multiline
+        batch one message (``IncomingBatches``)."""
+        if self._multiline.handle_batch(msg):
+            return
         reference = msg.param(0)
         if reference.startswith("+") and len(msg.params) >= 2:
             self._batches[reference[1:]] = (msg.params[1], msg.params[2:], [])
@@ -364,6 +376,15 @@ class ServerLineHandler(ReactionLines):
                 older = casefold(conversation) in self._state.older_requested
                 self._state.older_requested.discard(casefold(conversation))
             self._emit(HistoryBatch(conversation, tuple(messages), older=older))
+        elif batch_type == ATTENDANCE_BATCH and (report := report_from_batch(params, messages)) is not None:
+            self._emit(report)
+
+    def _on_attendance(self, msg: Message) -> None:
+        """A row of an attendance batch (see ``common.client.attendance``); outside one, nothing."""
+        batch = self._batches.get(msg.tags.get("batch", ""))
+        if batch is not None and batch[0] == ATTENDANCE_BATCH and len(batch[2]) < MAX_ROWS \
+                and (row := row_from_line(msg)) is not None:
+            batch[2].append(row)
 
     def _answer_ctcp(self, sender: str, verb: str, rest: str, kind: str) -> None:
         """Answer VERSION, PING and TIME, a few times per sender (``CtcpLimiter``); the answers wait in a
@@ -531,8 +552,13 @@ class ServerLineHandler(ReactionLines):
             self._state.own_host = msg.param(1) or self._state.own_host
         self._on_numeric(msg)
 
+    def _on_classroom(self, msg: Message) -> None:
+        """HAND, HANDS and POLL (raised hands and polls): see ``classroom.py``."""
+        for event in classroom_events(self._state, msg):
+            self._emit(event)
+
     def _on_fail(self, msg: Message) -> None:
-        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))
+        self._emit(ErrorReply(msg.command, " ".join(msg.params[1:]), params=tuple(msg.params)))  # [0]: the command
 
     def _on_numeric(self, msg: Message) -> None:
         code = msg.command
@@ -587,7 +613,11 @@ _HANDLERS: dict[str, Callable[[ServerLineHandler, Message], str | None]] = {
     "AWAY": ServerLineHandler._on_away,
     "INVITE": ServerLineHandler._on_invite,
     "BATCH": ServerLineHandler._on_batch,
+    "ATTENDANCE": ServerLineHandler._on_attendance,
     "FAIL": ServerLineHandler._on_fail,
+    "HAND": ServerLineHandler._on_classroom,
+    "HANDS": ServerLineHandler._on_classroom,
+    "POLL": ServerLineHandler._on_classroom,
     rpl.RPL_WELCOME: ServerLineHandler._on_welcome,
     rpl.RPL_CHANNELMODEIS: ServerLineHandler._on_channel_mode_is,
     rpl.RPL_YOUREOPER: ServerLineHandler._on_youreoper,

@@ -138,6 +138,39 @@ CANNOT_SEND_REASONS: dict[str, dict[str, str]] = {
 }
 
 
+# IRCv3 standard replies (FAIL <command> <code> [context…] :description), by command and code; {0}, {1} … are
+# the context parameters, {why} the server's own description.
+FAIL_TEXTS: dict[tuple[str, str], dict[str, str]] = {
+    ("BATCH", "MULTILINE_MAX_BYTES"): {
+        "en": "The message was not sent: it is longer than the server takes in one message ({0} bytes)",
+        "ru": "Сообщение не отправлено: оно длиннее, чем сервер принимает за раз ({0} байт)"},
+    ("BATCH", "MULTILINE_MAX_LINES"): {
+        "en": "The message was not sent: it has more lines than the server takes in one message ({0})",
+        "ru": "Сообщение не отправлено: в нём больше строк, чем сервер принимает за раз ({0})"},
+    ("BATCH", "MULTILINE_INVALID_TARGET"): {
+        "en": "The message was not sent: its lines went to {0} and to {1}",
+        "ru": "Сообщение не отправлено: его строки шли и в {0}, и в {1}"},
+    ("BATCH", "MULTILINE_INVALID"): {
+        "en": "The message of several lines was not sent ({why})",
+        "ru": "Сообщение из нескольких строк не отправлено ({why})"},
+    ("PRIVMSG", "MESSAGE_NOT_SENT"): {
+        "en": "Your message to {0} was not sent: the server could not save it; send it again",
+        "ru": "Ваше сообщение в {0} не отправлено: сервер не смог его сохранить; отправьте ещё раз"},
+}
+
+
+def fail_text(params: tuple[str, ...] | list[str], lang: str) -> str | None:
+    """The text of a FAIL from its parameters (command, code, context…, description) in ``lang``; None
+    when this table does not know it or the server sent fewer context parameters than it needs."""
+    entry = FAIL_TEXTS.get((params[0].upper(), params[1]) if len(params) >= 3 else ("", ""))
+    if entry is None:
+        return None
+    try:
+        return entry.get(lang, entry["en"]).format(*params[2:-1], why=params[-1])
+    except (IndexError, KeyError):
+        return None
+
+
 def numeric_text(code: str, params: tuple[str, ...] | list[str], lang: str) -> str | None:
     """The text of numeric ``code`` with ``params`` (those after our nick) in ``lang``; None when this table
     does not know the numeric or the server sent fewer parameters than its template needs."""

@@ -87,8 +87,8 @@ class PacingBucket:
         self.refilled_at = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
-    def spend(self) -> None:
-        self.tokens -= 1
+    def spend(self, lines: int = 1) -> None:
+        self.tokens -= lines
 
     def grant(self, lines: int) -> None:
         """Let ``lines`` more go at once, beyond the burst (a quit flushing what was typed)."""
@@ -99,8 +99,9 @@ class PacingBucket:
 @dataclass(frozen=True)
 class OutgoingLine:
     generation: int  # the connection it was queued for; the writer drops it on a later one
-    data: bytes
+    data: bytes  # one line, or the lines of a unit that nothing may come between (a multiline batch)
     last: bool = False  # the goodbye: the writer ends after it
+    cost: int = 0  # tokens it spends beyond its first (a batch costs what the server's flood control bills)
 
 
 class OutgoingLines:
@@ -140,8 +141,9 @@ class OutgoingLines:
                     continue
                 pause = self._bucket.wait_time()
                 if pause <= 0:
-                    self._bucket.spend()
-                    return self._lanes[waiting].popleft()
+                    line = self._lanes[waiting].popleft()
+                    self._bucket.spend(1 + line.cost)
+                    return line
                 self._ready.wait(pause)
             return None
 

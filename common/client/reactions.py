@@ -59,6 +59,7 @@ class ReactionBook:
     def note_message(self, conversation: str, msgid: str | None, sender: str, text: str, own: bool) -> None:
         if not msgid:
             return
+        text = " ".join(text.split())  # a message of several lines (code) is quoted on one line
         excerpt = text if len(text) <= EXCERPT_CHARACTERS else text[:EXCERPT_CHARACTERS - 1] + "…"
         with self._lock:
             self._messages[msgid] = KnownMessage(conversation, sender, excerpt, own)

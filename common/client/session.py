@@ -19,13 +19,18 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from common.client.classroom import ClassroomView
 from common.client.events import ChatMessage, Event
 from common.client.formatting import split_text
 from common.client.handlers import ServerLineHandler
+from common.client.multiline import OutgoingBatch, outgoing_batches
+from common.client.raw_lines import RECENT_LINES, RawLineLog
 from common.client.reactions import Reactions
 from common.client.state import ClientState
 from common.client.transport import Transport
+from common.protocol.attendance import CLASSROOM_CAP
 from common.protocol.casemap import casefold, entry_names, normalize_ban_mask
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import ACTION_PREFIX, Message, ProtocolError, make_action, parse
 
 
@@ -54,6 +59,7 @@ class SessionConfig:
     history_on_join: int = 50  # messages to ask for when the server offers chathistory
     backoff_first: float = 1.0
     backoff_max: float = 30.0
+    raw_lines_kept: int = RECENT_LINES  # the raw lines kept for the protocol pane / --raw; 0 keeps none
 
 
 class SessionClosed(Exception):
@@ -67,7 +73,9 @@ class Session:
         self.config = config
         self.events: "queue.Queue[Event]" = events if events is not None else queue.Queue()
         self._state = ClientState(config.nick, config.channels)
-        self._transport = Transport(config, self._state, self.events)
+        # Every line sent and received, for the protocol pane and --raw (raw_lines.py); None keeps none.
+        self.raw_lines = RawLineLog(config.raw_lines_kept) if config.raw_lines_kept > 0 else None
+        self._transport = Transport(config, self._state, self.events, self.raw_lines)
         self._handler = ServerLineHandler(config, self._state, self.events, self._transport)
         self.reactions = Reactions(self._state, self._transport)  # reactions and deleting messages
         self._tokens = itertools.count(1)
@@ -141,6 +149,25 @@ class Session:
             state = self._state.channels.get(casefold(channel))
             return state.members() if state else {}
 
+    @property
+    def has_classroom(self) -> bool:
+        """Whether the server offers raised hands and polls (``classchat.org/classroom``) and we have it."""
+        return CLASSROOM_CAP in self.caps
+
+    def classroom(self, channel: str) -> ClassroomView:
+        """A copy of a joined channel's raised hands and poll (empty when not joined)."""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            return state.classroom.view() if state else ClassroomView()
+
+    def list_hands(self, channel: str) -> bool:
+        """Ask for the queue of hands; it comes as a ``HandsChanged`` with ``asked`` set, for a view to say."""
+        with self._state.lock:
+            state = self._state.channels.get(casefold(channel))
+            if state is not None:
+                state.classroom.queue_asked = True
+        return self._transport.send(Message("HAND", [channel, "LIST"]))
+
     def topic(self, channel: str) -> str:
         with self._state.lock:
             state = self._state.channels.get(casefold(channel))
@@ -172,6 +199,8 @@ class Session:
 
     def send_text(self, target: str, text: str, kind: str = "message") -> bool:
         """Send text to a channel or nick, split to fit the line limit; ``kind`` is message, action or notice.
+        A message of several lines goes as one draft/multiline batch (or a few, beyond the server's limits)
+        when the server takes them, else one line at a time.
 
         Without echo-message the session reports our own message itself, so every view shows it once.
         """
@@ -184,6 +213,9 @@ class Session:
         with self._state.lock:
             prefix_bytes = self._state.own_prefix_bytes(self._handler.username)
         budget = 512 - 1 - prefix_bytes - len(f" {command} {target} :\r\n".encode()) - wrapper
+        batches = outgoing_batches(self._state, target, text, max(budget, 64)) if kind == "message" else []
+        if batches:  # several lines, and the server takes draft/multiline: one message (client/multiline.py)
+            return self._send_batches(target, batches)
         for piece in split_text(text, max(budget, 64)):
             body = make_action(piece) if kind == "action" else piece
             if not self._transport.send(Message(command, [target, body])):
@@ -191,6 +223,14 @@ class Session:
             if "echo-message" not in self.caps:
                 self.events.put(ChatMessage(target, self.nick, piece,
                                             datetime.now(timezone.utc), kind=kind, own=True))
+        return True
+
+    def _send_batches(self, target: str, batches: list[OutgoingBatch]) -> bool:
+        for batch in batches:
+            if not self._transport.send_unit(batch.lines, batch.cost):
+                return False
+            if "echo-message" not in self.caps:
+                self.events.put(ChatMessage(target, self.nick, batch.text, datetime.now(timezone.utc), own=True))
         return True
 
     def join(self, channel: str, key: str | None = None) -> bool:
@@ -257,6 +297,16 @@ class Session:
             self._state.older_requested.add(casefold(conversation))
         return self._transport.send(
             Message("CHATHISTORY", ["BEFORE", conversation, f"msgid={before_msgid}", str(limit)]))
+
+    @property
+    def offers_attendance(self) -> bool:
+        """Whether the server keeps class attendance for us to ask (classchat's ``classchat.org/classroom``)."""
+        return CLASSROOM_CAP in self.caps and "batch" in self.caps
+
+    def request_attendance(self, channel: str, since: str | None = None) -> bool:
+        """Ask for a class channel's attendance (from day ``since``, YYYY-MM-DD); it comes as an
+        ``AttendanceReport``, or an ``ErrorReply`` when refused."""
+        return self._transport.send(Message("ATTENDANCE", [channel, since] if since else [channel]))
 
     def set_away(self, message: str | None) -> bool:
         with self._state.lock:

@@ -13,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from common.protocol.casemap import is_channel_name, is_valid_channel
-from common.protocol.reactions import is_valid_reaction
+from common.client.classroom import read_poll_command
+from common.client.raw_lines import SECRET_PARAMS, SERVICE_VERBS
 from common.client.reaction_texts import REACTION_ALIASES
 from common.client.session import Session
 from common.client.texts import tr
+from common.protocol.casemap import is_channel_name, is_valid_channel
+from common.protocol.multiline import is_multiline
+from common.protocol.params import parse_date
+from common.protocol.reactions import is_valid_reaction
 
 
 @dataclass
@@ -215,6 +219,17 @@ def cmd_endlesson(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("ENDLESSON", *([message] if message else [])), inv)
 
 
+def cmd_attendance(inv: Invocation) -> CommandResult:
+    """Ask for a class channel's attendance, from a day when one is given (checked here, before asking)."""
+    channel, words = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[tr("no_target", inv.lang)])
+    since = words[0] if words else None
+    if since is not None and parse_date(since) is None:
+        return CommandResult(output=[tr("attendance_bad_date", inv.lang)], sent=False)
+    return sent(inv.session.request_attendance(channel, since), inv)
+
+
 def cmd_kill(inv: Invocation) -> CommandResult:
     reason = inv.text_after(1)
     return sent(inv.session.command("KILL", inv.args[0], *([reason] if reason else [])), inv)
@@ -251,12 +266,95 @@ def cmd_react(inv: Invocation) -> CommandResult:
     return sent(reactions.toggle(inv.current, msgid, emoji), inv)
 
 
+def in_classroom(inv: Invocation) -> tuple[str, list[str]] | CommandResult:
+    """The channel a hand or poll command is about (a leading ``#channel``, else the current one) and the
+    words after it; or what to say when there is none, or when the server has no hands and polls."""
+    if not inv.session.has_classroom:
+        return CommandResult(output=[tr("classroom_missing", inv.lang)], sent=False)
+    channel, words = inv.channel_or_current()
+    if channel is None:
+        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+    return channel, words
+
+
+def cmd_hand(inv: Invocation) -> CommandResult:
+    """/hand (up), /hand down, /hand list; for teachers /hand clear and /hand lower NICK."""
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    verb = (words[0] if words else "up").upper()
+    if verb == "LIST" and len(words) == 1:
+        return sent(inv.session.list_hands(channel), inv)
+    if verb in ("UP", "DOWN", "CLEAR") and len(words) <= 1:
+        return sent(inv.session.command("HAND", channel, verb), inv)
+    if verb in ("LOWER", "CALL") and len(words) == 2:
+        return sent(inv.session.command("HAND", channel, verb, words[1]), inv)
+    return CommandResult(output=[usage_of("hand", inv.lang)], sent=False)
+
+
+def cmd_call(inv: Invocation) -> CommandResult:
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    if len(words) != 1:
+        return CommandResult(output=[usage_of("call", inv.lang)], sent=False)
+    return sent(inv.session.command("HAND", channel, "CALL", words[0]), inv)
+
+
+def cmd_vote(inv: Invocation) -> CommandResult:
+    """/vote N: the number goes to the server as typed (it checks it), with the number of the poll we saw,
+    so that a vote meant for a poll that has just closed never lands in the next one."""
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    if len(words) != 1:
+        return CommandResult(output=[usage_of("vote", inv.lang)], sent=False)
+    poll = inv.session.classroom(channel).poll
+    number = [str(poll.number)] if poll is not None and not poll.closed else []
+    return sent(inv.session.command("VOTE", channel, words[0], *number), inv)
+
+
+def cmd_poll(inv: Invocation) -> CommandResult:
+    """/poll [named] [SECONDS] question | option | option…; /poll alone shows the open poll again."""
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    channel, words = found
+    if not words:
+        return sent(inv.session.command("POLL", channel), inv)
+    text = inv.text_after(1) if inv.args[0] == channel else inv.rest.strip()
+    request = read_poll_command(text)
+    if isinstance(request, str):
+        return CommandResult(output=[tr(request, inv.lang), usage_of("poll", inv.lang)], sent=False)
+    return sent(inv.session.command("POLL", *request.params(channel)), inv)
+
+
+def cmd_endpoll(inv: Invocation) -> CommandResult:
+    found = in_classroom(inv)
+    if isinstance(found, CommandResult):
+        return found
+    return sent(inv.session.command("POLL", found[0], "CLOSE"), inv)
+
+
 def cmd_quote(inv: Invocation) -> CommandResult:
     return sent(inv.session.send_raw(inv.rest.strip()), inv)
 
 
 def cmd_quit(inv: Invocation) -> CommandResult:
     return CommandResult(quit=True, output=[])
+
+
+def cmd_code(inv: Invocation) -> CommandResult:
+    """``/code text`` sends the text; ``/code`` alone says how to send a block (the CLI reads one itself)."""
+    text = inv.rest.strip()
+    if not text:
+        return CommandResult(output=[tr("code_hint", inv.lang)], sent=False)
+    if not inv.current:
+        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+    return sent(inv.session.send_text(inv.current, text), inv)
 
 
 def cmd_help(inv: Invocation) -> CommandResult:
@@ -269,6 +367,7 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "msg": SlashCommand("nick|#channel text", 2, cmd_msg),
     "query": SlashCommand("nick [text]", 1, cmd_query),
     "me": SlashCommand("action", 1, cmd_me),
+    "code": SlashCommand("[text]", 0, cmd_code),
     "nick": SlashCommand("new_nick", 1, cmd_nick),
     "topic": SlashCommand("[#channel] [new topic]", 0, cmd_topic),
     "names": SlashCommand("[#channel]", 0, cmd_names),
@@ -292,7 +391,13 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "endlesson": SlashCommand("[message]", 0, cmd_endlesson),
     "startlesson": SlashCommand("[message]", 0, cmd_startlesson),
     "classchannel": SlashCommand("[#channel] [off]", 0, cmd_classchannel),
+    "attendance": SlashCommand("[#channel] [YYYY-MM-DD]", 0, cmd_attendance),
     "kill": SlashCommand("nick [reason]", 1, cmd_kill),
+    "hand": SlashCommand("[down|list]", 0, cmd_hand),
+    "vote": SlashCommand("N", 1, cmd_vote),
+    "call": SlashCommand("nick", 1, cmd_call),
+    "poll": SlashCommand("[named] [secs] question|a|b…", 0, cmd_poll),
+    "endpoll": SlashCommand("", 0, cmd_endpoll),
     "react": SlashCommand("👍|✅|❓ [nick]", 1, cmd_react),
     "delete": SlashCommand("[nick]", 0, cmd_delete),
     "quote": SlashCommand("RAW IRC LINE", 1, cmd_quote),
@@ -301,9 +406,9 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
 }
 
 
-# Raw lines (/quote) and services messages (/msg NickServ …) that carry a password: the words before it.
-_SECRET_RAW_COMMANDS = {"PASS": 1, "OPER": 2, "AUTHENTICATE": 1}
-_SECRET_SERVICE_VERBS = {"IDENTIFY", "REGISTER", "GHOST", "RECOVER", "SETPASS"}
+# Raw lines (/quote) that carry a password: the words before it, the command's name included. The same
+# table masks the lines themselves in the protocol pane and --raw (raw_lines.py), as do the services' verbs.
+_SECRET_RAW_COMMANDS = {command: first + 1 for command, first in SECRET_PARAMS.items()}
 
 
 def _secret_words_before(line: str) -> int | None:
@@ -323,7 +428,7 @@ def _secret_words_before(line: str) -> int | None:
     if name == "quote" and len(words) > 1 and words[1].upper() in _SECRET_RAW_COMMANDS:
         return 1 + _SECRET_RAW_COMMANDS[words[1].upper()]
     if name in ("msg", "query") and len(words) > 2 and words[1].lower().endswith("serv") \
-            and words[2].upper() in _SECRET_SERVICE_VERBS:
+            and words[2].upper() in SERVICE_VERBS:
         return 3
     return None
 
@@ -369,9 +474,11 @@ def help_lines(lang: str) -> list[str]:
 
 
 def run_input(line: str, session: Session, current: str | None, lang: str) -> CommandResult:
-    """Handle one line the user typed in the conversation ``current`` (a channel, a nick, or None)."""
-    if not line.startswith("/") or line.startswith("//"):
-        text = line[1:] if line.startswith("//") else line
+    """Handle one line the user typed in the conversation ``current`` (a channel, a nick, or None). A text
+    of several lines (a paste) is a message whatever it starts with: code may begin with ``/*`` or ``//``."""
+    several_lines = is_multiline(line)
+    if several_lines or not line.startswith("/") or line.startswith("//"):
+        text = line[1:] if line.startswith("//") and not several_lines else line
         if not text.strip():
             return CommandResult(sent=False)
         if not current:

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from common.client.classroom import ChannelClassroom
 from common.client.reactions import ReactionBook
 from common.protocol.casemap import casefold
 
@@ -27,6 +28,7 @@ class ChannelState:
     topic: str = ""
     modes: set[str] = field(default_factory=set)  # flag modes (m, t, U, …) as far as the session has seen
     mutes: set[str] = field(default_factory=set)  # +q masks
+    classroom: ChannelClassroom = field(default_factory=ChannelClassroom)  # raised hands and the poll
     _members: dict[str, tuple[str, str]] = field(default_factory=dict)  # folded nick → (nick, prefixes)
 
     def members(self) -> dict[str, str]:
@@ -40,9 +42,11 @@ class ChannelState:
         self._members = {casefold(nick): (nick, prefixes) for nick, prefixes in members.items()}
 
     def remove(self, nick: str) -> bool:
+        self.classroom.drop_hand(nick)  # as the server does when someone leaves
         return self._members.pop(casefold(nick), None) is not None
 
     def rename(self, old: str, new: str) -> bool:
+        self.classroom.rename(old, new)
         entry = self._members.pop(casefold(old), None)
         if entry is not None:
             self._members[casefold(new)] = (new, entry[1])
@@ -90,6 +94,7 @@ class ClientState:
         self.names_requested: set[str] = set()  # channels whose NAMES reply the user asked to see
         self.caps: set[str] = set()
         self.cap_offered: set[str] = set()
+        self.cap_values: dict[str, str] = {}  # what CAP LS 302 showed after a capability's name (draft/multiline)
         self.isupport: dict[str, str] = {}
         self.pending_names: dict[str, dict[str, str]] = {}
         self.away: str | None = None
@@ -119,6 +124,7 @@ class ClientState:
         self.channels.clear()
         self.caps.clear()
         self.cap_offered.clear()
+        self.cap_values.clear()
         self.account = None
         self.sasl_pending = False
         self.identities.clear()

@@ -9,8 +9,12 @@ import locale
 import os
 
 from common.client import events as ev
-from common.client.numeric_texts import numeric_text
-from common.client.reaction_texts import REACTION_TEXTS, deleted_text, fail_text
+from common.client.classroom import ClassroomEvent
+from common.client.classroom_texts import CLASSROOM_TEXTS, describe_classroom
+from common.client.classroom_texts import fail_text as classroom_fail_text
+from common.client.numeric_texts import fail_text, numeric_text
+from common.client.reaction_texts import REACTION_TEXTS, deleted_text
+from common.client.reaction_texts import fail_text as reaction_fail_text
 from common.protocol.casemap import ACCOUNT_EXTBAN
 
 LANGUAGES = ("en", "ru")
@@ -130,14 +134,24 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "help_register": {"en": "create an account for your nick (keep your history on any computer)",
                       "ru": "создать учётную запись для вашего ника (история на любом компьютере)"},
     "help_kill": {"en": "teacher: disconnect one user", "ru": "учитель: отключить пользователя"},
+    "help_attendance": {"en": "teacher: who was present in a class channel, per day (from a day YYYY-MM-DD)",
+                        "ru": "учитель: кто был в канале класса, по дням (с дня ГГГГ-ММ-ДД)"},
     "help_quote": {"en": "send a raw IRC line", "ru": "отправить строку IRC как есть"},
     "help_quit": {"en": "leave the chat", "ru": "выйти из чата"},
     "help_help": {"en": "this list", "ru": "этот список"},
+    "help_code": {"en": "send several lines as one block of code (the CLI reads them up to a line with . or ```)",
+                  "ru": "отправить несколько строк одним блоком кода (CLI читает их до строки с . или ```)"},
+    "code_hint": {"en": "Paste the lines into the input line: several lines go as one block of code, shown in a "
+                        "fixed-width font with a Copy button. Text between `backticks` is fixed-width too.",
+                  "ru": "Вставьте строки в поле ввода: несколько строк уходят одним блоком кода, моноширинным "
+                        "шрифтом и с кнопкой «Копировать». Текст между `обратными кавычками` тоже моноширинный."},
     # GUI
     "server_tab": {"en": "Server", "ru": "Сервер"},
     "conversations": {"en": "Conversations", "ru": "Беседы"},
     "members": {"en": "Members ({count})", "ru": "Участники ({count})"},
     "send": {"en": "Send", "ru": "Отправить"},
+    "copy": {"en": "Copy", "ru": "Копировать"},
+    "copied": {"en": "Copied ✓", "ru": "Скопировано ✓"},
     "status": {"en": "{server} · {nick} · {state}", "ru": "{server} · {nick} · {state}"},
     "state_connecting": {"en": "connecting…", "ru": "подключение…"},
     "state_registered": {"en": "connected", "ru": "подключено"},
@@ -165,6 +179,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "menu_dark": {"en": "Dark theme", "ru": "Тёмная тема"},
     "menu_bigger": {"en": "Bigger text", "ru": "Крупнее"},
     "menu_smaller": {"en": "Smaller text", "ru": "Мельче"},
+    # the protocol pane (View → Show the protocol) and the CLI's --raw
+    "menu_protocol": {"en": "Show the protocol", "ru": "Показать протокол"},
+    "protocol_title": {"en": "Protocol", "ru": "Протокол"},
+    "protocol_hint": {"en": "→ sent by this window   ← received from the server   passwords show as ********",
+                      "ru": "→ отправлено этим окном   ← получено от сервера   пароли скрыты: ********"},
+    "protocol_clear": {"en": "Clear", "ru": "Очистить"},
+    "protocol_close": {"en": "Hide", "ru": "Скрыть"},
+    "raw_connected": {"en": "connected to {where}", "ru": "подключено к {where}"},
+    "raw_connected_tls": {"en": "connected to {where} with TLS: these lines travel encrypted",
+                          "ru": "подключено к {where} по TLS: эти строки идут зашифрованными"},
+    "raw_failed": {"en": "could not connect to {where}: {detail}", "ru": "не удалось подключиться к {where}: {detail}"},
+    "raw_disconnected": {"en": "disconnected: {detail}", "ru": "отключено: {detail}"},
+    "raw_skipped": {"en": "… {count} lines not shown (they came too fast)",
+                    "ru": "… не показано строк: {count} (пришли слишком быстро)"},
     "member_query": {"en": "Private chat", "ru": "Личный чат"},
     "member_whois": {"en": "Who is this?", "ru": "Кто это?"},
     "member_op": {"en": "Make operator", "ru": "Сделать оператором"},
@@ -191,6 +219,34 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "channel_start_lesson": {"en": "Start the lesson", "ru": "Начать урок"},
     "channel_C_on": {"en": "Make this a class channel", "ru": "Сделать каналом класса"},
     "channel_C_off": {"en": "Make it an ordinary channel", "ru": "Сделать обычным каналом"},
+    # attendance (common/gui/attendance_view.py, the CLI's /attendance)
+    "channel_attendance": {"en": "Attendance…", "ru": "Посещаемость…"},
+    "attendance_title": {"en": "Attendance in {channel}", "ru": "Посещаемость в {channel}"},
+    "attendance_since": {"en": "From day (YYYY-MM-DD, empty: all):", "ru": "С дня (ГГГГ-ММ-ДД, пусто: все):"},
+    "attendance_show": {"en": "Show", "ru": "Показать"},
+    "attendance_save": {"en": "Save as CSV…", "ru": "Сохранить как CSV…"},
+    "attendance_close": {"en": "Close", "ru": "Закрыть"},
+    "attendance_name": {"en": "Name", "ru": "Имя"},
+    "attendance_account": {"en": "Account", "ru": "Учётная запись"},
+    "attendance_day": {"en": "Day", "ru": "День"},
+    "attendance_first": {"en": "First join", "ru": "Пришёл"},
+    "attendance_last": {"en": "Last leave", "ru": "Ушёл"},
+    "attendance_minutes": {"en": "Minutes", "ru": "Минут"},
+    "attendance_present": {"en": "still here", "ru": "ещё здесь"},
+    "attendance_guest": {"en": "(guest)", "ru": "(гость)"},
+    "attendance_loading": {"en": "Asking the server…", "ru": "Запрос к серверу…"},
+    "attendance_rows": {"en": "{count} row(s): a person per day.", "ru": "Строк: {count} (человек за день)."},
+    "attendance_left_out": {"en": " {count} earlier row(s) left out: choose a later day.",
+                            "ru": " Не показано более ранних строк: {count}; выберите более поздний день."},
+    "attendance_bad_date": {"en": "Write the day as YYYY-MM-DD, e.g. 2026-11-24.",
+                            "ru": "Напишите день как ГГГГ-ММ-ДД, например 2026-11-24."},
+    "attendance_saved": {"en": "Saved to {path}", "ru": "Сохранено: {path}"},
+    "attendance_save_failed": {"en": "Could not save {path}: {error}", "ru": "Не удалось сохранить {path}: {error}"},
+    "attendance_refused": {"en": "The server did not answer: {text}", "ru": "Сервер не ответил: {text}"},
+    "attendance_offline": {"en": "Not connected.", "ru": "Нет соединения."},
+    "attendance_header": {"en": "Attendance in {channel}{since}: {count} row(s)",
+                          "ru": "Посещаемость в {channel}{since}: строк: {count}"},
+    "attendance_since_day": {"en": " since {day}", "ru": " с {day}"},
     "announcement_banner": {"en": "Announcement from {nick}: {text}    (click to hide)",
                             "ru": "Объявление от {nick}: {text}    (нажмите, чтобы скрыть)"},
     "connect_title": {"en": "Connect to a chat server", "ru": "Подключение к серверу"},
@@ -244,6 +300,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cli_not_joined": {"en": "could not join {channel}", "ru": "не удалось войти в {channel}"},
     "cli_unsent": {"en": "Could not deliver everything before the connection ended.",
                    "ru": "Не всё удалось отправить до разрыва соединения."},
+    "cli_code_start": {"en": "Type or paste the lines; a line with only . or ``` sends them as one block.",
+                       "ru": "Введите или вставьте строки; строка из одной . или ``` отправит их одним блоком."},
+    "cli_code_prompt": {"en": "... ", "ru": "... "},
+    **CLASSROOM_TEXTS,  # raised hands and polls
 }
 
 
@@ -260,6 +320,13 @@ def detect_language(requested: str | None = None) -> str:
             return "ru" if value.lower().startswith("ru") else "en"
     current = locale.getlocale()[0] or ""
     return "ru" if current.lower().startswith("ru") else "en"
+
+
+def fail_words(params: tuple[str, ...], lang: str) -> str | None:
+    """A FAIL (IRCv3 standard reply) in words: hands and polls, deleting and reacting, then the rest we know;
+    None when none of them knows it (its own description is shown then)."""
+    return (classroom_fail_text(params, lang, tr) or reaction_fail_text(params, lang)
+            or fail_text(params, lang))
 
 
 def tr(key: str, lang: str, **values: object) -> str:
@@ -325,8 +392,9 @@ def describe(event: ev.Event, lang: str) -> str | None:
     if isinstance(event, ev.Invited):
         return tr("invited", lang, by=event.by, channel=event.channel)
     if isinstance(event, ev.ErrorReply):
-        words = numeric_text(event.code, event.params, lang) if event.code != "FAIL" else fail_text(event.params, lang)
-        return tr("error", lang, text=words or event.text)
+        worded = (fail_words(event.params, lang) if event.code == "FAIL"
+                  else numeric_text(event.code, event.params, lang))
+        return tr("error", lang, text=worded or event.text)
     if isinstance(event, ev.MessageDeleted):
         return deleted_text(event, lang)
     if isinstance(event, ev.ServerReply):
@@ -338,4 +406,6 @@ def describe(event: ev.Event, lang: str) -> str | None:
         return tr("nick_refused_taken" if event.taken else "nick_refused_invalid", lang, nick=event.nick)
     if isinstance(event, ev.Notice):
         return tr(event.key, lang, **event.values)
+    if isinstance(event, ClassroomEvent):
+        return describe_classroom(event, lang, tr)
     return None

@@ -9,6 +9,10 @@ lanes and pacing bucket decide the order and the pace, so that a long paste neve
 limit and a PONG never waits behind one. Any thread may queue a line (``send``, ``send_protocol``,
 ``send_behind``); ``outgoing.lane_for`` alone decides how each goes.
 
+Both threads also record every line in the session's ``RawLineLog`` (``raw_lines.py``) when it has one:
+the writer each line just before it goes, the receiver each line it frames, with a note when a connection
+starts or ends; the protocol pane and the CLI's ``--raw`` show them.
+
 It touches the socket, its own queue, and of the ``ClientState`` only ``registered``, ``refused`` and the
 reset at each new connection, which it does under the state's lock together with the switch to the new
 socket, so that no thread sees a new connection with the old one's channels. It puts only
@@ -27,6 +31,7 @@ from typing import Protocol
 
 from common.client.events import ConnectionState, Event
 from common.client.outgoing import Lane, OutgoingLine, OutgoingLines, lane_for
+from common.client.raw_lines import RECEIVED, SENT, RawLineLog
 from common.client.state import ClientState
 from common.protocol import tls
 from common.protocol.framing import LineFramer
@@ -62,9 +67,11 @@ class Transport:
     """One connection at a time to the configured server, and the threads that run it. ``start()`` starts
     both threads; ``close()`` says goodbye and joins them. ``stopping`` is set once the session ends."""
 
-    def __init__(self, config: ConnectionSettings, state: ClientState, events: "queue.Queue[Event]") -> None:
+    def __init__(self, config: ConnectionSettings, state: ClientState, events: "queue.Queue[Event]",
+                 raw_lines: RawLineLog | None = None) -> None:
         self.config = config
         self.events = events
+        self.raw_lines = raw_lines
         self.stopping = threading.Event()
         self._state = state
         self._lines: LineHandler | None = None
@@ -86,6 +93,17 @@ class Transport:
         """Queue a line the user asked for (paced). Returns False when not connected or the line cannot be
         sent."""
         return self._enqueue(message, Lane.TYPED)
+
+    def send_unit(self, messages: list[Message], cost: int) -> bool:
+        """Queue lines the user asked for that go together, nothing between them (a multiline batch), paced
+        as one line and ``cost`` more."""
+        if self.stopping.is_set() or self._sock is None:
+            return False
+        try:
+            data = b"".join(message.to_bytes() for message in messages)
+        except ValueError:
+            return False
+        return self._outgoing.put(Lane.TYPED, OutgoingLine(self._generation, data, cost=cost))
 
     def send_protocol(self, message: Message) -> bool:
         """Queue a line the session sends on its own (registration, answers, follow-ups); ``lane_for``
@@ -144,6 +162,8 @@ class Transport:
         while (line := self._outgoing.take()) is not None:
             sock = self._sock
             if line.generation == self._generation and sock is not None:
+                if self.raw_lines is not None:
+                    self.raw_lines.record(SENT, line.data)  # before it goes: its answer is recorded after it
                 try:
                     with self._tls_io:
                         sock.sendall(line.data)
@@ -166,12 +186,15 @@ class Transport:
                 self._connect()
             except (OSError, ssl.SSLError) as error:
                 detail = getattr(error, "strerror", None) or str(error)
+                self._note("raw_failed", where=self._where(), detail=detail)
                 if not ever_registered or not self.config.reconnect:
                     self._emit(ConnectionState("failed", detail))
                     break
             else:
+                self._note("raw_connected_tls" if self._sock_is_tls() else "raw_connected", where=self._where())
                 self._lines.register()
                 detail = self._read_until_closed()
+                self._note("raw_disconnected", detail=detail)
                 if self._state.registered.is_set():
                     ever_registered = True
                     delay = self.config.backoff_first
@@ -191,7 +214,19 @@ class Transport:
             delay = min(delay * 2, self.config.backoff_max)
         self.stopping.set()
         self._outgoing.close()
+        if self.raw_lines is not None:
+            self.raw_lines.close()
         self._emit(ConnectionState("closed"))
+
+    def _note(self, key: str, **values: str) -> None:
+        if self.raw_lines is not None:
+            self.raw_lines.note(key, **values)
+
+    def _where(self) -> str:
+        return f"{self.config.host}:{self.config.port}"
+
+    def _sock_is_tls(self) -> bool:
+        return isinstance(self._sock, ssl.SSLSocket)
 
     def _connect(self) -> None:
         sock = socket.create_connection((self.config.host, self.config.port), timeout=self.config.connect_timeout)
@@ -244,6 +279,8 @@ class Transport:
                     return reason
                 awaiting_pong = False
                 for raw in framer.feed(data):
+                    if self.raw_lines is not None:
+                        self.raw_lines.record(RECEIVED, raw.data)
                     try:
                         message = parse(raw.decode(errors="replace"))
                     except ProtocolError:

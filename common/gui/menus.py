@@ -51,10 +51,11 @@ def fill_member_menu(menu: tk.Menu, session: Session, channel: str, nick: str, l
 
 
 def fill_channel_menu(menu: tk.Menu, session: Session, channel: str, lang: str,
-                      prefill: Callable[[str], None], run: Callable[[str], None]) -> None:
+                      prefill: Callable[[str], None], run: Callable[[str], None],
+                      open_attendance: Callable[[str], None] | None = None) -> None:
     """The Channel menu: switches for the current channel's modes when this user may change them; for
-    the teacher (an IRC operator) also the class channel switch, the announcement and the lesson's start
-    and end."""
+    the teacher (an IRC operator) also the class channel switch, the attendance of a class channel (when
+    the server keeps it), the announcement and the lesson's start and end."""
     menu.delete(0, "end")
     in_channel = is_channel_name(channel)
     modes = session.channel_modes(channel) if in_channel else frozenset()
@@ -73,6 +74,8 @@ def fill_channel_menu(menu: tk.Menu, session: Session, channel: str, lang: str,
         is_class = CLASS_CHANNEL_MODE in modes
         menu.add_command(label=tr("channel_C_off" if is_class else "channel_C_on", lang),
                          command=lambda: run(f"/classchannel {channel}{' off' if is_class else ''}"))
+        if is_class and open_attendance is not None and session.offers_attendance:
+            menu.add_command(label=tr("channel_attendance", lang), command=lambda: open_attendance(channel))
     menu.add_command(label=tr("channel_start_lesson", lang), command=lambda: run("/startlesson"))
     menu.add_command(label=tr("channel_announce", lang), command=lambda: prefill("/announce "))
     menu.add_command(label=tr("channel_end_lesson", lang), command=lambda: prefill("/endlesson "))

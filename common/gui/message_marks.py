@@ -59,6 +59,10 @@ class MessageMarks:
         self._offset += lines + newlines_in(reactions)
         return reactions
 
+    def reaction_lines(self, msgid: str | None) -> int:
+        """How many Text lines a message's reaction line takes (0 without reactions)."""
+        return newlines_in(self.reaction_line(msgid)) if msgid else 0
+
     def place(self, first_line: int) -> None:
         """The batch noted since the last call is in the text from ``first_line`` on: mark its messages."""
         text = self.text

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.client import events as ev
+from common.client.classroom import ClassroomEvent
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.texts import describe, tr
 
@@ -134,11 +135,13 @@ def route(event: ev.Event, lang: str, book: ConversationBook) -> list[tuple[str,
         lines = [chat_line(message) for message in event.messages]
         divider = DisplayLine("divider", tr("history_divider", lang))
         return [(event.conversation, line) for line in (*lines, divider)]
+    if isinstance(event, ClassroomEvent) and event.minor:
+        return []  # a raised hand, a vote: the window's classroom panel shows them
     text = describe(event, lang)
     if text is None:
         return []
     when = getattr(event, "time", None)
-    if isinstance(event, (ev.Joined, ev.Parted, ev.TopicChanged)):
+    if isinstance(event, (ev.Joined, ev.Parted, ev.TopicChanged, ClassroomEvent)):
         return [(event.channel, DisplayLine("system", text, time=when))]
     if isinstance(event, ev.MessageDeleted):  # one the window does not show (gui/message_actions.py), in an open chat
         return [(event.conversation, DisplayLine("system", text, time=when))] if book.find(event.conversation) else []

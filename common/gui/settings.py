@@ -31,6 +31,7 @@ class Settings:
     theme: str = "light"
     font_size: int = 11
     lang: str = ""
+    show_protocol: bool = False  # View → Show the protocol (protocol_pane.py)
 
 
 def session_config(settings: Settings, nick: str, password: str | None, account_password: str | None = None,

@@ -12,8 +12,9 @@ import webbrowser
 from tkinter import ttk
 from typing import Callable, Iterable
 
+from common.gui.code_blocks import CodeBlocks, line_count, send_pasted_lines
+from common.gui.message_marks import MESSAGE_KINDS, MessageMarks
 from common.gui.model import SCROLLBACK_LINES, SERVER_TAB, Conversation, DisplayLine, split_links
-from common.gui.message_marks import MessageMarks
 from common.gui.theme import NickColours, Palette
 
 APP_NAME = "classchat"
@@ -167,7 +168,8 @@ class MessageView(ttk.Frame):
     the text, as a banner showing up above it does; a resize while following shows the end again.
     """
 
-    def __init__(self, master: tk.Misc, font: str, bold_font: str, nick_colours: NickColours) -> None:
+    def __init__(self, master: tk.Misc, font: str, bold_font: str, nick_colours: NickColours,
+                 mono_font: str = "TkFixedFont") -> None:
         super().__init__(master)
         self.text = tk.Text(self, wrap="word", state="disabled", font=font, borderwidth=0, highlightthickness=0,
                             padx=8, pady=6, cursor="arrow", spacing1=2, width=24, height=10)
@@ -177,6 +179,7 @@ class MessageView(ttk.Frame):
         scrollbar.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         self.bold_font = bold_font
+        self.code_blocks = CodeBlocks(self.text, font, mono_font)  # code_blocks.py: blocks, `code`, Copy buttons
         self.nick_colours = nick_colours
         self.palette: Palette | None = None
         self.following = True
@@ -223,6 +226,12 @@ class MessageView(ttk.Frame):
         lines drawn from now on."""
         self.teacher_label, self.question_label = teacher, question
 
+    def text_lines(self, lines: Iterable[DisplayLine]) -> int:
+        """How many lines of the Text these lines take: a message with a code block takes several, and a
+        message with reactions one more for them."""
+        return sum(line_count(line.text) + self.marks.reaction_lines(line.msgid) if line.kind in MESSAGE_KINDS
+                   else 1 for line in lines)
+
     def keep_position_after_prepend(self, added_lines: int) -> None:
         """After older lines went in above, show the line the user was looking at, not the new top."""
         self.text.see(f"{added_lines + 1}.0")
@@ -247,6 +256,7 @@ class MessageView(ttk.Frame):
         text.tag_configure("reaction-mine", foreground=palette.link)
         for tag in self._nick_tags:
             text.tag_configure(tag, foreground=self.nick_colours.colour(tag[5:], palette))
+        self.code_blocks.apply_palette(palette)
         text.tag_raise("link")
 
     def show(self, lines: Iterable[DisplayLine]) -> None:
@@ -254,6 +264,7 @@ class MessageView(ttk.Frame):
         self.text.delete("1.0", "end")
         self.text.configure(state="disabled")
         self.marks.clear()
+        self.code_blocks.forget_deleted()
         self.following = True
         self.append(list(lines))
 
@@ -274,16 +285,21 @@ class MessageView(ttk.Frame):
             safe = [tk_safe(item) if isinstance(item, str) else item for item in segments]
             self.text.insert("end", *safe)
         self.marks.place(first_line)
+        self.code_blocks.place_buttons()
         excess = int(self.text.index("end-1c").split(".")[0]) - SCROLLBACK_LINES
         if excess > 0:
             self.text.delete("1.0", f"{excess + 1}.0")
             self.marks.forget_cut()
+            self.code_blocks.forget_deleted()
         self.text.configure(state="disabled")
         self._follow()
 
     def replace_message(self, msgid: str, line: DisplayLine) -> bool:
-        """Draw ``line`` where the message ``msgid`` (and its reactions) stood; False if it is not shown."""
-        return self.marks.replace(msgid, self._segments(line))
+        """Draw ``line`` where the message ``msgid`` (and its reactions) stood; False if it is not shown.
+        A code block's Copy button goes with the message."""
+        replaced = self.marks.replace(msgid, self._segments(line))
+        self.code_blocks.forget_deleted()
+        return replaced
 
     def _on_right_click(self, event: tk.Event) -> None:
         """A right click on a message signals ``<<MessageMenu>>`` (``clicked_msgid``, ``click_position``)."""
@@ -309,16 +325,19 @@ class MessageView(ttk.Frame):
             parts += ["-", base, line.nick, (nick_tag, *base), "-", base, *badge, " ", base]
         else:
             parts += [line.nick, (nick_tag, *base), *badge, ": ", base]
-        for piece, is_link in split_links(line.text):
+        note = [f"  ({self.question_label})", ("note", *base)] if line.question else []
+        return parts + self.code_blocks.segments(line.text, base, self._text_segments, note)
+
+    def _text_segments(self, text: str, base: tuple[str, ...]) -> list[str | tuple[str, ...]]:
+        """Plain text of a message, its links clickable."""
+        parts: list[str | tuple[str, ...]] = []
+        for piece, is_link in split_links(text):
             if not is_link:
                 parts += [piece, base]
                 continue
             for index, run in enumerate(link_pieces(piece)):
                 parts += [" ", ("link", WRAP_POINT, *base)] if index else []
                 parts += [run, ("link", *base)]
-        if line.question:
-            parts += [f"  ({self.question_label})", ("note", *base)]
-        parts += ["\n", base]
         return parts
 
     def _nick_tag(self, nick: str) -> str:
@@ -452,6 +471,7 @@ class InputLine(ttk.Frame):
         self.entry.bind("<Down>", lambda _e: self._walk_history(1))
         self.entry.bind("<Tab>", self._complete)
         self.entry.bind("<Key>", self._reset_cycle, add="+")
+        send_pasted_lines(self.entry, lambda: self.event_generate("<<InputSubmitted>>"))  # one message
 
     @property
     def value(self) -> str:

@@ -27,10 +27,13 @@ from typing import Callable, Iterator
 from common.client import events as ev
 from common.protocol.casemap import casefold, is_channel_name
 from common.client.slash_commands import is_secret_command, run_input
+from common.gui.attendance_view import AttendanceWindows
+from common.gui.classroom_panel import ClassroomPanel
 from common.gui.connect_dialog import ConnectDialog
 from common.gui.menus import colour_menu, fill_channel_menu, fill_member_menu
 from common.gui.message_actions import MessageActions
 from common.gui.model import SERVER_TAB, ConversationBook, DisplayLine, chat_line, route
+from common.gui.protocol_pane import ProtocolPane
 from common.gui.settings import MAX_FONT, MIN_FONT, Settings, dialog_settings, remember_connection, save_settings
 from common.gui.theme import THEMES, NickColours
 from common.gui.widgets import (AppToplevel, Banner, ConversationList, ElidedLabel, InputLine, MemberList,
@@ -74,10 +77,12 @@ class ChatWindow:
         self._list_dirty = True
         self._pending_lines: list[DisplayLine] = []  # lines of the shown conversation, drawn once a tick
         self._asked_older: dict[str, str] = {}  # conversation → the msgid we last asked history before
+        self.attendance = AttendanceWindows(top)  # the teacher's attendance windows, one per channel
         self._start_session(config)  # its events wait in its queue for the first _poll()
         self._build()
         self.apply_theme(settings.theme)
         self.retranslate()
+        self.show_protocol(settings.show_protocol)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
         self._after_id = self.top.after(POLL_MS, self._poll)
 
@@ -114,12 +119,18 @@ class ChatWindow:
         size = self.settings.font_size
         self.font = NamedFont(self.top, "DejaVu Sans", size)
         self.bold_font = NamedFont(self.top, "DejaVu Sans", size, weight="bold")
+        self.mono_font = NamedFont(self.top, "DejaVu Sans Mono", size)  # code (code_blocks.py)
         self.top.minsize(MIN_WIDTH, MIN_HEIGHT)
         self.status = ttk.Label(self.top, anchor="w", padding=(8, 3))
         self.status.pack(side="bottom", fill="x")
+        # The chat above, the protocol pane below it while shown (View → Show the protocol).
+        self.outer = tk.PanedWindow(self.top, orient="vertical", sashwidth=4, borderwidth=0)
+        self.outer.pack(fill="both", expand=True)
         # Tk's own panedwindow: ttk's cannot be told a pane's width, which fit_width() needs.
-        self.panes = panes = tk.PanedWindow(self.top, orient="horizontal", sashwidth=4, borderwidth=0)
-        panes.pack(fill="both", expand=True)
+        self.panes = panes = tk.PanedWindow(self.outer, orient="horizontal", sashwidth=4, borderwidth=0)
+        self.outer.add(panes, stretch="always")
+        self.protocol = ProtocolPane(self.outer, lambda: self.session.raw_lines, size, self.bold_font.name, self.lang)
+        self.protocol.bind("<<ProtocolPaneClosed>>", lambda _e: self.show_protocol(False))
         self.conversation_list = ConversationList(panes, self.font.name)
         self.centre = centre = ttk.Frame(panes)
         self.member_list = MemberList(panes, self.font.name)
@@ -130,8 +141,9 @@ class ChatWindow:
         self.topic.pack(fill="x")
         self.input = InputLine(centre, self.font.name, self._completions, is_secret=is_secret_command)
         self.input.pack(side="bottom", fill="x", padx=6, pady=6)
-        self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours)
+        self.view = MessageView(centre, self.font.name, self.bold_font.name, self.nick_colours, self.mono_font.name)
         self.view.pack(fill="both", expand=True)
+        self.classroom = ClassroomPanel(centre, self.view, self.font.name, self.bold_font.name, lambda: self.session)
         self.banner = Banner(centre, before=self.view)
         self.announcement = Banner(centre, before=self.view, kind="announce")
         self.announcement.bind("<<BannerClicked>>", lambda _e: self.announcement.hide())
@@ -162,6 +174,9 @@ class ChatWindow:
         view.add_separator()
         view.add_command(label=tr("menu_bigger", self.lang), command=lambda: self.change_font_size(1))
         view.add_command(label=tr("menu_smaller", self.lang), command=lambda: self.change_font_size(-1))
+        view.add_separator()
+        view.add_checkbutton(label=tr("menu_protocol", self.lang), variable=self.protocol.menu_variable,
+                             command=lambda: self.show_protocol(self.protocol.menu_ticked()))
         language = tk.Menu(menubar, tearoff=False)
         language.add_command(label="English", command=lambda: self.set_language("en"))
         language.add_command(label="Русский", command=lambda: self.set_language("ru"))
@@ -206,7 +221,8 @@ class ChatWindow:
         style.map("Vertical.TScrollbar", background=[("active", palette.muted)])
         self.top.configure(background=palette.panel)
         self.panes.configure(background=palette.border)  # the colour of its sashes
-        for widget in (self.view, self.conversation_list, self.member_list, self.input):
+        self.outer.configure(background=palette.border)
+        for widget in (self.view, self.conversation_list, self.member_list, self.input, self.protocol, self.classroom):
             widget.apply_palette(palette)
         for banner in (self.banner, self.announcement):
             banner.recolour(palette)
@@ -223,8 +239,9 @@ class ChatWindow:
         self._persist()
 
     def _set_font_size(self, size: int) -> None:
-        self.font.set_size(size)
-        self.bold_font.set_size(size)
+        for font in (self.font, self.bold_font, self.mono_font):
+            font.set_size(size)
+        self.protocol.set_font_size(size)
 
     def fit_width(self, width: int) -> None:
         """Make the window's layout, with its member list shown, fit in ``width`` pixels: narrower side
@@ -265,6 +282,13 @@ class ChatWindow:
             self.panes.forget(self.member_list)
         self._member_panel_shown = shown
 
+    def show_protocol(self, shown: bool) -> None:
+        """View → Show the protocol: the raw lines below the chat (``protocol_pane.py``), remembered."""
+        self.protocol.set_shown(shown)
+        if self.settings.show_protocol != shown:
+            self.settings.show_protocol = shown
+            self._persist()
+
     def set_language(self, lang: str) -> None:
         if lang in LANGUAGES:
             self.lang = self.settings.lang = lang
@@ -276,6 +300,9 @@ class ChatWindow:
         self.input.button.configure(text=tr("send", self.lang))
         self.conversation_list.title.configure(text=tr("conversations", self.lang))
         self.view.set_labels(tr("teacher_badge", self.lang), tr("question_note", self.lang))
+        self.protocol.set_language(self.lang)
+        self.view.code_blocks.set_labels(tr("copy", self.lang), tr("copied", self.lang))
+        self.classroom.retranslate(self.lang)
         self._list_dirty = self._members_dirty = True
         self._refresh()
 
@@ -309,6 +336,8 @@ class ChatWindow:
 
     def _apply(self, event: ev.Event) -> None:
         current = self.book.current
+        self.attendance.take(event)
+        self.classroom.note(event)  # raised hands and the poll
         if self.message_actions.note(event):
             return  # drawn in place, once a tick
         if isinstance(event, ev.ConnectionState):
@@ -339,7 +368,7 @@ class ChatWindow:
             added = self.book.prepend(event.conversation, lines)
             if added and casefold(event.conversation) == casefold(current):
                 self._select(current)
-                self.view.keep_position_after_prepend(added)
+                self.view.keep_position_after_prepend(self.view.text_lines(lines[len(lines) - added:]))
         for name, line in route(event, self.lang, self.book):
             self._add_line(name, line)
 
@@ -441,6 +470,7 @@ class ChatWindow:
             self.member_list.show(members, tr("members", self.lang, count=len(members)), muted,
                                   tr("member_muted_mark", self.lang), tr("teacher_badge", self.lang))
             self._members_dirty = False
+        self.classroom.refresh(self.book.current if in_channel else None)
         topic = self.session.topic(self.book.current) if in_channel else ""
         heading = self.book.current if self.book.current != SERVER_TAB else tr("server_tab", self.lang)
         self.topic.set_text(f"{heading}  {topic}".strip())
@@ -525,7 +555,10 @@ class ChatWindow:
     def fill_channel_menu(self) -> None:
         """The Channel menu, rebuilt each time it opens."""
         fill_channel_menu(self.channel_menu, self.session, self.book.current, self.lang, self.prefill,
-                          self.run_command)
+                          self.run_command, self.open_attendance)
+
+    def open_attendance(self, channel: str) -> None:
+        self.attendance.show_for(self.session, channel, self.lang, self.palette)
 
     def run_command(self, line: str) -> None:
         """Run a ``/command`` for a menu item, as if typed; what it says shows in the current conversation."""
@@ -558,9 +591,10 @@ class ChatWindow:
         self._cancel_retry()
         if self.dialog is not None and self.dialog.top.winfo_exists():
             self.dialog.top.destroy()
+        self.protocol.close()
         self.top.destroy()
-        self.font.delete()
-        self.bold_font.delete()
+        for font in (self.font, self.bold_font, self.mono_font):
+            font.delete()
         self._quit_in_background(self.session)
         self._quit_deadline = time.monotonic() + QUIT_WAIT_SECONDS
         self._after_id = self._root.after(POLL_MS, self._finish_closing)

@@ -8,7 +8,7 @@ exception halfway through a command. ``str.isdigit()`` is not enough (it is true
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from common.protocol.casemap import normalize_ban_mask
 
@@ -59,4 +59,18 @@ def parse_timestamp(text: str) -> int | None:
     try:
         return int(moment.timestamp() * 1000)
     except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_date(text: str) -> date | None:
+    """A calendar date written ``YYYY-MM-DD`` in ASCII digits (``2026-11-24``); None for anything else: another
+    shape, other digits (``２０２６``), a time after it, or no such day (``2026-02-30``)."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    year, month, day = text[:4], text[5:7], text[8:]
+    if not all(_ASCII_DIGITS.issuperset(part) for part in (year, month, day)):
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:  # year 0, month 13, February 30th
         return None

@@ -1,10 +1,9 @@
 """Server-side connection I/O: a socket, its bounded outbound buffer, and the one shared flusher.
 
-Writes never block the thread that relays: ``enqueue()`` appends bytes to the connection's buffer (it is
-called under the server state lock, so every client receives lines in the order the server relayed them),
-and ``flush()``, called once that lock is released, sends what the kernel takes at once with
-``MSG_DONTWAIT``. What the kernel refuses stays buffered, and the single ``Flusher`` thread sends it when
-the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
+Writes never block the thread that relays: the sequencer (one thread, so every client receives lines in
+the order the server decided them) calls ``deliver()`` once per connection and batch, which sends what the
+kernel takes at once with ``MSG_DONTWAIT``. What the kernel refuses stays in the connection's buffer, and
+the single ``Flusher`` thread sends it when the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
 connection is closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else
 waits for it.
 
@@ -39,7 +38,7 @@ def closing_link(host: str, reason: str) -> Message:
 
 
 class Connection:
-    """One client socket. The reader thread owns receiving; any thread may enqueue and flush.
+    """One client socket. The reader thread owns receiving; the sequencer delivers, the flusher finishes.
 
     With ``tls``, ``_pending`` holds plaintext and ``_wire`` the encrypted bytes not yet sent: plaintext is
     encrypted at send time, under the same lock, so records leave in the order their lines were queued.
@@ -89,30 +88,55 @@ class Connection:
             self.flush()
         return plaintext
 
-    def enqueue(self, data: bytes) -> None:
-        """Append bytes to send. Only memory work: safe under the state lock."""
-        with self._lock:
-            if self._closing or self._closed or self._overflowed:
-                return
-            if self.pending_bytes + len(data) > self.sendq_limit:
-                self._overflowed = True
-                self._pending.clear()
-                return
-            self._pending += data
+    def _enqueue_locked(self, data: bytes | memoryview) -> None:
+        if self._closing or self._closed or self._overflowed:
+            return
+        if self.pending_bytes + len(data) > self.sendq_limit:
+            self._overflowed = True
+            self._pending.clear()
+            return
+        self._pending += data
 
     def flush(self) -> None:
         """Send what the kernel takes now and hand the rest to the flusher. Never call under the state lock."""
         with self._lock:
-            if self._overflowed and not self._closing:
-                # The buffer may end inside a line: CRLF first, so the ERROR stands on a line of its own.
-                self._close_locked("SendQ exceeded", b"\r\n" + closing_link(self.host, "SendQ exceeded").to_bytes())
-                return
-            self._send_locked()
-            if self._closing and not self.pending_bytes:
-                self._shut_down_locked()
-            start_watching = self._watch_locked()
+            start_watching = self._flush_locked()
         if start_watching:
             self._flusher.watch(self)
+
+    def deliver(self, data: bytes) -> None:
+        """Send ``data`` after what is buffered: the sequencer's call, once per connection and batch.
+
+        When nothing is buffered (nearly always) the bytes go straight to the kernel, with no copy into
+        the buffer and one lock round: a teacher's message to 500 students is 500 of these in a row."""
+        with self._lock:
+            if self._pending or self.tls is not None or self._closing or self._closed or self._overflowed:
+                self._enqueue_locked(data)
+                start_watching = self._flush_locked()
+            else:
+                try:
+                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError:
+                    return  # the peer is gone: the reader thread sees it too and cleans up
+                if sent == len(data):
+                    return
+                self._enqueue_locked(memoryview(data)[sent:])
+                start_watching = self._flush_locked() if self._overflowed else self._watch_locked()
+        if start_watching:
+            self._flusher.watch(self)
+
+    def _flush_locked(self) -> bool:
+        """Send what the kernel takes; True when the flusher must start watching for the rest."""
+        if self._overflowed and not self._closing:
+            # The buffer may end inside a line: CRLF first, so the ERROR stands on a line of its own.
+            self._close_locked("SendQ exceeded", b"\r\n" + closing_link(self.host, "SendQ exceeded").to_bytes())
+            return False
+        self._send_locked()
+        if self._closing and not self.pending_bytes:
+            self._shut_down_locked()
+        return self._watch_locked()
 
     def request_close(self, reason: str) -> None:
         """Ask the reader thread to end this connection after the line it is handling (QUIT, bad PASS)."""

@@ -35,10 +35,11 @@ from typing import Iterable, Iterator, NamedTuple
 
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import action_text
+from common.server.attendance import ATTENDANCE_SCHEMA
 from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The writer copies the log into the database itself only past this many pages (a backstop): normally the
 # Checkpointer does it every second from its own connection, off the delivery path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
@@ -94,12 +95,13 @@ CREATE TABLE IF NOT EXISTS channels (
     excepts TEXT NOT NULL DEFAULT '[]',
     invexes TEXT NOT NULL DEFAULT '[]'
 );
-""" + READ_MARKERS_TABLE + ";\n"
+""" + READ_MARKERS_TABLE + ";\n" + "".join(f"{statement};\n" for statement in ATTENDANCE_SCHEMA)
 # What each version added, by the version it upgrades from. 2: questions (+U) kept for operators, and the
 # mute (+q) list. 3: the recipient of a private message as a key of its own (filled in by _fill_recipient_keys),
 # so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key. 4: the
 # accounts of the two sides (casefolded; NULL for a guest), so that private history follows an account.
 # 5: the ban exception (+e) and invite exception (+I) lists of a channel. 6: read markers (MARKREAD).
+# 7: attendance in class channels (see attendance.py).
 UPGRADES = {
     1: ("ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'"),
@@ -108,6 +110,7 @@ UPGRADES = {
     4: ("ALTER TABLE channels ADD COLUMN excepts TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE channels ADD COLUMN invexes TEXT NOT NULL DEFAULT '[]'"),
     5: (READ_MARKERS_TABLE,),
+    6: ATTENDANCE_SCHEMA,
 }
 
 

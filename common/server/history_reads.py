@@ -15,8 +15,8 @@ nothing, not half an answer).
 A page of messages brings the reactions standing on them along (``reactions.py``), after them, for a
 client with message-tags. Two kinds of reads also write, here because this thread is the store's only user
 and the answer must show what is stored: REDACT's deletes a message (``redactions.py``), and MARKREAD's
-moves a read marker forward, a single statement of its own (``HistoryStore.save_read_marker``). A marker that cannot be read or saved is answered with
-``FAIL MARKREAD INTERNAL_ERROR`` instead of nothing.
+moves a read marker forward, a single statement of its own (``HistoryStore.save_read_marker``). A marker
+that cannot be read or saved is answered with ``FAIL MARKREAD INTERNAL_ERROR`` instead of nothing.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from datetime import datetime
 from common.protocol.casemap import casefold
 from common.protocol.message import Message, middle_word
 from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer, format_time
+from common.server.multiline_relay import stored_lines, transcript_lines
 from common.server.outbox import Outbox
 from common.server.reactions import reactions_to
 from common.server.state import Client
@@ -52,6 +53,18 @@ def with_reactions(store: HistoryStore, client: Client, key: str, messages: list
     return messages + reactions_to(store, key, messages, viewer)
 
 
+def history_lines(messages: list[StoredMessage], client: Client) -> list[Message]:
+    """Stored messages as ``client`` receives them from the history: one line each, and a message of
+    several lines (draft/multiline) as a batch or as its lines (``multiline_relay.stored_lines``)."""
+    lines: list[Message] = []
+    for message in messages:
+        if "\n" in message.text:
+            lines.extend(stored_lines(message, client, history_line(message, {}).tags))
+        else:
+            lines.append(history_line(message, {}))
+    return lines
+
+
 def send_history_batch(out: Outbox, client: Client, batch_type: str, params: list[str],
                        lines: list[Message]) -> None:
     """Lines inside a BATCH when the client has batch (IRCv3 batch), plain otherwise."""
@@ -62,7 +75,7 @@ def send_history_batch(out: Outbox, client: Client, batch_type: str, params: lis
     reference = f"h{next(_batch_ids)}"
     out.send(client, Message("BATCH", [f"+{reference}", batch_type, *params], source=out.server_name))
     for line in lines:
-        line.tags["batch"] = reference
+        line.tags.setdefault("batch", reference)  # the lines of a multiline batch nested in it keep their own
         out.send(client, line)
     out.send(client, Message("BATCH", [f"-{reference}"], source=out.server_name))
 
@@ -77,13 +90,13 @@ def replay(store: HistoryStore, out: Outbox, client: Client, channel: str, limit
     if not messages:
         return
     if "server-time" in client.caps:
-        lines = [history_line(m, {}) for m in with_reactions(store, client, casefold(channel), messages, viewer)]
+        lines = history_lines(with_reactions(store, client, casefold(channel), messages, viewer), client)
         send_history_batch(out, client, "chathistory", [channel], lines)
         return
     for message in messages:
         stamp = datetime.fromtimestamp(message.time_ms / 1000).strftime("%Y-%m-%d %H:%M")
-        out.send(client, Message("NOTICE", [channel, f"[{stamp}] {message.transcript_line()}"],
-                                 source=out.server_name))
+        for line in transcript_lines(message):
+            out.send(client, Message("NOTICE", [channel, f"[{stamp}] {line}"], source=out.server_name))
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,7 @@ class HistoryRequest:
 
     def answer(self, store: HistoryStore, out: Outbox, client: Client) -> None:
         messages = with_reactions(store, client, self.key, self.query(store), self.viewer)
-        send_history_batch(out, client, "chathistory", [self.target], [history_line(m, {}) for m in messages])
+        send_history_batch(out, client, "chathistory", [self.target], history_lines(messages, client))
 
     def query(self, store: HistoryStore) -> list[StoredMessage]:
         first = self.refs[0]

@@ -40,6 +40,17 @@ class FloodGate:
         self.refilled_at = now + wait
         return wait
 
+    def charge(self, lines: int) -> None:
+        """Count ``lines`` lines that went through without a token each (a multiline batch, as a whole):
+        the bucket may go below empty, and the next lines wait until it has refilled."""
+        if self.rate <= 0 or lines <= 0:
+            return
+        now = time.monotonic()
+        if now > self.refilled_at:
+            self.tokens = min(float(self.burst), self.tokens + (now - self.refilled_at) * self.rate)
+            self.refilled_at = now
+        self.tokens -= lines
+
 
 class ArrivalThrottle:
     """New connections per address: a bucket of ``per_minute`` connections that refills over a minute.

@@ -7,14 +7,15 @@ each connection gets one ``send()`` per batch, however many messages the batch h
 
 A message that is stored in the history is relayed with ``relay_stored()``: its lines are kept apart
 (each line marked with the message it carries, and the message with its sender), because it may be delivered only once it is stored. When the
-sequencer could not store the batch, ``commit_into(pending, stored=False)`` leaves those lines out and
+sequencer could not store the batch, ``take_relays(stored=False)`` leaves those lines out and
 gives each sender, in their place, ``FAIL <command> MESSAGE_NOT_SENT <target> :…`` (IRCv3 standard
 replies; MESSAGE_NOT_SENT is classchat's own code: the message reached nobody and is not in the history,
 so the client may send it again). Every other line of the batch is delivered as usual.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable
+import functools
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Sequence
 
 from common.protocol.message import Message, middle_word
 
@@ -24,10 +25,33 @@ if TYPE_CHECKING:
     from common.server.state import Client
 
 # Which capability lets a client receive each server tag; client-only (+) and other tags need message-tags.
-TAG_CAPABILITIES = {"time": "server-time", "batch": "batch", "account": "account-tag"}
+# draft/multiline-concat goes only into the lines of a multiline batch, to clients that negotiated batch too.
+TAG_CAPABILITIES = {"time": "server-time", "batch": "batch", "account": "account-tag",
+                    "draft/multiline-concat": "batch"}
 TAG_GATES = ("server-time", "batch", "message-tags", "account-tag")  # every capability deciding a tag variant
+MESSAGE_TAGS_GATE = TAG_GATES.index("message-tags")
 NOT_STORED = "MESSAGE_NOT_SENT"
 NOT_STORED_TEXT = "Your message was not sent: the server could not save it"
+
+
+class ChannelAudience(NamedTuple):
+    """A channel's members as recipients (``Channel.audience()``), but ``skip``: the sender, unless it
+    asked for its own messages back (echo-message)."""
+
+    groups: dict[tuple[bool, ...], tuple["Connection", ...]]
+    skip: "Connection | None"
+
+
+class Relay(NamedTuple):
+    """Bytes for some connections. ``stored``: which stored message they carry (an index into the
+    outbox's senders), or None. ``skip``: a connection among ``conns`` that does not get them. ``family``:
+    the channel audience ``conns`` is one group of (its groups never share a connection), or None."""
+
+    conns: Sequence["Connection"]
+    data: bytes
+    stored: int | None = None
+    skip: "Connection | None" = None
+    family: object = None
 
 
 def tag_allowed(tag: str, caps: set[str] | frozenset[str]) -> bool:
@@ -41,7 +65,7 @@ def tag_gates(caps: set[str]) -> tuple[bool, ...]:
 
 class Outbox:
     """Collects lines and their connections; the sequencer stores what it carries, then takes the lines
-    with ``commit_into()``.
+    with ``take_relays()``.
 
     With history on, it also carries what to store (``stored``, ``saved_channels``) and what to read
     from the history once that is stored (``history_reads``); the sequencer does both before committing,
@@ -51,8 +75,7 @@ class Outbox:
 
     def __init__(self, server_name: str) -> None:
         self.server_name = server_name
-        # (connections, bytes, which stored message they carry: an index into _stored_senders, or None)
-        self._relays: list[tuple[list["Connection"], bytes, int | None]] = []
+        self._relays: list[Relay] = []
         self._stored_senders: list[tuple["Client", "StoredMessage"]] = []  # who sent each stored message
         self._storing: int | None = None  # set while relay_stored() relays
         self.stored: list["StoredMessage"] = []
@@ -75,15 +98,19 @@ class Outbox:
         *middle, last = [client.nick, *params]
         self.send(client, Message(code, [*map(middle_word, middle), last], source=self.server_name))
 
-    def relay(self, recipients: Iterable["Client"], message: Message) -> None:
+    def relay(self, recipients: "Iterable[Client] | ChannelAudience", message: Message) -> None:
         """The same message to many clients: one encoding per tag variant, shared by its recipients.
 
         A recipient's variant depends only on which of ``TAG_GATES`` it negotiated (``Client.tag_gates``),
         so recipients are grouped by that; a message without tags has a single variant. This runs for
-        every delivery, so it does no more per recipient than one lookup and one append.
+        every delivery, so it does no more per recipient than one lookup and one append; to a channel's
+        audience (grouped already, and kept by the channel) it does nothing per recipient at all.
         """
+        if isinstance(recipients, ChannelAudience):
+            self._relay_to_audience(recipients, message)
+            return
         if not message.tags:
-            self._relays.append(([client.conn for client in recipients], message.to_bytes(), self._storing))
+            self._relays.append(Relay([client.conn for client in recipients], message.to_bytes(), self._storing))
             return
         groups: dict[tuple[bool, ...], list["Connection"]] = {}
         for client in recipients:
@@ -93,20 +120,35 @@ class Outbox:
             else:
                 conns.append(client.conn)
         for gates, conns in groups.items():
-            allowed = {cap for cap, present in zip(TAG_GATES, gates) if present}
-            tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
-            self._relays.append((conns, Message(message.command, message.params, message.source, tags).to_bytes(),
-                                 self._storing))
+            self._relays.append(Relay(conns, variant_bytes(message, gates), self._storing))
 
-    def relay_stored(self, sender: "Client", recipients: Iterable["Client"], message: Message,
+    def _relay_to_audience(self, audience: ChannelAudience, message: Message) -> None:
+        plain = None if message.tags else message.to_bytes()
+        for gates, conns in audience.groups.items():
+            data = plain if plain is not None else variant_bytes(message, gates)
+            self._relays.append(Relay(conns, data, self._storing, audience.skip, audience.groups))
+
+    def relay_stored(self, sender: "Client", recipients: "Iterable[Client] | ChannelAudience", message: Message,
                      stored: "StoredMessage") -> None:
         """Relay a message that goes into the history: it is stored before anyone receives it, and if
         storing fails, nobody does and ``sender`` is told (see the module docstring)."""
+        self.relay_stored_lines(sender, [(recipients, [message])], stored)
+
+    def relay_stored_lines(self, sender: "Client",
+                           deliveries: Iterable[tuple["Iterable[Client] | ChannelAudience", list[Message]]],
+                           stored: "StoredMessage") -> None:
+        """``relay_stored`` for a message that takes several lines, which differ by recipient (a multiline
+        batch to some, its lines one by one to others): each (recipients, lines) pair is relayed, and every
+        one of those lines stands or falls with the one stored message."""
         self.stored.append(stored)
         self._stored_senders.append((sender, stored))
         self._storing = len(self._stored_senders) - 1
         try:
-            self.relay(recipients, message)
+            for recipients, lines in deliveries:
+                if not isinstance(recipients, ChannelAudience):
+                    recipients = list(recipients)
+                for line in lines:
+                    self.relay(recipients, line)
         finally:
             self._storing = None
 
@@ -122,53 +164,102 @@ class Outbox:
         carried a stored message, the rewritten lines stand or fall with it."""
         lines: list[bytes] = []
         carried: int | None = None
-        kept: list[tuple[list["Connection"], bytes, int | None]] = []
-        for conns, data, stored in self._relays:
-            if conn in conns:
-                lines.append(data)
-                carried = stored if carried is None else carried
+        kept: list[Relay] = []
+        for relay in self._relays:
+            conns = relay.conns
+            if relay.skip is not conn and conn in conns:
+                lines.append(relay.data)
+                carried = relay.stored if carried is None else carried
                 conns = [other for other in conns if other is not conn]
             if conns:
-                kept.append((conns, data, stored))
-        self._relays = kept + [([conn], data, carried) for data in rewrite(lines)]
+                kept.append(relay._replace(conns=conns, family=None) if conns is not relay.conns else relay)
+        self._relays = kept + [Relay([conn], data, carried) for data in rewrite(lines)]
 
-    def commit_into(self, pending: dict["Connection", list[bytes]], stored: bool = True) -> None:
-        """Add this command's lines to each connection's list, in order (the sequencer's per-batch lists).
-        ``stored=False``: the batch's messages could not be stored; their lines become FAILs to the senders."""
+    def take_relays(self, stored: bool = True) -> list[Relay]:
+        """This command's lines, in order, for the sequencer (``gather_by_connection``). ``stored=False``:
+        the batch's messages could not be stored; their lines become FAILs to the senders."""
         if not stored and self._stored_senders:
             self._refuse_stored_messages()
-        for conns, data, _stored in self._relays:
-            for conn in conns:
-                lines = pending.get(conn)
-                if lines is None:
-                    pending[conn] = [data]
-                else:
-                    lines.append(data)
-        self._relays.clear()
+        relays, self._relays = self._relays, []
+        return relays
 
     def _refuse_stored_messages(self) -> None:
         """Leave out every line that carries a stored message; where the first of a message's lines stood,
         its sender gets the FAIL instead."""
-        relays: list[tuple[list["Connection"], bytes, int | None]] = []
+        relays: list[Relay] = []
         refused: set[int] = set()
-        for conns, data, stored in self._relays:
-            if stored is None:
-                relays.append((conns, data, None))
-            elif stored not in refused:
-                refused.add(stored)
-                relays.append(self._not_stored(stored))
+        for relay in self._relays:
+            if relay.stored is None:
+                relays.append(relay)
+            elif relay.stored not in refused:
+                refused.add(relay.stored)
+                relays.append(self._not_stored(relay.stored))
         # A message that had no recipient at all (nobody else in the channel) is refused all the same.
         relays.extend(self._not_stored(index) for index in range(len(self._stored_senders)) if index not in refused)
         self._relays = relays
         self._stored_senders = []
 
-    def _not_stored(self, index: int) -> tuple[list["Connection"], bytes, None]:
+    def _not_stored(self, index: int) -> Relay:
         sender, message = self._stored_senders[index]
         fail = Message("FAIL", [message.command, NOT_STORED, middle_word(message.target), NOT_STORED_TEXT],
                        source=self.server_name)
-        return [sender.conn], fail.to_bytes(), None
+        return Relay([sender.conn], fail.to_bytes())
 
     def take_after_delivery(self) -> list[Callable[[], None]]:
         """The actions to run once this outbox's lines are handed to the sockets (the sequencer runs them)."""
         actions, self.after_delivery = self.after_delivery, []
         return actions
+
+
+def variant_bytes(message: Message, gates: tuple[bool, ...]) -> bytes:
+    """``message`` encoded with the tags a client with these ``TAG_GATES`` receives."""
+    allowed = _gated_caps(gates)
+    tags = {key: value for key, value in message.tags.items() if tag_allowed(key, allowed)}
+    return Message(message.command, message.params, message.source, tags).to_bytes()
+
+
+@functools.lru_cache(maxsize=None)  # at most 2 ** len(TAG_GATES) entries
+def _gated_caps(gates: tuple[bool, ...]) -> frozenset[str]:
+    return frozenset(cap for cap, present in zip(TAG_GATES, gates) if present)
+
+
+def gather_by_connection(relays: list[Relay]) -> dict["Connection", list[bytes]]:
+    """Each connection's lines of a batch, in order, as few pieces as possible.
+
+    Consecutive relays to one channel (the same ``family``) are gathered: each group of the channel
+    gets the lines of all of them joined into one bytes object, shared by its members, and only a
+    member that some of them skip (a sender without echo-message) gets a piece of its own. Since a
+    channel's groups share no connection, no connection's order changes. So a batch of fifty messages
+    to a channel of a hundred costs a hundred appends here, not five thousand.
+    """
+    pending: dict["Connection", list[bytes]] = {}
+    start, count = 0, len(relays)
+    while start < count:
+        family = relays[start].family
+        end = start + 1
+        if family is not None:
+            while end < count and relays[end].family is family:
+                end += 1
+        by_group: dict[int, list[Relay]] = {}
+        for relay in relays[start:end]:
+            by_group.setdefault(id(relay.conns), []).append(relay)
+        for run in by_group.values():
+            _add_run(pending, run)
+        start = end
+    return pending
+
+
+def _add_run(pending: dict["Connection", list[bytes]], run: list[Relay]) -> None:
+    """Relays to one group (or one relay): everyone gets them joined; a skipped member gets the ones it is
+    not skipped by (nothing, for one relay)."""
+    joined = run[0].data if len(run) == 1 else b"".join(relay.data for relay in run)
+    skipped = {relay.skip for relay in run if relay.skip is not None}
+    for conn in run[0].conns:
+        data = b"".join(relay.data for relay in run if relay.skip is not conn) if conn in skipped else joined
+        if not data:
+            continue
+        lines = pending.get(conn)
+        if lines is None:
+            pending[conn] = [data]
+        else:
+            lines.append(data)

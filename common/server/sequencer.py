@@ -41,7 +41,7 @@ from common.protocol.casemap import casefold
 from common.server.connection import Connection
 from common.server.history import ChannelSnapshot, HistoryStore
 from common.server.logs import run_reporting_end
-from common.server.outbox import Outbox
+from common.server.outbox import Outbox, Relay, gather_by_connection
 
 log = logging.getLogger("classchat.server")
 MAX_BATCH = 512
@@ -55,9 +55,9 @@ PURGE_EVERY_SECONDS = 3600.0
 def deliver(conn: Connection, lines: list[bytes]) -> None:
     """Hand a connection its lines of one batch and send what the kernel takes, in slices when many."""
     if len(lines) == 1:
-        conn.enqueue(lines[0])
+        conn.deliver(lines[0])
     elif sum(map(len, lines)) <= FLUSH_SLICE_BYTES:
-        conn.enqueue(b"".join(lines))
+        conn.deliver(b"".join(lines))
     else:
         piece: list[bytes] = []
         size = 0
@@ -65,12 +65,10 @@ def deliver(conn: Connection, lines: list[bytes]) -> None:
             piece.append(line)
             size += len(line)
             if size >= FLUSH_SLICE_BYTES:
-                conn.enqueue(b"".join(piece))
-                conn.flush()
+                conn.deliver(b"".join(piece))
                 piece, size = [], 0
         if piece:
-            conn.enqueue(b"".join(piece))
-    conn.flush()
+            conn.deliver(b"".join(piece))
 
 
 class Sequencer(threading.Thread):
@@ -133,27 +131,37 @@ class Sequencer(threading.Thread):
         reads = self.store is not None and any(out.history_reads for out in batch)
         before_batch = self._last_row_id() if reads else None
         stored = self._store(batch) if self.store is not None else True
-        pending: dict[Connection, list[bytes]] = {}
+        relays: list[Relay] = []
         last_msgid: str | None = None  # of the latest message stored before the outbox at hand
         for out in batch:
             if stored and out.stored:
                 last_msgid = out.stored[-1].msgid
             if out.history_reads:
                 self._answer_reads(out, last_msgid, before_batch)
-            out.commit_into(pending, stored)
-        for conn, lines in pending.items():
-            try:
-                deliver(conn, lines)
-            except Exception:
-                log.exception("could not deliver to %s; closing that connection", conn.host)
-                with suppress(Exception):
-                    conn.close("Server error")
+            relays += out.take_relays(stored)
+        if len(relays) == 1:  # one line for some connections (a teacher's message to a class): straight out
+            relay = relays[0]
+            for conn in relay.conns:
+                if conn is not relay.skip:
+                    self._deliver_guarded(conn, [relay.data])
+        else:
+            for conn, lines in gather_by_connection(relays).items():
+                self._deliver_guarded(conn, lines)
         for out in batch:
             for action in out.take_after_delivery():
                 try:
                     action()
                 except Exception:
                     log.exception("an action after delivery failed")
+
+    @staticmethod
+    def _deliver_guarded(conn: Connection, lines: list[bytes]) -> None:
+        try:
+            deliver(conn, lines)
+        except Exception:
+            log.exception("could not deliver to %s; closing that connection", conn.host)
+            with suppress(Exception):
+                conn.close("Server error")
 
     def _last_row_id(self) -> int | None:
         try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from common.protocol.casemap import casefold, entry_names
+from common.server.classroom import Classroom
 from common.server.history import ChannelSnapshot
+from common.server.multiline_state import MultilineState
 from common.server.nick_history import NickHistory, PastNick
 
 if TYPE_CHECKING:
@@ -21,6 +23,15 @@ if TYPE_CHECKING:
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(Yov)!@+). Y marks the teacher in a class
 # channel (given on joining, never by MODE); like InspIRCd's "official join", it shows as "!".
 MEMBER_PREFIXES = {"Y": "!", "o": "@", "v": "+"}
+
+
+class PresenceLog(Protocol):
+    """Told, under the lock, of every arrival in and departure from a class channel: the attendance
+    (``attendance_recorder.AttendanceRecorder``), which only queues them."""
+
+    def joined(self, member: "Client", channel: str, nick: str, account: str | None) -> None: ...
+
+    def left(self, member: "Client", channel: str) -> None: ...
 
 
 def entry_matches(mask: str, client: "Client") -> bool:
@@ -54,6 +65,9 @@ class Client:
     sasl_mechanism: str | None = None
     sasl_buffer: str = ""
     monitoring: dict[str, str] = field(default_factory=dict)  # MONITOR list: casefolded nick -> nick as given
+    # draft/multiline: the batch this connection is sending (commands/multiline.py), made at its first BATCH;
+    # touched only by its own reader thread (which also reads it, without the lock, for flood control).
+    multiline: MultilineState | None = None
 
     @property
     def host(self) -> str:
@@ -109,6 +123,25 @@ class Channel:
     lesson_roster: set[str] = field(default_factory=set)  # students ENDLESSON walked out (casefolded nicks)
     creator_address: str | None = None  # where a student who made it connects from (None: a teacher, restored)
     empty_since: float | None = None  # monotonic time it was left empty, for expiry (see ServerState)
+    classroom: Classroom = field(default_factory=Classroom)  # raised hands and the open poll
+    # The members' connections by tag variant (see ``audience()``); None until asked for after a change.
+    _audience: "dict[tuple[bool, ...], tuple[Connection, ...]] | None" = field(default=None, repr=False)
+
+    def audience(self) -> "dict[tuple[bool, ...], tuple[Connection, ...]]":
+        """Every member's connection, grouped by the tag variant it receives (``Client.tag_gates``): what a
+        message to the channel is relayed to. Kept from one message to the next and made again only after
+        the membership or a member's capabilities change (``members_changed``), so a message costs nothing
+        per member on the way in; the sequencer also recognises the same groups in consecutive messages
+        and sends each member their lines of a batch as one piece (``outbox.gather_by_connection``)."""
+        if self._audience is None:
+            groups: dict[tuple[bool, ...], list[Connection]] = {}
+            for member in self.members:
+                groups.setdefault(member.tag_gates, []).append(member.conn)
+            self._audience = {gates: tuple(conns) for gates, conns in groups.items()}
+        return self._audience
+
+    def members_changed(self) -> None:
+        self._audience = None
 
     @property
     def folded_name(self) -> str:
@@ -229,6 +262,8 @@ class ServerState:
         self.made_from: dict[str, int] = {}  # address -> channels made from it by students that exist now
         self.nick_history = NickHistory()  # WHOWAS
         self.watchers: dict[str, set[Client]] = {}  # MONITOR: casefolded nick -> the clients monitoring it
+        # Told of every arrival in and departure from a class channel (None: attendance is not kept).
+        self.attendance: PresenceLog | None = None
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
@@ -296,6 +331,9 @@ class ServerState:
     def rename_channel(self, channel: Channel, new_name: str) -> None:
         """Give ``channel`` a new name (draft/channel-rename); the caller checked that no other has it."""
         old = channel.folded_name
+        if channel.is_class and self.attendance is not None:  # the record under the old name ends
+            for member in channel.members:
+                self.attendance.left(member, channel.name)
         self.channels.pop(old, None)
         for member in channel.members:
             member.channels.pop(old, None)
@@ -303,6 +341,18 @@ class ServerState:
         self.channels[channel.folded_name] = channel
         for member in channel.members:
             member.channels[channel.folded_name] = channel
+        if channel.is_class:
+            self.class_mode_changed(channel)  # and one under the new name begins
+
+    def class_mode_changed(self, channel: Channel) -> None:
+        """A channel became a class channel (its members' attendance begins) or stopped being one (it ends)."""
+        if self.attendance is None:
+            return
+        for member in channel.members:
+            if channel.is_class:
+                self.attendance.joined(member, channel.name, member.nick, member.account)
+            else:
+                self.attendance.left(member, channel.name)
 
     def channels_made_from(self, address: str) -> int:
         """How many of the channels that exist now students made from ``address``."""
@@ -318,9 +368,12 @@ class ServerState:
         if self.channels.get(channel.folded_name) is not channel:
             self.add_channel(channel)
         channel.members[client] = self.modes_on_joining(client, channel)
+        channel.members_changed()
         channel.invited.discard(casefold(client.nick))
         channel.empty_since = None
         client.channels[channel.folded_name] = channel
+        if channel.is_class and self.attendance is not None:
+            self.attendance.joined(client, channel.name, client.nick, client.account)
 
     @staticmethod
     def modes_on_joining(client: Client, channel: Channel) -> set[str]:
@@ -331,7 +384,11 @@ class ServerState:
         return {"o"} if not channel.members else set()
 
     def part(self, client: Client, channel: Channel) -> None:
+        if channel.is_class and self.attendance is not None and client in channel.members:
+            self.attendance.left(client, channel.name)
         channel.members.pop(client, None)
+        channel.members_changed()
+        channel.classroom.forget(client)  # a hand goes down when its owner leaves
         client.channels.pop(channel.folded_name, None)
         if not channel.members:
             if channel.persistent:

@@ -8,11 +8,12 @@ dispatcher answers the generic errors (421 unknown command, 451 not registered, 
 parameters) so handlers do not. Numerics follow RFC 2812 and modern.ircdocs.horse.
 
 One module per family: ``registration``, ``channels``, ``messages``, ``queries``, ``whowas``, ``info``
-(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory``, ``markread`` and
-``redact``; ``labels``
-labels the replies of a command (labeled-response); ``base`` holds what they share (``Request``,
-``ServerServices``, the limits and the common replies) and ``dispatch`` the table. The server is reached
-only through ``ServerServices``, so nothing here imports ``common.server.server``.
+(INFO, LINKS, HELP), ``monitor``, ``setname``, ``operators``, ``modes``, ``chathistory``, ``markread``,
+``redact`` (REDACT, reactions' deletions) and ``multiline`` (BATCH, draft/multiline); ``labels`` labels the
+replies of a command (labeled-response); ``hands``, ``polls`` and ``classroom`` are raised hands and quick polls;
+``base`` holds what they share (``Request``, ``ServerServices``, the limits and the common replies) and
+``dispatch`` the table. The server is reached only through ``ServerServices``, so nothing here imports
+``common.server.server``.
 """
 from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMODES, CHATHISTORY_CAP,
                                          CHATHISTORY_LIMIT, KICKLEN, MAX_BANS, MAX_MODES, MAX_TARGETS,
@@ -21,9 +22,12 @@ from common.server.commands.base import (AWAYLEN, BOT_MODE, CAPABILITIES, CHANMO
 from common.server.commands.dispatch import COMMANDS, CommandSpec, dispatch, prepare
 from common.server.commands.labels import label_replies
 from common.server.commands.monitor import announce_offline
+from common.server.commands.multiline import abandon_unread_line, in_batch, take_flood_bill
+from common.server.commands.polls import close_due_polls
 
 __all__ = [
     "AWAYLEN", "BOT_MODE", "CAPABILITIES", "CHANMODES", "CHATHISTORY_CAP", "CHATHISTORY_LIMIT", "COMMANDS",
     "CommandSpec", "KICKLEN", "MAX_BANS", "MAX_MODES", "MAX_TARGETS", "MONITOR_LIMIT", "NAMELEN", "READ_MARKER_CAP", "Request",
-    "REDACTION_CAP", "ServerServices", "USERLEN", "announce_offline", "dispatch", "label_replies", "prepare",
+    "REDACTION_CAP", "ServerServices", "USERLEN", "abandon_unread_line", "announce_offline", "close_due_polls",
+    "dispatch", "in_batch", "label_replies", "prepare", "take_flood_bill",
 ]

@@ -10,23 +10,31 @@ imports this package, not the reverse).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import casefold
+from common.protocol.classroom import CLASSROOM_CAP
 from common.protocol.message import Message
+from common.protocol.multiline import MultilineLimits
 from common.protocol.reactions import REDACTION_CAP  # offered with history only: REDACT reads and deletes there
 from common.server.accounts import AccountStore
+from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
 from common.server.outbox import Outbox
 from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
-CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "draft/account-registration",
-                "draft/channel-rename", "echo-message", "extended-join", "extended-monitor", "labeled-response",
-                "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
+CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "classchat.org/classroom",
+                "draft/account-registration", "draft/channel-rename", "draft/multiline", "echo-message",
+                "extended-join", "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl",
+                "server-time", "setname", "userhost-in-names")
+# draft/multiline: a batch holds at most 4096 bytes of text in 100 lines (ergo's defaults). Relayed as plain
+# lines, with each line's prefix and tags, that is at most about 25 KiB per recipient, well within --sendq.
+MULTILINE_LIMITS = MultilineLimits(max_bytes=4096, max_lines=100)
 # What CAP LS 302 shows after a capability's name (IRCv3 capability values).
-CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name"}
+CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect,custom-account-name",
+              "draft/multiline": MULTILINE_LIMITS.cap_value()}
 CHATHISTORY_CAP = "draft/chathistory"  # offered only when the server keeps history
 READ_MARKER_CAP = "draft/read-marker"  # likewise: the markers are kept in the history database
 CHATHISTORY_LIMIT = 100
@@ -61,6 +69,7 @@ class ServerServices(Protocol):
     version: str
     created_text: str
     accounts: AccountStore | None
+    attendance: AttendanceRecorder | None  # None when the server keeps no history (and so no attendance)
 
     def pause(self, seconds: float) -> None: ...
 
@@ -74,6 +83,8 @@ class ServerServices(Protocol):
     def motd_lines(self) -> list[str]: ...
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]: ...
+
+    def now_ms(self) -> int: ...
 
     def log_event(self, what: str, client: Client) -> None: ...
 
@@ -100,6 +111,9 @@ class Request:
     out: Outbox
     prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
     errors_sent: dict[str, int] = field(default_factory=dict)
+    # Run by the caller's reader thread once the lock is released, before its next line: a wait for an answer
+    # made on another thread (ATTENDANCE), so that it reaches the client before the replies to later lines.
+    after_lock: Callable[[], object] | None = None
 
     @property
     def state(self):

@@ -16,6 +16,7 @@ from common.server.commands.base import (CHATHISTORY_CAP, KICKLEN, MAX_KEY_LENGT
                                          err_need_more_params, err_no_such_channel, err_no_such_nick,
                                          err_not_on_channel, relay_to_channel, remember_channel, send_names,
                                          send_topic, user_message)
+from common.server.commands.classroom import send_classroom_on_join
 from common.server.commands.markread import queue_marker_after_join, wants_marker_on_join
 from common.server.history import Viewer
 from common.server.history_reads import replay
@@ -69,6 +70,7 @@ def join_one(req: Request, name: str, key: str) -> None:
     send_names(req, channel, end=not marker)
     if marker:  # the marker, then the 366 it must precede; before the replay: the client knows what it read
         queue_marker_after_join(req, channel.name)
+    send_classroom_on_join(req, channel)  # raised hands and the open poll
     if req.server.history_enabled and req.server.config.replay > 0 and CHATHISTORY_CAP not in client.caps:
         limit, name = req.server.config.replay, channel.name
         viewer = Viewer(client.nick, client.host, channel.is_operator(client), client.account)

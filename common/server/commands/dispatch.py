@@ -13,10 +13,12 @@ from typing import Callable
 from common.protocol import numerics as rpl
 from common.protocol.message import Message
 from common.server.commands.accounts import check_authenticate, create_account, handle_authenticate, handle_register
+from common.server.commands.attendance import handle_attendance
 from common.server.commands.base import Request, ServerServices, err_need_more_params
 from common.server.commands.channels import (handle_invite, handle_join, handle_kick, handle_names, handle_part,
                                              handle_topic)
 from common.server.commands.chathistory import handle_chathistory
+from common.server.commands.hands import handle_hand
 from common.server.commands.listing import handle_list
 from common.server.commands.info import handle_help, handle_info, handle_links
 from common.server.commands.messages import handle_privmsg, handle_wallops
@@ -24,6 +26,8 @@ from common.server.commands.markread import handle_markread
 from common.server.commands.redact import handle_redact
 from common.server.commands.modes import handle_mode
 from common.server.commands.monitor import handle_monitor
+from common.server.commands.multiline import handle_batch, takes_line
+from common.server.commands.polls import handle_poll, handle_vote
 from common.server.commands.operators import (check_oper_login, handle_endlesson, handle_kill, handle_oper,
                                               handle_startlesson)
 from common.server.commands.queries import (handle_away, handle_ison, handle_lusers, handle_motd, handle_time,
@@ -70,6 +74,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "NOTICE": CommandSpec(handle_privmsg),
     "TAGMSG": CommandSpec(handle_privmsg),
     "WALLOPS": CommandSpec(handle_wallops, 1),
+    "BATCH": CommandSpec(handle_batch, 1),  # draft/multiline; the lines inside a batch: takes_line
     "WHO": CommandSpec(handle_who),
     "WHOIS": CommandSpec(handle_whois),
     "ISON": CommandSpec(handle_ison, 1),
@@ -83,6 +88,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "KILL": CommandSpec(handle_kill, 1),
     "ENDLESSON": CommandSpec(handle_endlesson),
     "STARTLESSON": CommandSpec(handle_startlesson),
+    "ATTENDANCE": CommandSpec(handle_attendance, 1),
     "MODE": CommandSpec(handle_mode, 1),
     "CHATHISTORY": CommandSpec(handle_chathistory, 1),
     "MARKREAD": CommandSpec(handle_markread),  # its own FAIL NEED_MORE_PARAMS, not 461
@@ -96,6 +102,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "HELPOP": CommandSpec(handle_help),
     "MONITOR": CommandSpec(handle_monitor, 1),
     "SETNAME": CommandSpec(handle_setname, 1),
+    "HAND": CommandSpec(handle_hand, 1),
+    "POLL": CommandSpec(handle_poll, 1),
+    "VOTE": CommandSpec(handle_vote, 2),
 }
 
 
@@ -107,6 +116,9 @@ def prepare(server: ServerServices, client: Client, msg: Message) -> object:
 
 def dispatch(req: Request, msg: Message) -> None:
     """Run one command. The caller holds the state lock (see ``ChatServer.transaction``)."""
+    client = req.client
+    if client.registered and (client.multiline is not None or "batch" in msg.tags) and takes_line(req, msg):
+        return  # a line of a draft/multiline batch
     spec = COMMANDS.get(msg.command)
     if spec is None:
         if req.client.registered:

@@ -1,7 +1,8 @@
 """labeled-response (IRCv3): the replies to a command sent with a ``label`` tag carry that label, so a
 client can tell which answer belongs to which request.
 
-One reply gets the label itself; several are wrapped in ``BATCH +<ref> labeled-response`` (the batch start
+One reply gets the label itself, and so does a reply that is one draft/multiline batch (on its ``BATCH +``
+line: the echo of a client's batch); several are wrapped in ``BATCH +<ref> labeled-response`` (the batch start
 carries the label; lines already inside a batch of their own, such as a chathistory batch, stay in it and
 that batch nests); no reply at all becomes ``ACK``. A client gets labels only when it negotiated both
 labeled-response and batch, and a label over ``MAX_LABEL_BYTES`` is ignored.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import secrets
 
 from common.protocol.message import Message, parse
+from common.protocol.multiline import BATCH_TYPE
 from common.server.outbox import Outbox
 from common.server.state import Client
 
@@ -42,10 +44,10 @@ def labeled(lines: list[bytes], label: str, server_name: str) -> list[bytes]:
     if not lines:
         return [Message("ACK", [], source=server_name, tags={"label": label}).to_bytes()]
     messages = [parse(line.decode()) for line in lines]
-    if len(messages) == 1:
-        only = messages[0]
-        only.tags = {"label": label, **only.tags}
-        return [only.to_bytes()]
+    if len(messages) == 1 or is_one_multiline_batch(messages):
+        first = messages[0]
+        first.tags = {"label": label, **first.tags}
+        return [message.to_bytes() for message in messages]
     reference = secrets.token_hex(4)
     wrapped = [Message("BATCH", [f"+{reference}", "labeled-response"], source=server_name, tags={"label": label})]
     for message in messages:
@@ -53,3 +55,13 @@ def labeled(lines: list[bytes], label: str, server_name: str) -> list[bytes]:
         wrapped.append(message)
     wrapped.append(Message("BATCH", [f"-{reference}"], source=server_name))
     return [message.to_bytes() for message in wrapped]
+
+
+def is_one_multiline_batch(messages: list[Message]) -> bool:
+    """Whether a reply is one draft/multiline batch and nothing else (the echo of a client's batch): its
+    ``BATCH +`` line takes the label itself, as IRCv3 draft/multiline asks ("Labeled response")."""
+    first, last = messages[0], messages[-1]
+    if len(messages) < 3 or first.command != "BATCH" or first.param(1) != BATCH_TYPE or last.command != "BATCH":
+        return False
+    reference = first.param(0)[1:]
+    return last.param(0) == f"-{reference}" and all(line.tags.get("batch") == reference for line in messages[1:-1])

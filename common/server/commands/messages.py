@@ -25,6 +25,7 @@ from common.server.commands.base import (MAX_TARGETS, Request, distinct_targets,
                                          user_message)
 from common.server.commands.operators import announcement_recipients
 from common.server.history import StoredMessage
+from common.server.outbox import MESSAGE_TAGS_GATE, ChannelAudience
 from common.server.state import MEMBER_PREFIXES, Channel, Client
 
 STATUS_PREFIXES = "".join(MEMBER_PREFIXES.values())  # "!@+": ISUPPORT STATUSMSG
@@ -87,10 +88,17 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             req.reply(rpl.ERR_INPUTTOOLONG, f"Message too long to relay to {name} (with your address it would "
                       f"exceed {MAX_BODY_BYTES} bytes); send it in shorter parts")
             continue
-        if "echo-message" in client.caps:
-            recipients.append(client)
-        if is_tagmsg:
-            recipients = [r for r in recipients if "message-tags" in r.caps]
+        if isinstance(recipients, ChannelAudience):
+            if "echo-message" in client.caps:
+                recipients = recipients._replace(skip=None)
+            if is_tagmsg:
+                recipients = recipients._replace(groups={gates: conns for gates, conns in recipients.groups.items()
+                                                         if gates[MESSAGE_TAGS_GATE]})
+        else:
+            if "echo-message" in client.caps:
+                recipients.append(client)
+            if is_tagmsg:
+                recipients = [r for r in recipients if "message-tags" in r.caps]
         tags, time_ms = req.server.message_tags(client_tags)
         if client.is_bot:
             tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value, for clients with message-tags
@@ -118,8 +126,8 @@ def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
     return len(prefix.encode()) + len(command) + len(target.encode()) + len(text.encode()) + 7
 
 
-def message_recipients(req: Request, target_name: str,
-                       is_notice: bool) -> tuple[Channel | StatusTarget | Client | str, list[Client]] | None:
+def message_recipients(req: Request, target_name: str, is_notice: bool
+                       ) -> tuple[Channel | StatusTarget | Client | str, list[Client] | ChannelAudience] | None:
     """The target of a message and who receives it (without the sender), or None after an error reply.
     The target is a channel, some of its members (STATUSMSG), a user, or a ``$server`` mask (an
     announcement to everyone). Who may send to a channel may send to some of its members."""
@@ -131,8 +139,11 @@ def message_recipients(req: Request, target_name: str,
         found = message_recipients(req, target_name[1:], is_notice)
         if found is None:
             return None
-        status_target = StatusTarget(found[0], status)
-        return status_target, [member for member in found[1] if status_target.hears(member)]
+        channel, hearers = found
+        if isinstance(hearers, ChannelAudience):
+            hearers = [member for member in channel.members if member is not client]
+        status_target = StatusTarget(channel, status)
+        return status_target, [member for member in hearers if status_target.hears(member)]
     if is_channel_name(target_name):
         channel = req.state.find_channel(target_name)
         if channel is None:
@@ -144,8 +155,9 @@ def message_recipients(req: Request, target_name: str,
             if not is_notice:
                 req.reply(rpl.ERR_CANNOTSENDTOCHAN, channel.name, f"Cannot send to channel: {silenced}")
             return None
-        hearers = channel.operators() if channel.only_operators_hear(client) else channel.members
-        return channel, [member for member in hearers if member is not client]
+        if channel.only_operators_hear(client):
+            return channel, [member for member in channel.operators() if member is not client]
+        return channel, ChannelAudience(channel.audience(), client.conn)
     target = req.state.find_client(target_name)
     if target is None or not target.registered:
         if not is_notice:
@@ -157,7 +169,7 @@ def message_recipients(req: Request, target_name: str,
     return target, [target] if target is not client or "echo-message" not in client.caps else []
 
 
-def store_message(req: Request, target: Channel | Client, recipients: list[Client], line: Message,
+def store_message(req: Request, target: Channel | Client, recipients: list[Client] | ChannelAudience, line: Message,
                   message: StoredMessage) -> None:
     """Relay ``line`` as a message the history keeps: delivered only once stored (``Outbox.relay_stored``)."""
     req.out.relay_stored(req.client, recipients, line, message)

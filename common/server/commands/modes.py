@@ -279,6 +279,8 @@ def apply_channel_mode(req: Request, channel: Channel, change: ModeChange) -> st
     if adding == (letter in channel.modes):
         return None
     (channel.modes.add if adding else channel.modes.discard)(letter)
+    if letter == "C":
+        req.state.class_mode_changed(channel)  # attendance begins or ends for those present
     return ""
 
 

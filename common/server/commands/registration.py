@@ -78,7 +78,11 @@ def handle_user(req: Request, msg: Message) -> None:
 
 def handle_cap(req: Request, msg: Message) -> None:
     cap_command(req, msg)
-    req.client.tag_gates = tag_gates(req.client.caps)
+    gates = tag_gates(req.client.caps)
+    if gates != req.client.tag_gates:
+        req.client.tag_gates = gates
+        for channel in req.client.channels.values():
+            channel.members_changed()
 
 
 def cap_command(req: Request, msg: Message) -> None:

@@ -1,0 +1,51 @@
+"""How the sequencer gathers a batch's lines per connection (outbox.gather_by_connection): consecutive
+messages to one channel become one piece per member, and no connection's lines change order. The
+connections here are plain keys: the function only groups bytes by them."""
+from __future__ import annotations
+
+from common.server.outbox import Relay, gather_by_connection
+
+
+def channel(*groups):
+    """A channel's audience as ``Channel.audience()`` gives it: its groups, one per tag variant."""
+    return {(index % 2 == 0,): tuple(group) for index, group in enumerate(groups)}
+
+
+def to_channel(audience, data_by_group, skip=None):
+    return [Relay(conns, data, None, skip, audience) for conns, data in zip(audience.values(), data_by_group)]
+
+
+def test_consecutive_messages_to_a_channel_become_one_piece_per_member_and_skip_their_senders():
+    alice, bob, carol, dave = "alice", "bob", "carol", "dave"
+    audience = channel([alice, bob], [carol, dave])  # carol and dave get the tagged variant
+    relays = (to_channel(audience, [b"a1\r\n", b"@t a1\r\n"], skip=alice)
+              + to_channel(audience, [b"c1\r\n", b"@t c1\r\n"], skip=carol)
+              + to_channel(audience, [b"a2\r\n", b"@t a2\r\n"], skip=alice))
+    pending = gather_by_connection(relays)
+    assert pending[bob] == [b"a1\r\nc1\r\na2\r\n"]
+    assert pending[dave] == [b"@t a1\r\n@t c1\r\n@t a2\r\n"]
+    assert pending[alice] == [b"c1\r\n"], "a sender without echo-message gets only the others' lines"
+    assert pending[carol] == [b"@t a1\r\n@t a2\r\n"]
+
+
+def test_a_line_for_someone_else_between_two_messages_keeps_every_connection_in_order():
+    alice, bob = "alice", "bob"
+    audience = channel([alice, bob])
+    relays = [*to_channel(audience, [b"one\r\n"]), Relay([bob], b"reply\r\n"), *to_channel(audience, [b"two\r\n"])]
+    pending = gather_by_connection(relays)
+    assert b"".join(pending[bob]) == b"one\r\nreply\r\ntwo\r\n"
+    assert b"".join(pending[alice]) == b"one\r\ntwo\r\n"
+
+
+def test_a_member_of_two_channels_gets_their_messages_in_the_order_they_were_decided():
+    alice, bob, carol = "alice", "bob", "carol"
+    maths, physics = channel([alice, bob]), channel([alice, carol])
+    relays = [*to_channel(maths, [b"m1\r\n"]), *to_channel(physics, [b"p1\r\n"]), *to_channel(maths, [b"m2\r\n"])]
+    pending = gather_by_connection(relays)
+    assert b"".join(pending[alice]) == b"m1\r\np1\r\nm2\r\n"
+    assert b"".join(pending[bob]) == b"m1\r\nm2\r\n" and b"".join(pending[carol]) == b"p1\r\n"
+
+
+def test_one_message_whose_only_member_is_its_sender_reaches_nobody():
+    audience = channel(["alice"])
+    assert gather_by_connection(to_channel(audience, [b"alone\r\n"], skip="alice")) == {}
