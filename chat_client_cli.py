@@ -42,6 +42,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 130
 NICK_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 WAKE_SIGNAL = signal.SIGUSR1  # the event thread wakes a waiting prompt with it when the connection has ended
 RAW_LINES_KEPT = 20000  # --raw: lines the session keeps while a slow terminal catches up
+PROMPT_DRAWN_WITHIN = 2.0  # seconds a printed line waits at most for readline to draw the prompt
 # --raw's colour for each kind of line (raw_lines.kind_of); the time and the arrow are dim
 RAW_COLOURS = {"message": "34", "membership": "32", "mode": "36", "numeric": "35", "ping": "90", "cap": "33",
                "error": "31", "note": "2;3"}
@@ -108,7 +109,9 @@ class Printer:
         self.prompt = ""
         self.reading = False  # readline shows the prompt: a printed line must redraw prompt and typed text
         self.quitting = False  # the user is leaving: the connection's last words are not shown
-        self._lock = threading.Lock()
+        self._screen = threading.Condition()  # one writer at a time, and the prompt's hand-over (prompt_coming)
+        self._prompt_coming = False  # readline is drawing the prompt: lines wait until it is on the screen
+        self._redrawn = False  # a line was shown during this read, and the prompt drawn again below it
 
     def nick(self, nick: str) -> str:
         nick = printable(nick)
@@ -189,24 +192,57 @@ class Printer:
             return None  # the line the program ends with says it
         return sys.stderr if self.verbose else None
 
+    def prompt_coming(self, prompt: str) -> None:
+        """The main thread, just before ``input(prompt)``: readline is about to draw the prompt, and a line
+        printed meanwhile would erase it (the line starts with ``\\r`` and an erase of the screen line) with
+        nothing to draw it again. So lines wait from now until ``prompt_shown``, which readline calls once the
+        prompt is on the screen (its pre-input hook), and then redraw it below them."""
+        with self._screen:
+            self.prompt = prompt
+            self._prompt_coming = True
+
     def prompt_shown(self) -> None:
         """readline's pre-input hook: the prompt is on the screen now, so redraws may repeat it."""
-        with self._lock:
+        with self._screen:
+            self._prompt_coming = False
             self.reading = True
+            self._screen.notify_all()
 
     def input_done(self) -> None:
-        with self._lock:
-            self.reading = False
+        """``input()`` has returned. A line shown after readline took the Enter (before this ran) drew the
+        prompt and the sent text once more on the line below them: erase that copy."""
+        with self._screen:
+            if self._redrawn:
+                self._write(sys.stdout, "\r\x1b[2K")
+            self._prompt_coming = self.reading = self._redrawn = False
+            self._screen.notify_all()
+
+    def _wait_for_the_prompt(self) -> None:
+        """Hold a line (with ``_screen`` held) while readline draws the prompt; should its hook not come
+        within ``PROMPT_DRAWN_WITHIN``, take the prompt for drawn, so that no line waits longer."""
+        if self._prompt_coming and not self._screen.wait_for(lambda: not self._prompt_coming, PROMPT_DRAWN_WITHIN):
+            self._prompt_coming = False
+            self.reading = True
+
+    @staticmethod
+    def _write(stream: TextIO, text: str) -> None:
+        try:
+            stream.write(text)
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # whoever read our output has gone (a closed pipe): nothing to show it to
 
     def format_divider(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.colour else text
 
     def show(self, text: str, stream: TextIO | None = None) -> None:
         stream = stream or sys.stdout
-        with self._lock:
+        with self._screen:
             try:
                 # In a terminal, stderr (--raw) shares the screen with the prompt: keep the prompt below too.
                 on_screen = self.interactive and (stream is sys.stdout or stream.isatty())
+                if on_screen:
+                    self._wait_for_the_prompt()
                 if on_screen and self.reading:
                     import readline  # only in a terminal, where input() uses it
                     typed = readline.get_line_buffer()
@@ -214,6 +250,7 @@ class Printer:
                     stream.flush()
                     sys.stdout.write(f"{self.prompt}{typed}")
                     sys.stdout.flush()
+                    self._redrawn = True
                 elif on_screen:
                     stream.write(f"\r\x1b[2K{text}\n")
                 else:
@@ -302,12 +339,15 @@ class Prompt:
         signal.pthread_kill(threading.main_thread().ident, WAKE_SIGNAL)
 
     def read(self, prompt: str, secret: bool = False) -> str:
-        self.printer.prompt = prompt
         try:
             self.waiting = True
             if self.outcome.ended:
                 raise ConnectionEnded
-            return getpass.getpass(prompt) if secret else input(prompt)
+            if secret:
+                self.printer.prompt = prompt
+                return getpass.getpass(prompt)
+            self.printer.prompt_coming(prompt)
+            return input(prompt)
         finally:
             self.waiting = False
             self.printer.input_done()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import subprocess
 import sys
+import threading
+import time
 
+import chat_client_cli
 from helpers import IRCTestClient
 from test_cli import CLI, run_cli
 from test_interop import TmuxSession, require_tool
@@ -74,3 +78,57 @@ def test_raw_in_a_terminal_is_coloured_and_keeps_the_half_typed_line(server_proc
         assert talker.expect(r":typist!\S+ QUIT").params == ["Quit: bye"]
     finally:
         session.kill()
+
+
+def read_terminal(master: int, expected: str, timeout: float = 5.0) -> str:
+    """What the program wrote on the terminal whose master side is ``master``, read until it is ``expected``
+    (or the time is up: then what came, for the assertion to show)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while data.decode("utf-8", "replace") != expected and (left := deadline - time.monotonic()) > 0:
+        if select.select([master], [], [], left)[0]:
+            data += os.read(master, 4096)
+    return data.decode("utf-8", "replace")
+
+
+def waiting_in(thread: threading.Thread, function: str) -> bool:
+    """Whether ``thread`` is blocked on a condition inside ``function`` right now."""
+    frame = sys._current_frames().get(thread.ident)
+    names = set()
+    while frame is not None:
+        names.add(frame.f_code.co_name)
+        frame = frame.f_back
+    return {function, "wait"} <= names
+
+
+def test_a_line_printed_while_readline_draws_the_prompt_waits_and_draws_it_again(monkeypatch):
+    """readline draws the prompt first and calls its pre-input hook (``prompt_shown``) after: a --raw line
+    printed in between erased the prompt, and nothing drew it again (a flaky terminal test on a busy
+    machine). Here the raw line comes in exactly then, on a real terminal."""
+    master, slave = os.openpty()
+    terminal = open(slave, "w", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", terminal)
+    try:
+        printer = chat_client_cli.Printer("en", colour=False, interactive=True)
+        printer.prompt_coming("[#general] ")
+        terminal.write("[#general] ")  # readline draws the prompt …
+        terminal.flush()
+        assert read_terminal(master, "[#general] ") == "[#general] "
+        raw = threading.Thread(target=printer.show, args=("← PONG", terminal), name="raw")
+        raw.start()  # … a raw line comes …
+        deadline = time.monotonic() + 5
+        while not waiting_in(raw, "_wait_for_the_prompt") and raw.is_alive() and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        assert waiting_in(raw, "_wait_for_the_prompt"), "the raw line did not wait for the prompt"
+        printer.prompt_shown()  # … and readline's hook runs
+        raw.join(5)
+        assert read_terminal(master, "\r\x1b[2K← PONG\r\n[#general] ") == "\r\x1b[2K← PONG\r\n[#general] "
+        printer.input_done()  # Enter: the prompt drawn below a line may be a stale copy, so it goes
+        assert read_terminal(master, "\r\x1b[2K") == "\r\x1b[2K"
+        printer.show("-- after the line was read", terminal)  # no prompt now: nothing waits, none is drawn
+        assert read_terminal(master, "\r\x1b[2K-- after the line was read\r\n") == \
+            "\r\x1b[2K-- after the line was read\r\n"
+    finally:
+        monkeypatch.undo()
+        terminal.close()
+        os.close(master)
