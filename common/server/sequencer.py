@@ -71,6 +71,13 @@ def deliver(conn: Connection, lines: list[bytes]) -> None:
             conn.deliver(b"".join(piece))
 
 
+def delivery_failed(conn: Connection) -> None:
+    """Called in an ``except`` block: log the traceback, close that connection, go on with the others."""
+    log.exception("could not deliver to %s; closing that connection", conn.host)
+    with suppress(Exception):
+        conn.close("Server error")
+
+
 class Sequencer(threading.Thread):
     """The delivery thread. ``monotonic`` and ``wall_clock`` are injectable so that tests can make time
     pass; the first retention purge runs before the first batch, whatever the monotonic clock reads (it
@@ -139,11 +146,8 @@ class Sequencer(threading.Thread):
             if out.history_reads:
                 self._answer_reads(out, last_msgid, before_batch)
             relays += out.take_relays(stored)
-        if len(relays) == 1:  # one line for some connections (a teacher's message to a class): straight out
-            relay = relays[0]
-            for conn in relay.conns:
-                if conn is not relay.skip:
-                    self._deliver_guarded(conn, [relay.data])
+        if len(relays) == 1 and len(relays[0].data) <= FLUSH_SLICE_BYTES:
+            self._deliver_one(relays[0])
         else:
             for conn, lines in gather_by_connection(relays).items():
                 self._deliver_guarded(conn, lines)
@@ -155,13 +159,23 @@ class Sequencer(threading.Thread):
                     log.exception("an action after delivery failed")
 
     @staticmethod
+    def _deliver_one(relay: Relay) -> None:
+        """One line for some connections (a teacher's message to a class, the paced case): the loop
+        that runs once per recipient does nothing but hand each the same bytes."""
+        data, skip = relay.data, relay.skip
+        for conn in relay.conns:
+            if conn is not skip:
+                try:
+                    conn.deliver(data)
+                except Exception:
+                    delivery_failed(conn)
+
+    @staticmethod
     def _deliver_guarded(conn: Connection, lines: list[bytes]) -> None:
         try:
             deliver(conn, lines)
         except Exception:
-            log.exception("could not deliver to %s; closing that connection", conn.host)
-            with suppress(Exception):
-                conn.close("Server error")
+            delivery_failed(conn)
 
     def _last_row_id(self) -> int | None:
         try:
