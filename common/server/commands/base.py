@@ -25,7 +25,7 @@ from common.server.outbox import Outbox
 from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
-CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", "classchat.org/classroom",
+CAPABILITIES = ("account-notify", "account-tag", "away-notify", "batch", "cap-notify", CLASSROOM_CAP,
                 "draft/account-registration", "draft/channel-rename", "draft/multiline", "echo-message",
                 "extended-join", "extended-monitor", "labeled-response", "message-tags", "multi-prefix", "sasl",
                 "server-time", "setname", "userhost-in-names")
@@ -170,16 +170,22 @@ def err_no_privileges(req: Request) -> None:
 
 
 def channel_for_operator(req: Request, name: str) -> Channel | None:
-    """The channel ``name`` if the caller may act on it as a channel operator (KICK, RENAME); else None,
-    after the error reply (403, 442 or 482)."""
+    """The channel ``name`` if the caller may act on it as a channel operator (KICK, RENAME, POLL OPEN); else
+    None, after the error reply (403, 442 or 482)."""
+    return member_channel(req, name, operator=True)
+
+
+def member_channel(req: Request, name: str, operator: bool = False) -> Channel | None:
+    """The channel ``name`` if the caller is a member (HAND, VOTE), and for ``operator`` a channel operator
+    (a teacher may act from outside); else None, after the error reply (403, 442 or 482)."""
     channel = req.state.find_channel(name)
     if channel is None:
         err_no_such_channel(req, name)
         return None
-    if req.client not in channel.members and not req.client.is_oper:
+    if req.client not in channel.members and not (operator and req.client.is_oper):
         err_not_on_channel(req, channel.name)
         return None
-    if not channel.is_operator(req.client):
+    if operator and not channel.is_operator(req.client):
         err_chanop_needed(req, channel.name)
         return None
     return channel

@@ -23,9 +23,8 @@ from typing import Iterable
 from common.protocol import numerics as rpl
 from common.protocol.classroom import CLASSROOM_CAP, format_entries
 from common.protocol.message import Message, middle_word
-from common.server.commands.base import (Request, ServerServices, err_chanop_needed, err_need_more_params,
-                                         err_no_such_channel, err_not_on_channel, packed, relay_to_channel,
-                                         server_message, user_message)
+from common.server.commands.base import (Request, ServerServices, err_need_more_params, member_channel, packed,
+                                         relay_to_channel, server_message, user_message)
 from common.server.history import format_time
 from common.server.state import Channel, Client
 
@@ -82,23 +81,6 @@ def duration_text(milliseconds: int) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s" if seconds % 60 else f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def member_channel(req: Request, name: str, operator: bool = False) -> Channel | None:
-    """The channel ``name`` if the caller may use HAND, POLL or VOTE there: a member, and for ``operator``
-    a channel operator (a teacher may act from outside); else None, after 403, 442 or 482."""
-    channel = req.state.find_channel(name)
-    if channel is None:
-        err_no_such_channel(req, name)
-        return None
-    client = req.client
-    if client not in channel.members and not (operator and client.is_oper):
-        err_not_on_channel(req, channel.name)
-        return None
-    if operator and not channel.is_operator(client):
-        err_chanop_needed(req, channel.name)
-        return None
-    return channel
 
 
 # ------------------------------------------------------------------ what members see of the queue

@@ -99,11 +99,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
                 recipients.append(client)
             if is_tagmsg:
                 recipients = [r for r in recipients if "message-tags" in r.caps]
-        tags, time_ms = req.server.message_tags(client_tags)
-        if client.is_bot:
-            tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value, for clients with message-tags
-        if client.account is not None:
-            tags["account"] = client.account  # IRCv3 account-tag
+        tags, time_ms = sender_tags(req, client_tags)
         line = user_message(client, command, name, *params, tags=tags)
         if isinstance(target, str):
             req.out.relay(recipients, line)
@@ -119,6 +115,17 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             req.out.relay(recipients, line)
 
 
+def sender_tags(req: Request, client_tags: dict[str, str]) -> tuple[dict[str, str], int]:
+    """The tags of a new message from ``req.client`` and its time: the server's (``message_tags``), then
+    ``bot`` (IRCv3 bot-mode, a tag without a value) and ``account`` (IRCv3 account-tag) when they apply."""
+    tags, time_ms = req.server.message_tags(client_tags)
+    if req.client.is_bot:
+        tags["bot"] = ""
+    if req.client.account is not None:
+        tags["account"] = req.client.account
+    return tags, time_ms
+
+
 def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
     """Bytes of ``:prefix COMMAND target :text\r\n`` as recipients get it, tags aside (RFC 1459's 512 bytes
     count without them). A line the sender could send may not fit once the server adds the prefix: it is
@@ -126,22 +133,22 @@ def relayed_length(prefix: str, command: str, target: str, text: str) -> int:
     return len(prefix.encode()) + len(command) + len(target.encode()) + len(text.encode()) + 7
 
 
-def message_recipients(req: Request, target_name: str, is_notice: bool
+def message_recipients(req: Request, target_name: str, is_notice: bool, grouped: bool = True
                        ) -> tuple[Channel | StatusTarget | Client | str, list[Client] | ChannelAudience] | None:
     """The target of a message and who receives it (without the sender), or None after an error reply.
     The target is a channel, some of its members (STATUSMSG), a user, or a ``$server`` mask (an
-    announcement to everyone). Who may send to a channel may send to some of its members."""
+    announcement to everyone). Who may send to a channel may send to some of its members. A whole
+    channel's members come as its ``ChannelAudience`` when ``grouped``, else as a list of clients (for
+    a caller that picks among them or sends them different lines)."""
     client = req.client
     if target_name.startswith("$"):
         return announcement_recipients(req, target_name)
     status = target_name[:1] if target_name[:1] in STATUS_PREFIXES and is_channel_name(target_name[1:]) else ""
     if status:
-        found = message_recipients(req, target_name[1:], is_notice)
+        found = message_recipients(req, target_name[1:], is_notice, grouped=False)
         if found is None:
             return None
         channel, hearers = found
-        if isinstance(hearers, ChannelAudience):
-            hearers = [member for member in channel.members if member is not client]
         status_target = StatusTarget(channel, status)
         return status_target, [member for member in hearers if status_target.hears(member)]
     if is_channel_name(target_name):
@@ -157,6 +164,8 @@ def message_recipients(req: Request, target_name: str, is_notice: bool
             return None
         if channel.only_operators_hear(client):
             return channel, [member for member in channel.operators() if member is not client]
+        if not grouped:
+            return channel, [member for member in channel.members if member is not client]
         return channel, ChannelAudience(channel.audience(), client.conn)
     target = req.state.find_client(target_name)
     if target is None or not target.registered:

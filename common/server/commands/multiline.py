@@ -35,11 +35,11 @@ from common.protocol.framing import MAX_BODY_BYTES
 from common.protocol.message import Message, middle_word
 from common.protocol.multiline import BATCH_TYPE, CONCAT_TAG, Piece, added_bytes, flood_cost, join_pieces
 from common.server.commands.base import MULTILINE_LIMITS, Request, err_no_such_nick, server_message, user_message
-from common.server.commands.messages import STATUS_PREFIXES, StatusTarget, message_recipients, relayed_length
+from common.server.commands.messages import (STATUS_PREFIXES, StatusTarget, message_recipients, relayed_length,
+                                             sender_tags)
 from common.server.history import StoredMessage
 from common.server.multiline_relay import BATCH_CAPS, batch_lines, plain_lines, receives_batches
 from common.server.multiline_state import MultilineState, OpenBatch
-from common.server.outbox import ChannelAudience
 from common.server.state import Channel, Client
 
 MAX_REFERENCE_LENGTH = 64
@@ -239,21 +239,15 @@ def finish_batch(req: Request, msg: Message, batch: OpenBatch) -> None:
     if not any(piece.text for piece in batch.pieces):
         fail_batch(req, "MULTILINE_INVALID", why="a message must not be blank")
         return
-    found = message_recipients(req, batch.target, is_notice=False)
+    found = message_recipients(req, batch.target, is_notice=False, grouped=False)  # lines differ by recipient
     if found is None:
         return
     target, recipients = found
     client = req.client
     client.last_spoke = time.monotonic()
-    if isinstance(recipients, ChannelAudience):  # lines differ by recipient here: the members one by one
-        recipients = [member for member in target.members if member is not client]
     if "echo-message" in client.caps:
         recipients.append(client)
-    tags, time_ms = req.server.message_tags(batch.client_tags)
-    if client.is_bot:
-        tags["bot"] = ""
-    if client.account is not None:
-        tags["account"] = client.account
+    tags, time_ms = sender_tags(req, batch.client_tags)
     name = target.nick if isinstance(target, Client) else target.name
     deliveries = relay_lines(client, name, batch.pieces, tags, recipients)
     if not req.server.history_enabled or isinstance(target, StatusTarget):

@@ -36,9 +36,9 @@ from common.protocol.classroom import (CLASSROOM_CAP, MAX_POLL_ID, MAX_TIME_LIMI
 from common.protocol.message import Message
 from common.protocol.params import parse_count
 from common.server.classroom import Poll
-from common.server.commands.base import Request, ServerServices, err_need_more_params, packed
-from common.server.commands.hands import (LINE_BUDGET, classroom_fail, duration_text, member_channel,
-                                          packed_lines, server_line, server_notice, split_by_cap)
+from common.server.commands.base import Request, ServerServices, err_need_more_params, member_channel, packed
+from common.server.commands.hands import (LINE_BUDGET, classroom_fail, duration_text, packed_lines, server_line,
+                                          server_notice, split_by_cap)
 from common.server.history import StoredMessage
 from common.server.outbox import Outbox
 from common.server.state import Channel, Client
