@@ -9,22 +9,15 @@ today's lesson has minutes to show without waiting for them.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-import tkinter as tk
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from shots import Screen, serve_in_thread, stop_server_thread, submit
 
-from helpers import IRCTestClient, start_xvfb  # noqa: E402  (the tests' Xvfb and raw client)
+from helpers import IRCTestClient  # the tests' raw client (shots puts tests/ on the path)
 
-SIZE = "1366x768"
 STUDENTS = ["masha", "dima", "Алёна", "petya", "Саша", "vova"]
 EARLIER = {  # days before today: (student, joined "HH:MM", left "HH:MM")
     7: [("masha", "09:00", "09:45"), ("dima", "09:02", "09:45"), ("Алёна", "09:00", "09:20"),
@@ -63,11 +56,13 @@ def seed(db: str) -> None:
 
 
 def main() -> int:
-    started = start_xvfb(SIZE)
-    if started is None:
-        sys.exit("attendance_screenshot.py: needs Xvfb (Debian: apt install xvfb)")
-    xvfb, os.environ["DISPLAY"] = started
-    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
+    with Screen("attendance_screenshot.py") as screen:
+        return scene(screen)
+
+
+def scene(screen: Screen) -> int:
+    import tkinter as tk
+
     from common.client.session import SessionConfig
     from common.gui.settings import Settings
     from common.gui.window import ChatWindow
@@ -84,19 +79,11 @@ def main() -> int:
 
     server = ChatServer(ServerConfig(host="127.0.0.1", port=0, db_path=db, class_channels=("#math",),
                                      login_delay=0.01), wall_clock=lambda: moment[0])
-    serving = threading.Thread(target=server.serve_forever, name="serve_forever")
-    serving.start()
-    root = tk.Tk(className="classchat")
-    root.withdraw()
-    pause = threading.Event()
+    serving = serve_in_thread(server)
+    root = screen.hidden_root()
 
-    def wait_until(condition, what: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                sys.exit(f"attendance_screenshot.py: timed out waiting for {what}")
-            root.update()
-            pause.wait(0.01)
+    def wait_until(condition, what: str) -> None:
+        screen.wait_until(condition, what, timeout=20.0)
 
     class Opener:
         address = server.address
@@ -119,8 +106,7 @@ def main() -> int:
             student.join("#math")
             clients.append(student)
         set_clock("09:05")
-        teacher.input.entry.insert(0, "Good morning! Today: sockets and threads.")
-        teacher.input.event_generate("<<InputSubmitted>>")
+        submit(teacher, "Good morning! Today: sockets and threads.")
         set_clock("09:12")
         clients[0].send("PRIVMSG #math :Доброе утро!")
         set_clock("09:31")
@@ -132,22 +118,14 @@ def main() -> int:
         wait_until(lambda: len(view.tree.get_children()) >= 19, "the attendance rows")
         view.top.geometry("900x480+137+70")  # over the chat, its times too (the clients stamp joins by their own clock)
         wait_until(lambda: view.top.winfo_ismapped(), "the attendance window")
-        root.update_idletasks()
-        root.update()
-        target = ROOT / "docs" / "attendance.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
+        screen.snap("attendance.png")
     finally:
         for client in clients:
             client.close()
         teacher.close()
         wait_until(lambda: teacher.closed, "the window to close")
         root.destroy()
-        server.shutdown()
-        serving.join(5)
-        server.server_close()
-        xvfb.terminate()
-        xvfb.wait(5)
+        stop_server_thread(server, serving)
     return 0
 
 

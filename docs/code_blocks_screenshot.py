@@ -9,19 +9,10 @@ Needs Debian's xvfb (the screen) and imagemagick (its ``import`` takes the pictu
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from shots import Screen, submit
 
-from helpers import start_xvfb  # noqa: E402  (the tests' Xvfb start-up)
-
-SIZE = "1366x768"
 CHANNEL = "#информатика"
 SNIPPET = '''def факториал(n):
     """Произведение чисел от 1 до n."""
@@ -43,65 +34,47 @@ LESSON = [  # (who, text): who is a window (0 the teacher, 1 the student) or THI
 
 
 def main() -> int:
-    started = start_xvfb(SIZE)
-    if started is None:
-        sys.exit("code_blocks_screenshot.py: needs Xvfb (Debian: apt install xvfb)")
-    xvfb, os.environ["DISPLAY"] = started
-    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
-    import chat_client_gui
-    from common.gui.settings import Settings, session_config
-    from helpers import IRCTestClient
+    with Screen("code_blocks_screenshot.py") as screen:
+        import chat_client_gui
+        from common.gui.settings import Settings, session_config
+        from helpers import IRCTestClient
 
-    app = chat_client_gui.Application(Settings(host="127.0.0.1", channel=CHANNEL), "ru")
-    pause = threading.Event()
-
-    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                sys.exit(f"code_blocks_screenshot.py: timed out waiting for {what}")
-            app.root.update()
-            pause.wait(0.01)
-
-    third = None
-    try:
-        app.demo_server, app.settings.port = chat_client_gui.start_demo_server()
-        tiles = chat_client_gui.tile_side_by_side(2, app.root.winfo_screenwidth(), app.root.winfo_screenheight())
-        teacher = app.open_window(session_config(app.settings, TEACHER, None), tiles[0], save=False)
-        wait_until(lambda: teacher.session.is_joined(CHANNEL), "the teacher in the channel")
-        app.open_window(session_config(app.settings, STUDENT, None), tiles[1], save=False)
-        third = IRCTestClient(("127.0.0.1", app.settings.port)).register(THIRD)
-        third.join(CHANNEL)
-        wait_until(lambda: all(w.book.current == CHANNEL and len(w.member_list.nicks) == 3 for w in app.windows),
-                   f"everyone in {CHANNEL}")
-        for who, text in LESSON:
-            if text is None:  # the teacher pastes the snippet: Ctrl+V sends a paste of several lines at once
-                app.root.clipboard_clear()
-                app.root.clipboard_append(SNIPPET)
-                teacher.input.entry.event_generate("<<Paste>>")
-                shown = "for i in range"
-            elif who == THIRD:
-                third.send(f"PRIVMSG {CHANNEL} :{text}")
-                shown = text.replace("`", "")[:12]
-            else:
-                app.windows[who].input.entry.insert(0, text)
-                app.windows[who].input.event_generate("<<InputSubmitted>>")
-                shown = (text.split(" ", 1)[1] if text.startswith("/") else text).replace("`", "")[:12]
-            wait_until(lambda: all(shown in w.view.text.get("1.0", "end") for w in app.windows), repr(shown))
-        student = app.windows[1]
-        wait_until(lambda: student.view.code_blocks.buttons, "the Copy button in the student's window")
-        student.view.code_blocks.buttons[0].invoke()  # the student copies the code
-        app.root.update_idletasks()
-        target = ROOT / "docs" / "code_blocks.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
-    finally:
-        if third is not None:
-            third.close()
-        app.close_all()
-        wait_until(lambda: app.finished, "the windows to close")
-        xvfb.terminate()
-        xvfb.wait(5)
+        app = chat_client_gui.Application(Settings(host="127.0.0.1", channel=CHANNEL), "ru")
+        screen.root = app.root
+        third = None
+        try:
+            app.demo_server, app.settings.port = chat_client_gui.start_demo_server()
+            tiles = chat_client_gui.tile_side_by_side(2, app.root.winfo_screenwidth(), app.root.winfo_screenheight())
+            teacher = app.open_window(session_config(app.settings, TEACHER, None), tiles[0], save=False)
+            screen.wait_until(lambda: teacher.session.is_joined(CHANNEL), "the teacher in the channel")
+            app.open_window(session_config(app.settings, STUDENT, None), tiles[1], save=False)
+            third = IRCTestClient(("127.0.0.1", app.settings.port)).register(THIRD)
+            third.join(CHANNEL)
+            screen.wait_until(lambda: all(w.book.current == CHANNEL and len(w.member_list.nicks) == 3
+                                          for w in app.windows), f"everyone in {CHANNEL}")
+            for who, text in LESSON:
+                if text is None:  # the teacher pastes the snippet: Ctrl+V sends a paste of several lines at once
+                    app.root.clipboard_clear()
+                    app.root.clipboard_append(SNIPPET)
+                    teacher.input.entry.event_generate("<<Paste>>")
+                    shown = "for i in range"
+                elif who == THIRD:
+                    third.send(f"PRIVMSG {CHANNEL} :{text}")
+                    shown = text.replace("`", "")[:12]
+                else:
+                    submit(app.windows[who], text)
+                    shown = (text.split(" ", 1)[1] if text.startswith("/") else text).replace("`", "")[:12]
+                screen.wait_until(lambda: all(shown in w.view.text.get("1.0", "end") for w in app.windows),
+                                  repr(shown))
+            student = app.windows[1]
+            screen.wait_until(lambda: student.view.code_blocks.buttons, "the Copy button in the student's window")
+            student.view.code_blocks.buttons[0].invoke()  # the student copies the code
+            screen.snap("code_blocks.png")
+        finally:
+            if third is not None:
+                third.close()
+            app.close_all()
+            screen.wait_until(lambda: app.finished, "the windows to close")
     return 0
 
 

@@ -12,55 +12,37 @@ and two students' reactions through the right-click menu of a message).
 """
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from shots import Screen, stop_server_process, submit
 
-from helpers import start_xvfb  # noqa: E402  (the tests' Xvfb start-up)
-
-SIZE = "1366x768"
 WINDOWS = ("teacher", "masha", "petya")
 ECHO_SERVER = "c, _ = s.accept()\nwhile d := c.recv(64):\n    c.sendall(d)"
 CROWD = ("anya", "boris", "dasha", "egor", "fedya", "galya", "igor", "katya", "lena", "misha", "nina", "oleg", "sasha")
 
 
 def main() -> int:
-    started = start_xvfb(SIZE)
-    if started is None:
-        sys.exit("reactions_screenshot.py: needs Xvfb (Debian: apt install xvfb)")
-    xvfb, os.environ["DISPLAY"] = started
-    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
+    with Screen("reactions_screenshot.py") as screen:
+        return scene(screen)
+
+
+def scene(screen: Screen) -> int:
     import chat_client_gui
     from common.gui.settings import Settings
 
     app = chat_client_gui.Application(Settings(), "en")
+    screen.root = app.root
+    wait_until = screen.wait_until
     server, port = chat_client_gui.start_demo_server()
     app.settings.host, app.settings.port, app.settings.channel = "127.0.0.1", port, "#general"
-    pause = threading.Event()
     crowd: list[socket.socket] = []
-
-    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                sys.exit(f"reactions_screenshot.py: timed out waiting for {what}")
-            app.root.update()
-            pause.wait(0.01)
 
     def shown(window, text: str) -> bool:
         return text in window.view.text.get("1.0", "end")
 
     def say(index: int, text: str) -> None:
-        window = windows[index]
-        window.input.entry.insert(0, text)
-        window.input.event_generate("<<InputSubmitted>>")
+        submit(windows[index], text)
         words = (text.split(" ", 1)[1] if text.startswith("/") else text)[:16]
         wait_until(lambda: all(shown(other, words) for other in windows), repr(words))
 
@@ -124,19 +106,13 @@ def main() -> int:
         react(CROWD[:4], ECHO_SERVER.splitlines()[0], "✅")
         wait_until(lambda: all(shown(w, "👍 12 understood") and shown(w, "❓ 3 lost") and shown(w, "✅ 5 done")
                                for w in windows), "the counts")
-        app.root.update_idletasks()
-        target = ROOT / "docs" / "reactions.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
+        screen.snap("reactions.png")
     finally:
         for sock in crowd:
             sock.close()
         app.close_all()
         wait_until(lambda: app.finished, "the windows to close")
-        server.terminate()
-        server.wait(5)
-        xvfb.terminate()
-        xvfb.wait(5)
+        stop_server_process(server)
     return 0
 
 

@@ -11,19 +11,11 @@ of fonts-noto-color-emoji, so without Symbola the 👋 is an empty box. No test 
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from shots import Screen, stop_server_process, submit
 
-from helpers import start_xvfb  # noqa: E402  (the tests' Xvfb start-up)
-
-SIZE = "1366x768"
 LESSON = [
     (0, "/topic Урок 4: многопользовательский чат на сокетах"),
     (0, "Доброе утро! Today: threads, sockets and IRC. Docs: https://docs.python.org/3/library/socket.html"),
@@ -49,116 +41,74 @@ def main() -> int:
         return protocol_picture()
     if sys.argv[1:]:
         sys.exit("usage: python3 docs/screenshot.py [--protocol]")
-    started = start_xvfb(SIZE)
-    if started is None:
-        sys.exit("screenshot.py: needs Xvfb (Debian: apt install xvfb)")
-    xvfb, os.environ["DISPLAY"] = started
-    if "Symbola" not in subprocess.run(["fc-list"], capture_output=True, text=True).stdout:
-        print("screenshot.py: no Symbola font (Debian: fonts-symbola): the emoji will be an empty box",
-              file=sys.stderr)
-    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
-    import chat_client_gui
-    from common.gui.settings import Settings
+    with Screen("screenshot.py") as screen:
+        if "Symbola" not in subprocess.run(["fc-list"], capture_output=True, text=True).stdout:
+            print("screenshot.py: no Symbola font (Debian: fonts-symbola): the emoji will be an empty box",
+                  file=sys.stderr)
+        import chat_client_gui
+        from common.gui.settings import Settings
 
-    app = chat_client_gui.Application(Settings(), "en")
-    pause = threading.Event()
-
-    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                sys.exit(f"screenshot.py: timed out waiting for {what}")
-            app.root.update()
-            pause.wait(0.01)
-
-    try:
-        chat_client_gui.run_demo(app, chat_client_gui.parse_args(["--demo"]))
-        wait_until(lambda: len(app.windows) == 3 and all(w.book.current == "#general" and len(w.member_list.nicks) == 3
-                                                         for w in app.windows), "three windows in #general")
-        for index, text in LESSON:
-            window = app.windows[index]
-            window.input.entry.insert(0, text)
-            window.input.event_generate("<<InputSubmitted>>")
-            shown = (text.split(" ", 1)[1] if text.startswith("/") else text)[:20]
-            wait_until(lambda: all(shown in w.view.text.get("1.0", "end") for w in app.windows), repr(shown))
-        app.root.update_idletasks()
-        target = ROOT / "docs" / "demo.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
-    finally:
-        app.close_all()
-        wait_until(lambda: app.finished, "the windows to close")
-        xvfb.terminate()
-        xvfb.wait(5)
+        app = chat_client_gui.Application(Settings(), "en")
+        screen.root = app.root
+        try:
+            chat_client_gui.run_demo(app, chat_client_gui.parse_args(["--demo"]))
+            screen.wait_until(lambda: len(app.windows) == 3 and all(
+                w.book.current == "#general" and len(w.member_list.nicks) == 3 for w in app.windows),
+                "three windows in #general")
+            for index, text in LESSON:
+                submit(app.windows[index], text)
+                shown = (text.split(" ", 1)[1] if text.startswith("/") else text)[:20]
+                screen.wait_until(lambda: all(shown in w.view.text.get("1.0", "end") for w in app.windows),
+                                  repr(shown))
+            screen.snap("demo.png")
+        finally:
+            app.close_all()
+            screen.wait_until(lambda: app.finished, "the windows to close")
     return 0
 
 
 def protocol_picture() -> int:
     """docs/protocol_pane.png: alice's window, the whole screen, with View → Show the protocol open, while
     she and bob (a plain session) chat on a server with a password (PASS shows masked)."""
-    started = start_xvfb(SIZE)
-    if started is None:
-        sys.exit("screenshot.py: needs Xvfb (Debian: apt install xvfb)")
-    xvfb, os.environ["DISPLAY"] = started
-    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
-    import tkinter as tk
+    with Screen("screenshot.py") as screen:
+        from common.client.session import Session, SessionConfig
+        from common.gui.settings import Settings
+        from common.gui.widgets import AppToplevel
+        from common.gui.window import ChatWindow
+        from common.protocol.server_process import start_server_process
 
-    from common.client.session import Session, SessionConfig
-    from common.gui.settings import Settings
-    from common.gui.widgets import AppToplevel
-    from common.gui.window import ChatWindow
-    from common.protocol.server_process import start_server_process
-
-    server, (_host, port), _ = start_server_process(["--port", "0", "--db", ":memory:", "--password", "classroom",
-                                                     "--log-level", "WARNING"])
-    root = tk.Tk(className="classchat")
-    root.withdraw()
-    pause = threading.Event()
-
-    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                sys.exit(f"screenshot.py: timed out waiting for {what}")
-            root.update()
-            pause.wait(0.01)
-
-    bob = Session(SessionConfig(port=port, nick="bob", password="classroom", channels=("#general",)))
-    window = None
-    try:
-        bob.start()
-        bob.wait_joined("#general", 10)
-        settings = Settings(show_protocol=True)
-        window = ChatWindow(AppToplevel(root), SessionConfig(port=port, nick="alice", password="classroom",
-                                                             channels=("#general",)), settings, "en", save=False)
-        window.top.geometry("1366x740+0+0")  # and the menu bar above: the whole screen
-        wait_until(lambda: window.book.current == "#general" and len(window.member_list.nicks) == 2, "alice to join")
-        for who, text in PROTOCOL_CHAT:
-            if who == "bob":
-                bob.send_text("#general", text)
-            else:
-                window.input.entry.insert(0, text)
-                window.input.event_generate("<<InputSubmitted>>")
-            word = text.split()[-1]
-            wait_until(lambda: any(word in line for line in window.protocol.lines()[-12:]), repr(word))
-        wait_until(lambda: any(" 318 " in line for line in window.protocol.lines()), "the end of WHOIS")
-        wait_until(lambda: any(" 421 " in line for line in window.protocol.lines()), "the unknown command")
-        root.update_idletasks()
-        root.update()
-        target = ROOT / "docs" / "protocol_pane.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
-    finally:
-        if window is not None:
-            window.close()
-            wait_until(lambda: window.closed, "the window to close")
-        bob.quit()
-        root.destroy()
-        server.terminate()
-        server.wait(5)
-        server.stdout.close()
-        xvfb.terminate()
-        xvfb.wait(5)
+        server, (_host, port), _ = start_server_process(["--port", "0", "--db", ":memory:", "--password",
+                                                         "classroom", "--log-level", "WARNING"])
+        root = screen.hidden_root()
+        bob = Session(SessionConfig(port=port, nick="bob", password="classroom", channels=("#general",)))
+        window = None
+        try:
+            bob.start()
+            bob.wait_joined("#general", 10)
+            window = ChatWindow(AppToplevel(root), SessionConfig(port=port, nick="alice", password="classroom",
+                                                                 channels=("#general",)),
+                                Settings(show_protocol=True), "en", save=False)
+            window.top.geometry("1366x740+0+0")  # and the menu bar above: the whole screen
+            screen.wait_until(lambda: window.book.current == "#general" and len(window.member_list.nicks) == 2,
+                              "alice to join")
+            for who, text in PROTOCOL_CHAT:
+                if who == "bob":
+                    bob.send_text("#general", text)
+                else:
+                    submit(window, text)
+                word = text.split()[-1]
+                screen.wait_until(lambda: any(word in line for line in window.protocol.lines()[-12:]), repr(word))
+            screen.wait_until(lambda: any(" 318 " in line for line in window.protocol.lines()), "the end of WHOIS")
+            screen.wait_until(lambda: any(" 421 " in line for line in window.protocol.lines()),
+                              "the unknown command")
+            screen.snap("protocol_pane.png")
+        finally:
+            if window is not None:
+                window.close()
+                screen.wait_until(lambda: window.closed, "the window to close")
+            bob.quit()
+            root.destroy()
+            stop_server_process(server)
     return 0
 
 

@@ -11,19 +11,13 @@ imagemagick (its ``import`` takes the picture).
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from shots import Screen, serve_in_thread, stop_server_thread, submit
 
-from helpers import IRCTestClient, start_xvfb  # noqa: E402  (the tests' raw client and Xvfb start-up)
+from helpers import IRCTestClient  # the tests' raw client (shots puts tests/ on the path)
 
-SIZE = "1366x768"
 CAP = "classchat.org/classroom"
 STUDENTS = ("masha", "petya", "dima", "olya", "sasha", "katya", "vanya", "lena", "igor", "nastya", "artem", "zoya")
 RAISED = (("petya", 95), ("olya", 48), ("dima", 21), ("katya", 6))  # who raises a hand, how many seconds ago
@@ -46,11 +40,11 @@ class ShiftedClock:
 
 
 def main() -> int:
-    started = start_xvfb(SIZE)
-    if started is None:
-        sys.exit("screenshot_classroom.py: needs Xvfb (Debian: apt install xvfb)")
-    xvfb, os.environ["DISPLAY"] = started
-    os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".screenshot-config")
+    with Screen("screenshot_classroom.py") as screen:
+        return scene(screen)
+
+
+def scene(screen: Screen) -> int:
     import tkinter as tk
 
     from common.client.classroom import make_poll_request
@@ -62,21 +56,11 @@ def main() -> int:
     clock = ShiftedClock()
     server = ChatServer(ServerConfig(port=0, tls_port=0, flood_rate=0, opers={"teacher": "secret"},
                                      class_channels=("#math",), history=False), wall_clock=clock)
-    serving = threading.Thread(target=server.serve_forever, name="serve_forever")
-    serving.start()
-    root = tk.Tk(className="classchat")
-    root.withdraw()
-    pause = threading.Event()
+    serving = serve_in_thread(server)
+    root = screen.hidden_root()
+    pump = screen.wait_until
     windows: list[ChatWindow] = []
     students: dict[str, IRCTestClient] = {}
-
-    def pump(condition, what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                sys.exit(f"screenshot_classroom.py: timed out waiting for {what}")
-            root.update()
-            pause.wait(0.01)
 
     def open_window(nick: str, geometry: str) -> ChatWindow:
         top = tk.Toplevel(root)
@@ -87,18 +71,13 @@ def main() -> int:
         pump(lambda: window.session.is_registered, f"{nick} to connect")
         return window
 
-    def say(window: ChatWindow, text: str) -> None:
-        window.input.entry.delete(0, "end")
-        window.input.entry.insert(0, text)
-        window.input.event_generate("<<InputSubmitted>>")
-
     try:
         teacher = open_window("teacher", "1366x768+0+0")
-        say(teacher, "/oper teacher secret")
+        submit(teacher, "/oper teacher secret")
         pump(lambda: teacher.session.is_oper, "the teacher's login")
-        say(teacher, "/join #math")
+        submit(teacher, "/join #math")
         pump(lambda: teacher.book.current == "#math", "the teacher in #math")
-        say(teacher, "/topic Lesson 5: threads, sockets and one lock")
+        submit(teacher, "/topic Lesson 5: threads, sockets and one lock")
         for nick in STUDENTS:
             student = IRCTestClient(server.address).register(nick, caps=(CAP,) if nick != "zoya" else ())
             student.join("#math")
@@ -106,7 +85,7 @@ def main() -> int:
         pump(lambda: len(teacher.session.members("#math")) == len(STUDENTS) + 1, "the class")
         for nick, text in CHAT:
             if nick == "teacher":
-                say(teacher, text)
+                submit(teacher, text)
             else:
                 students[nick].send(f"PRIVMSG #math :{text}")
             pump(lambda: text[:30] in teacher.view.text.get("1.0", "end"), repr(text))
@@ -127,38 +106,26 @@ def main() -> int:
              and teacher.session.classroom("#math").poll.total == len(VOTES), "the votes")
         pump(lambda: teacher.classroom.chart.draws and teacher.classroom.chart.poll.total == len(VOTES)
              and teacher.classroom.chart._draw_id is None, "the chart")
-        root.update_idletasks()
-        root.update()
-        target = ROOT / "docs" / "hands_and_polls.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
+        screen.snap("hands_and_polls.png")
 
         teacher.top.withdraw()
         student = open_window("vera", "1366x768+0+0")
-        say(student, "/join #math")
+        submit(student, "/join #math")
         pump(lambda: student.book.current == "#math" and student.session.classroom("#math").poll is not None,
              "vera in #math with the poll")
         student.classroom.vote(2)
         student.classroom.toggle_hand()
         pump(lambda: student.classroom.ballot.poll.my_vote == 2
              and student.classroom.view.hand_of("vera"), "vera's vote and hand in her window")
-        root.update_idletasks()
-        root.update()
-        target = ROOT / "docs" / "hands_and_polls_student.png"
-        subprocess.run(["import", "-window", "root", str(target)], check=True)
-        print(f"wrote {target}")
+        screen.snap("hands_and_polls_student.png")
     finally:
         for window in windows:
             window.close()
         pump(lambda: all(window.closed for window in windows), "the windows to close")
         for student in students.values():
             student.close()
-        server.shutdown()
-        serving.join(5)
-        server.server_close()
+        stop_server_thread(server, serving)
         root.destroy()
-        xvfb.terminate()
-        xvfb.wait(5)
     return 0
 
 
