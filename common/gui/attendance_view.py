@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from datetime import date
-from tkinter import filedialog, ttk
+from tkinter import ttk
 from typing import Callable
 
 from common.client import events as ev
@@ -20,6 +20,7 @@ from common.client.attendance import save_csv
 from common.client.session import Session
 from common.client.texts import tr
 from common.gui.theme import Palette
+from common.gui.widgets import ask_save_path
 from common.protocol import numerics as rpl
 from common.protocol.attendance import AttendanceRow
 from common.protocol.casemap import casefold
@@ -30,12 +31,6 @@ COLUMNS = (("name", "attendance_name", 170, "w"), ("account", "attendance_accoun
            ("day", "attendance_day", 100, "w"), ("first", "attendance_first", 95, "center"),
            ("last", "attendance_last", 95, "center"), ("minutes", "attendance_minutes", 75, "e"))
 REFUSALS = (rpl.ERR_NOSUCHCHANNEL, rpl.ERR_CHANOPRIVSNEEDED, rpl.ERR_NOPRIVILEGES)
-
-
-def ask_save_path(parent: tk.Misc, initialfile: str) -> str:
-    """The file to save to (empty when the user cancels): Tk's own dialog."""
-    return filedialog.asksaveasfilename(parent=parent, initialfile=initialfile, defaultextension=".csv",
-                                        filetypes=[("CSV", "*.csv"), ("*", "*")])
 
 
 def csv_file_name(channel: str, since: str | None) -> str:

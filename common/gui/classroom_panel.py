@@ -7,14 +7,14 @@ shows only in a channel of a server that offers ``classchat.org/classroom``.
 
 The window feeds it: ``note(event)`` for every session event (cheap: it only marks the strip out of date),
 ``refresh(channel)`` once per drawing tick, ``apply_palette`` and ``retranslate``. Its own ``after`` runs
-every second to move the durations and the countdown on; it and the chart's drawing are cancelled when
-the strip is destroyed with its window. Actions go to the session directly, for the strip's channel.
+every second to move the durations and the countdown on, only while the teacher's queue or a poll with a
+time limit shows; it and the chart's drawing are cancelled when the strip is destroyed with its window. Actions go to the session directly, for the strip's channel.
 """
 from __future__ import annotations
 
 import logging
 import tkinter as tk
-from tkinter import filedialog, ttk
+from tkinter import ttk
 from typing import Callable
 
 from common.client import events as ev
@@ -25,6 +25,7 @@ from common.protocol.casemap import casefold
 from common.gui.hands_panel import HandsQueue, hands_count_text
 from common.gui.poll_view import PollBallot, PollChart, PollDialog
 from common.gui.theme import Palette
+from common.gui.widgets import ask_save_path
 
 log = logging.getLogger("classchat.gui")
 TICK_MS = 1000
@@ -65,7 +66,7 @@ class ClassroomPanel(ttk.Frame):
         self.chart = PollChart(self.body, font, bold_font, on_close=self.close_poll, on_save=self.ask_save,
                                on_hide=self.hide_chart)
         self.ballot = PollBallot(self.body, bold_font, on_vote=self.vote)
-        self._tick_id: str | None = self.after(TICK_MS, self._tick)
+        self._tick_id: str | None = None
         self.bind("<Destroy>", self._stop, add="+")
 
     # ------------------------------------------------------------------ fed by the window
@@ -88,6 +89,7 @@ class ClassroomPanel(ttk.Frame):
         visible = channel is not None and session.has_classroom and session.is_joined(channel)
         shown(self, visible, fill="x", before=self.before)
         if not visible:
+            self._keep_ticking(False)
             return
         self.view = view = session.classroom(channel)
         self.is_teacher = session.is_operator(channel) or session.is_oper
@@ -111,6 +113,8 @@ class ClassroomPanel(ttk.Frame):
         shown(self.chart, with_chart, side="left", fill="both", expand=True)
         shown(self.ballot, with_ballot, fill="x")
         shown(self.body, with_queue or with_chart or with_ballot, fill="x", pady=(2, 0))
+        counting_down = poll is not None and not poll.closed and bool(poll.closes_at)
+        self._keep_ticking(with_queue or (counting_down and (with_chart or with_ballot)))
 
     def apply_palette(self, palette: Palette) -> None:
         style = ttk.Style(self)
@@ -126,11 +130,17 @@ class ClassroomPanel(ttk.Frame):
         self.chart.retranslate(lang)
         self._dirty = True
 
+    def _keep_ticking(self, needed: bool) -> None:
+        """Arm the one-second tick when something shown has a time to move on; cancel it when nothing has."""
+        if needed and self._tick_id is None:
+            self._tick_id = self.after(TICK_MS, self._tick)
+        elif not needed and self._tick_id is not None:
+            self.after_cancel(self._tick_id)
+            self._tick_id = None
+
     def _tick(self) -> None:
         """Every second: how long each hand has been up, and how long the poll has left."""
         self._tick_id = self.after(TICK_MS, self._tick)
-        if not self.winfo_manager():
-            return
         now = self.view.server_now_ms()
         if self.queue.winfo_manager():
             self.queue.tick(now)
@@ -194,8 +204,7 @@ class ClassroomPanel(ttk.Frame):
         if poll is None or self.channel is None:
             return
         name = f"poll-{self.channel.lstrip('#')}-{poll.number}.csv"
-        path = filedialog.asksaveasfilename(parent=self, defaultextension=".csv", initialfile=name,
-                                            filetypes=[("CSV", "*.csv")])
+        path = ask_save_path(self, name)
         if path:
             self.save_csv(path)
 

@@ -2,7 +2,7 @@
 / Lower all, and the student's raise-hand toggle with the count everyone sees.
 
 The widgets draw what they are given and report clicks through callbacks; the durations are recomputed
-by ``tick()``, which the window's one-second ``after`` calls: it only rewrites one cell per hand, never
+by ``tick()``, which the strip's one-second ``after`` calls while hands are up: it only rewrites one cell per hand, never
 rebuilds the list, so it costs next to nothing on the Tk loop.
 """
 from __future__ import annotations

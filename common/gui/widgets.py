@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tkinter as tk
 import webbrowser
-from tkinter import ttk
+from tkinter import filedialog, ttk
 from typing import Callable, Iterable
 
 from common.gui.code_blocks import CodeBlocks, line_count, send_pasted_lines
@@ -108,6 +108,12 @@ class NamedFont:
 def tk_safe(text: str) -> str:
     """Characters outside the Basic Multilingual Plane as U+FFFD, for Tk builds that refuse them."""
     return "".join(char if ord(char) <= 0xFFFF else "\ufffd" for char in text)
+
+
+def ask_save_path(parent: tk.Misc, initialfile: str) -> str:
+    """The CSV file to save to (empty when the user cancels): Tk's own "Save as…" dialog."""
+    return filedialog.asksaveasfilename(parent=parent, initialfile=initialfile, defaultextension=".csv",
+                                        filetypes=[("CSV", "*.csv"), ("*", "*")])
 
 
 class TitledList(ttk.Frame):
