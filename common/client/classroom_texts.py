@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from common.client.bilingual import Entry
 from common.client.classroom import ClassroomEvent, HandAction, HandsChanged, PollChanged, PollView
 
-CLASSROOM_TEXTS: dict[str, dict[str, str]] = {
+CLASSROOM_TEXTS: dict[str, Entry] = {
     "hands_none": {"en": "no hands up", "ru": "поднятых рук нет"},
     "hands_one": {"en": "1 hand up", "ru": "поднятых рук: 1"},
     "hands_many": {"en": "{count} hands up", "ru": "поднятых рук: {count}"},
@@ -41,21 +42,6 @@ CLASSROOM_TEXTS: dict[str, dict[str, str]] = {
                       "ru": "Ограничение времени — от 5 до 3600 секунд, или 0 — без ограничения."},
     "classroom_missing": {"en": "This server has no raised hands or polls.",
                           "ru": "На этом сервере нет поднятых рук и опросов."},
-    # FAIL replies of HAND, POLL and VOTE (IRCv3 standard replies), by command and code
-    "fail_HAND_TOO_FAST": {"en": "You raised your hand too often; wait a minute.",
-                           "ru": "Вы слишком часто поднимали руку; подождите минуту."},
-    "fail_HAND_NOT_RAISED": {"en": "{context} has no hand up.", "ru": "У {context} рука не поднята."},
-    "fail_HAND_UNKNOWN_SUBCOMMAND": {"en": "Use /hand, /hand down or /hand list.",
-                                     "ru": "Используйте /hand, /hand down или /hand list."},
-    "fail_POLL_ALREADY_OPEN": {"en": "A poll is open in {context} already: close it first (/endpoll).",
-                               "ru": "В {context} уже идёт опрос: сначала закройте его (/endpoll)."},
-    "fail_POLL_NO_POLL": {"en": "There is no open poll in {context}.", "ru": "В {context} нет открытого опроса."},
-    "fail_VOTE_NO_POLL": {"en": "There is no open poll in {context} (it may have closed).",
-                          "ru": "В {context} нет открытого опроса (возможно, он уже закрыт)."},
-    "fail_VOTE_BAD_OPTION": {"en": "Vote with the number of an option, e.g. /vote 1.",
-                             "ru": "Отвечайте номером варианта, например /vote 1."},
-    "fail_VOTE_TOO_MANY_CHANGES": {"en": "You have changed your vote too often.",
-                                   "ru": "Вы слишком часто меняли ответ."},
     # /help
     "help_hand": {"en": "raise your hand (down: lower it; list: who has one up)",
                   "ru": "поднять руку (down — опустить; list — у кого поднята)"},
@@ -118,21 +104,29 @@ def option_text(poll: PollView, number: int) -> str:
     return f"{number}) {poll.options[number - 1]}" if 1 <= number <= len(poll.options) else str(number)
 
 
-# FAIL codes worded like the client's own checks of a poll (POLL_PROBLEM_KEYS).
-_FAIL_KEYS = {("POLL", "BAD_QUESTION"): "poll_bad_question", ("POLL", "BAD_OPTIONS"): "poll_bad_options",
-              ("POLL", "TOO_LONG"): "poll_too_long", ("POLL", "BAD_TIME_LIMIT"): "poll_bad_time"}
-
-
-def fail_text(params: tuple[str, ...], lang: str, tr: Translate) -> str | None:
-    """A FAIL of HAND, POLL or VOTE in words (``FAIL <command> <code> [<context>] :<text>``, all of it in
-    ``params``); None for any other FAIL, whose own text is shown then."""
-    if len(params) < 3:
-        return None
-    command, code = params[0], params[1]
-    key = _FAIL_KEYS.get((command, code), f"fail_{command}_{code}")
-    if key not in CLASSROOM_TEXTS:
-        return None
-    return tr(key, lang, context=params[-2] if len(params) > 3 else "")
+# FAIL replies of HAND, POLL and VOTE (IRCv3 standard replies), by command and code: this module's part of
+# ``texts.FAIL_TEXTS``; {context} is the last context parameter. Bad polls are worded like the client's own
+# checks of a poll (POLL_PROBLEM_KEYS).
+FAIL_TEXTS: dict[tuple[str, str], Entry] = {
+    ("HAND", "TOO_FAST"): {"en": "You raised your hand too often; wait a minute.",
+                           "ru": "Вы слишком часто поднимали руку; подождите минуту."},
+    ("HAND", "NOT_RAISED"): {"en": "{context} has no hand up.", "ru": "У {context} рука не поднята."},
+    ("HAND", "UNKNOWN_SUBCOMMAND"): {"en": "Use /hand, /hand down or /hand list.",
+                                     "ru": "Используйте /hand, /hand down или /hand list."},
+    ("POLL", "ALREADY_OPEN"): {"en": "A poll is open in {context} already: close it first (/endpoll).",
+                               "ru": "В {context} уже идёт опрос: сначала закройте его (/endpoll)."},
+    ("POLL", "NO_POLL"): {"en": "There is no open poll in {context}.", "ru": "В {context} нет открытого опроса."},
+    ("VOTE", "NO_POLL"): {"en": "There is no open poll in {context} (it may have closed).",
+                          "ru": "В {context} нет открытого опроса (возможно, он уже закрыт)."},
+    ("VOTE", "BAD_OPTION"): {"en": "Vote with the number of an option, e.g. /vote 1.",
+                             "ru": "Отвечайте номером варианта, например /vote 1."},
+    ("VOTE", "TOO_MANY_CHANGES"): {"en": "You have changed your vote too often.",
+                                   "ru": "Вы слишком часто меняли ответ."},
+    ("POLL", "BAD_QUESTION"): CLASSROOM_TEXTS["poll_bad_question"],
+    ("POLL", "BAD_OPTIONS"): CLASSROOM_TEXTS["poll_bad_options"],
+    ("POLL", "TOO_LONG"): CLASSROOM_TEXTS["poll_too_long"],
+    ("POLL", "BAD_TIME_LIMIT"): CLASSROOM_TEXTS["poll_bad_time"],
+}
 
 
 def describe_classroom(event: ClassroomEvent, lang: str, tr: Translate) -> str | None:

@@ -8,6 +8,7 @@ call ``numeric_text`` from their own thread through ``texts.describe``.
 """
 from __future__ import annotations
 
+from common.client.bilingual import Entry, in_language, worded
 from common.protocol import numerics as rpl
 
 NUMERIC_TEXTS: dict[str, dict[str, str]] = {
@@ -138,9 +139,9 @@ CANNOT_SEND_REASONS: dict[str, dict[str, str]] = {
 }
 
 
-# IRCv3 standard replies (FAIL <command> <code> [context…] :description), by command and code; {0}, {1} … are
-# the context parameters, {why} the server's own description.
-FAIL_TEXTS: dict[tuple[str, str], dict[str, str]] = {
+# IRCv3 standard replies (FAIL <command> <code> [context…] :description) of multiline messages, by command
+# and code: this module's part of ``texts.FAIL_TEXTS``, whose ``fail_words`` fills in the fields.
+FAIL_TEXTS: dict[tuple[str, str], Entry] = {
     ("BATCH", "MULTILINE_MAX_BYTES"): {
         "en": "The message was not sent: it is longer than the server takes in one message ({0} bytes)",
         "ru": "Сообщение не отправлено: оно длиннее, чем сервер принимает за раз ({0} байт)"},
@@ -159,18 +160,6 @@ FAIL_TEXTS: dict[tuple[str, str], dict[str, str]] = {
 }
 
 
-def fail_text(params: tuple[str, ...] | list[str], lang: str) -> str | None:
-    """The text of a FAIL from its parameters (command, code, context…, description) in ``lang``; None
-    when this table does not know it or the server sent fewer context parameters than it needs."""
-    entry = FAIL_TEXTS.get((params[0].upper(), params[1]) if len(params) >= 3 else ("", ""))
-    if entry is None:
-        return None
-    try:
-        return entry.get(lang, entry["en"]).format(*params[2:-1], why=params[-1])
-    except (IndexError, KeyError):
-        return None
-
-
 def numeric_text(code: str, params: tuple[str, ...] | list[str], lang: str) -> str | None:
     """The text of numeric ``code`` with ``params`` (those after our nick) in ``lang``; None when this table
     does not know the numeric or the server sent fewer parameters than its template needs."""
@@ -180,12 +169,12 @@ def numeric_text(code: str, params: tuple[str, ...] | list[str], lang: str) -> s
     if entry is None:
         return None
     try:
-        text = entry.get(lang, entry["en"]).format(*params, rest1=" ".join(params[1:]))
+        text = worded(entry, lang, *params, rest1=" ".join(params[1:]))
     except (IndexError, KeyError):
         return None
     if code == rpl.ERR_CANNOTSENDTOCHAN and params:
         last = params[-1].rstrip()
         reason = CANNOT_SEND_REASONS.get(last[-2]) if last.endswith(")") and last[-4:-2] == "(+" else None
         if reason is not None:
-            text = f"{text}: {reason.get(lang, reason['en'])}"
+            text = f"{text}: {in_language(reason, lang)}"
     return text

@@ -11,13 +11,14 @@ The three reactions a student gives, and what the teacher reads under a message:
 from __future__ import annotations
 
 from common.client import events as ev
+from common.client.bilingual import Entry, worded
 
 REACTION_LABELS = {"👍": "reaction_understood", "✅": "reaction_done", "❓": "reaction_lost"}
 # What the user may type after /react instead of an emoji (a terminal may not type one).
 REACTION_ALIASES = {"+1": "👍", "ok": "👍", "understood": "👍", "yes": "👍", "done": "✅", "finished": "✅",
                     "?": "❓", "lost": "❓", "help": "❓"}
 
-REACTION_TEXTS: dict[str, dict[str, str]] = {
+REACTION_TEXTS: dict[str, Entry] = {
     "reaction_understood": {"en": "understood", "ru": "поняли"},
     "reaction_done": {"en": "done", "ru": "сделали"},
     "reaction_lost": {"en": "lost", "ru": "не поняли"},
@@ -49,27 +50,32 @@ REACTION_TEXTS: dict[str, dict[str, str]] = {
                             "ru": "Здесь пока нет сообщения, на которое можно отреагировать."},
     "unknown_reaction": {"en": "Which reaction? 👍 (ok), ✅ (done) or ❓ (lost).",
                          "ru": "Какая реакция? 👍 (ok), ✅ (done) или ❓ (lost)."},
-    "fail_redact_redact_forbidden": {"en": "You may not delete that message: only its sender, for a few minutes, "
+}
+
+
+# FAIL replies of REDACT and of a refused reaction (IRCv3 standard replies), by command and code: this
+# module's part of ``texts.FAIL_TEXTS``; {0}, {1}, {2} are the context parameters (target, msgid, seconds).
+FAIL_TEXTS: dict[tuple[str, str], Entry] = {
+    ("REDACT", "REDACT_FORBIDDEN"): {"en": "You may not delete that message: only its sender, for a few minutes, "
                                            "and the teacher may.",
                                      "ru": "Это сообщение удалить нельзя: удалить его может только автор (в "
                                            "первые минуты) и учитель."},
-    "fail_redact_redact_window_expired": {"en": "Too late to delete that message: you may delete your own for "
-                                                "{window} s after sending it.",
-                                          "ru": "Удалять поздно: своё сообщение можно удалить в течение {window} с "
+    ("REDACT", "REDACT_WINDOW_EXPIRED"): {"en": "Too late to delete that message: you may delete your own for "
+                                                "{2} s after sending it.",
+                                          "ru": "Удалять поздно: своё сообщение можно удалить в течение {2} с "
                                                 "после отправки."},
-    "fail_redact_unknown_msgid": {"en": "That message is not there any more.", "ru": "Этого сообщения уже нет."},
-    "fail_redact_invalid_target": {"en": "You cannot delete messages in {target}.",
-                                   "ru": "Вы не можете удалять сообщения в {target}."},
-    "fail_redact_internal_error": {"en": "The server could not delete the message; try again.",
+    ("REDACT", "UNKNOWN_MSGID"): {"en": "That message is not there any more.", "ru": "Этого сообщения уже нет."},
+    ("REDACT", "INVALID_TARGET"): {"en": "You cannot delete messages in {0}.",
+                                   "ru": "Вы не можете удалять сообщения в {0}."},
+    ("REDACT", "INTERNAL_ERROR"): {"en": "The server could not delete the message; try again.",
                                    "ru": "Сервер не смог удалить сообщение; попробуйте ещё раз."},
-    "fail_tagmsg_invalid_tag": {"en": "The reaction was not sent: the server did not accept it.",
+    ("TAGMSG", "INVALID_TAG"): {"en": "The reaction was not sent: the server did not accept it.",
                                 "ru": "Реакция не отправлена: сервер её не принял."},
 }
 
 
 def text(key: str, lang: str, **values: object) -> str:
-    entry = REACTION_TEXTS[key]
-    return entry.get(lang, entry["en"]).format(**values)
+    return worded(REACTION_TEXTS[key], lang, **values)
 
 
 def counts_text(counts: list[tuple[str, int]], lang: str, separator: str = ", ") -> str:
@@ -97,14 +103,3 @@ def placeholder_text(by: str, sender: str | None, by_teacher: bool, lang: str) -
     if by_teacher and by != sender:
         return text("deleted_by_teacher", lang)
     return text("deleted_by", lang, nick=by)
-
-
-def fail_text(params: tuple[str, ...], lang: str) -> str | None:
-    """A FAIL of REDACT or of a refused reaction, in the user's language: ``FAIL <command> <code> …``."""
-    if len(params) < 3:
-        return None
-    key = f"fail_{params[0].lower()}_{params[1].lower()}"
-    if key not in REACTION_TEXTS:
-        return None
-    context = params[2:-1]
-    return text(key, lang, target=context[0] if context else "", window=context[2] if len(context) > 2 else "")

@@ -8,18 +8,18 @@ from __future__ import annotations
 import locale
 import os
 
+from common.client import classroom_texts, numeric_texts, reaction_texts
 from common.client import events as ev
+from common.client.bilingual import Entry, worded
 from common.client.classroom import ClassroomEvent
 from common.client.classroom_texts import CLASSROOM_TEXTS, describe_classroom
-from common.client.classroom_texts import fail_text as classroom_fail_text
-from common.client.numeric_texts import fail_text, numeric_text
+from common.client.numeric_texts import numeric_text
 from common.client.reaction_texts import REACTION_TEXTS, deleted_text
-from common.client.reaction_texts import fail_text as reaction_fail_text
 from common.protocol.casemap import ACCOUNT_EXTBAN
 
 LANGUAGES = ("en", "ru")
 
-CATALOGUE: dict[str, dict[str, str]] = {
+CATALOGUE: dict[str, Entry] = {
     # connection
     "connecting": {"en": "Connecting to {where}…", "ru": "Подключение к {where}…"},
     "registered": {"en": "Connected as {nick}.", "ru": "Подключено как {nick}."},
@@ -309,6 +309,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 CATALOGUE.update(REACTION_TEXTS)  # deleted messages and reactions: reaction_texts.py
 
+# IRCv3 standard replies (FAIL <command> <code> [context…] :description) in words, by command and code: each
+# feature module contributes the FAILs of its own commands. See ``fail_words`` for the fields a text may use.
+FAIL_TEXTS: dict[tuple[str, str], Entry] = {
+    **numeric_texts.FAIL_TEXTS,  # multiline messages (BATCH), a message the server could not store
+    **classroom_texts.FAIL_TEXTS,  # HAND, POLL, VOTE
+    **reaction_texts.FAIL_TEXTS,  # REDACT, a refused reaction
+}
+
 
 def detect_language(requested: str | None = None) -> str:
     """``--lang`` when given, else Russian for a Russian locale, else English."""
@@ -322,16 +330,25 @@ def detect_language(requested: str | None = None) -> str:
     return "ru" if current.lower().startswith("ru") else "en"
 
 
-def fail_words(params: tuple[str, ...], lang: str) -> str | None:
-    """A FAIL (IRCv3 standard reply) in words: hands and polls, deleting and reacting, then the rest we know;
-    None when none of them knows it (its own description is shown then)."""
-    return (classroom_fail_text(params, lang, tr) or reaction_fail_text(params, lang)
-            or fail_text(params, lang))
+def fail_words(params: tuple[str, ...] | list[str], lang: str) -> str | None:
+    """A FAIL in words from its parameters (command, code, context…, description): its text in
+    ``FAIL_TEXTS`` with ``{0}``, ``{1}``… the context parameters, ``{context}`` the last of them ("" when
+    there is none) and ``{why}`` the server's description. None when the table does not know it or the
+    server sent fewer context parameters than the text needs: its own description is shown then."""
+    if len(params) < 3:
+        return None
+    entry = FAIL_TEXTS.get((params[0].upper(), params[1].upper()))
+    if entry is None:
+        return None
+    context = params[2:-1]
+    try:
+        return worded(entry, lang, *context, why=params[-1], context=context[-1] if context else "")
+    except (IndexError, KeyError):
+        return None
 
 
 def tr(key: str, lang: str, **values: object) -> str:
-    entry = CATALOGUE[key]
-    return entry.get(lang, entry["en"]).format(**values)
+    return worded(CATALOGUE[key], lang, **values)
 
 
 def _reason(text: str) -> str:
