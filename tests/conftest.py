@@ -15,7 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.server.server import ChatServer, ServerConfig  # noqa: E402
-from helpers import IRCTestClient, ServerProcess, make_certificate, start_virtual_display  # noqa: E402
+from helpers import (IRCTestClient, ServerProcess, make_certificate, start_session,  # noqa: E402
+                     start_virtual_display)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -99,6 +100,21 @@ def make_server():
     yield start
     for running in servers:
         running.stop()
+
+
+@pytest.fixture
+def sessions():
+    """Starts registered client sessions (``helpers.start_session``) and quits them all after the test."""
+    started = []
+
+    def start(address, nick, **overrides):
+        session, log = start_session(address, nick, **overrides)
+        started.append(session)
+        return session, log
+
+    yield start
+    for session in started:
+        session.quit()
 
 
 @pytest.fixture

@@ -327,6 +327,20 @@ class EventLog:
                 return event
 
 
+
+def start_session(address, nick: str, **overrides) -> tuple:
+    """A registered client ``Session`` and its ``EventLog``; unpaced unless ``pace_rate`` is given (most tests
+    are not about pacing)."""
+    from common.client import events as ev
+    from common.client.session import Session, SessionConfig
+    config = SessionConfig(host=address[0], port=address[1], nick=nick, **{"pace_rate": 0, **overrides})
+    session = Session(config)
+    session.start()
+    log = EventLog(session)
+    log.wait_for(ev.ConnectionState, state="registered")
+    return session, log
+
+
 def take_logged(caplog, level: int, text: str) -> list:
     """The captured records at ``level`` whose message contains ``text``, removed from the capture, so
     that the guard against logged errors (conftest.py) still fails the test on any other one."""

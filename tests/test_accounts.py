@@ -19,16 +19,17 @@ def plain(account: str, password: str, authzid: str = "") -> str:
     return base64.b64encode(f"{authzid}\0{account}\0{password}".encode()).decode()
 
 
-def sasl_connect(running, nick: str, account: str, password: str) -> tuple[IRCTestClient, list[str]]:
-    """Register with SASL PLAIN before CAP END; returns the client and what the login answered (the
-    numeric, then its text)."""
+def sasl_connect(running, nick: str, account: str, password: str,
+                 caps: tuple[str, ...] = ()) -> tuple[IRCTestClient, list[str]]:
+    """Register with SASL PLAIN (and ``caps`` asked for with it) before CAP END; returns the client and what
+    the login answered (the numeric, then its text)."""
     client = running.client()
     client.nick = nick
     client.send("CAP LS 302")
     client.send(f"NICK {nick}")
     client.send(f"USER {nick} 0 * :{nick}")
     client.expect(r" CAP \S+ LS ")
-    client.send("CAP REQ :sasl")
+    client.send("CAP REQ :" + " ".join(("sasl", *caps)))
     client.expect(r" CAP \S+ ACK ")
     client.send("AUTHENTICATE PLAIN")
     client.expect(r"^AUTHENTICATE \+")

@@ -4,7 +4,6 @@ the end of +C close what they should, a huge record stays within the reply's bud
 get clear errors while everyone else is still served."""
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 
 import pytest
@@ -15,6 +14,7 @@ from common.server.attendance import AttendanceTable
 from common.server.commands.attendance import MAX_REPLY_ROWS
 from common.server.history import HistoryStore
 from helpers import assert_still_served
+from test_accounts import sasl_connect
 
 LESSON_START = datetime(2026, 11, 24, 9, 0, 0)
 CLASSROOM_CAPS = ("batch", CLASSROOM_CAP)
@@ -50,19 +50,8 @@ def school(make_server, tmp_path, clock):
 
 def log_in(running, nick: str, account: str, password: str, caps: tuple[str, ...] = ()):
     """Register with SASL PLAIN and the given capabilities."""
-    client = running.client()
-    client.nick = nick
-    client.send("CAP LS 302")
-    client.send(f"NICK {nick}")
-    client.send(f"USER {nick} 0 * :{nick}")
-    client.expect(r" CAP \S+ LS ")
-    client.send("CAP REQ :" + " ".join(("sasl", *caps)))
-    client.expect(r" CAP \S+ ACK ")
-    client.send("AUTHENTICATE PLAIN")
-    client.expect(r"^AUTHENTICATE \+")
-    client.send("AUTHENTICATE " + base64.b64encode(f"\0{account}\0{password}".encode()).decode())
-    client.expect_numeric("903")
-    client.send("CAP END")
+    client, answer = sasl_connect(running, nick, account, password, caps)
+    assert answer[0] == "903", answer
     client.expect_numeric("376|422")
     return client
 

@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from common.client import events as ev
 from common.client.classroom import (HandAction, HandsChanged, PollChanged, PollView, make_poll_request,
                                      poll_csv_rows, read_poll_command, write_poll_csv)
@@ -18,23 +16,8 @@ from common.client.slash_commands import run_input
 from common.client.texts import describe
 from common.protocol.classroom import CLASSROOM_CAP
 from helpers import PROJECT_ROOT, EventLog, IRCTestClient, wait_until
-from test_session import start_session
 
 CLI = str(PROJECT_ROOT / "chat_client_cli.py")
-
-
-@pytest.fixture
-def sessions():
-    started: list[Session] = []
-
-    def start(address, nick, **overrides):
-        session, log = start_session(address, nick, **overrides)
-        started.append(session)
-        return session, log
-
-    yield start
-    for session in started:
-        session.quit()
 
 
 def joined(sessions, address, nick: str, channel: str = "#math") -> tuple[Session, EventLog]:

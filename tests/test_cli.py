@@ -24,6 +24,30 @@ def run_cli(*args: str, stdin: str = "", timeout: float = 30, env: dict[str, str
                           timeout=timeout, env={**os.environ, "LANG": "C.UTF-8", **(env or {})})
 
 
+@contextlib.contextmanager
+def cli_reader(port: int, nick: str = "reader") -> Iterator[subprocess.Popen]:
+    """The CLI in scripted mode with pipes, to read what it prints while it runs; killed if still running."""
+    reader = subprocess.Popen([sys.executable, CLI, "--port", str(port), "--nick", nick],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        yield reader
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+        reader.stdout.close()
+
+
+def read_until(reader: subprocess.Popen, done, timeout: float = 10) -> list[str]:
+    """The lines ``reader`` prints (line ends taken off), read until ``done(lines)`` holds."""
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while not done(lines):
+        assert time.monotonic() < deadline, lines
+        lines.append(reader.stdout.readline().rstrip("\n"))
+    return lines
+
+
 def test_scripted_mode_sends_each_line_and_exits_after_acknowledgement(server_process):
     process = server_process()
     watcher = IRCTestClient(process.address).register("watcher")
@@ -59,22 +83,12 @@ def test_scripted_output_shows_what_others_say(server_process):
     process = server_process()
     talker = IRCTestClient(process.address).register("talker")
     talker.join("#general")
-    reader = subprocess.Popen([sys.executable, CLI, "--port", str(process.address[1]), "--nick", "reader"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
-    try:
+    with cli_reader(process.address[1]) as reader:
         talker.expect(r":reader!\S+ JOIN #general")
         talker.send("PRIVMSG #general :Hello, reader!")
-        deadline = time.monotonic() + 10
-        lines = []
-        while not any("<talker> Hello, reader!" in line for line in lines):
-            assert time.monotonic() < deadline, lines
-            lines.append(reader.stdout.readline())
+        read_until(reader, lambda lines: any("<talker> Hello, reader!" in line for line in lines))
         reader.stdin.close()
         assert reader.wait(10) == 0
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-        reader.stdout.close()
 
 
 def test_once_sends_one_message(server_process):
@@ -276,14 +290,10 @@ def test_bad_option_is_one_line():
 
 
 def test_interactive_incoming_message_keeps_the_half_typed_line(server_process):
-    require_tool("tmux")
     process = server_process()
     talker = IRCTestClient(process.address).register("talker")
     talker.join("#general")
-    session = TmuxSession(f"classchat-cli-{os.getpid()}",
-                          f"{sys.executable} {CLI} --port {process.address[1]} --nick typist",
-                          {"LANG": "C.UTF-8", "TERM": "xterm-256color"})
-    try:
+    with tmux_cli("cli", process.address[1], "--nick", "typist") as session:
         talker.expect(r":typist!\S+ JOIN #general")
         session.wait_for(r"(?m)^\[#general\]\s*$")
         subprocess.run(["tmux", "send-keys", "-t", session.name, "-l", "half-typ"], check=True)
@@ -297,8 +307,6 @@ def test_interactive_incoming_message_keeps_the_half_typed_line(server_process):
         assert talker.expect(r" PRIVMSG #general ").params[1] == "half-typed line"
         session.send("/quit bye")
         assert talker.expect(r":typist!\S+ QUIT").params == ["Quit: bye"]
-    finally:
-        session.kill()
 
 
 NGIRCD_CONFIG = """[Global]

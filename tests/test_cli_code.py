@@ -3,12 +3,8 @@ lines that follow as one message, from a script and at the prompt; a message of 
 header, then its lines indented."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 from helpers import IRCTestClient
-from test_cli import CLI, run_cli, tmux_cli
+from test_cli import cli_reader, read_until, run_cli, tmux_cli
 
 CODE = ["def twice(x):", "    return 2 * x", "", "print(twice('ура'))"]
 
@@ -38,27 +34,17 @@ def test_a_message_of_several_lines_prints_as_a_header_and_indented_lines(server
     process = server_process()
     talker = IRCTestClient(process.address).register("talker", caps=("draft/multiline", "batch"))
     talker.join("#general")
-    reader = subprocess.Popen([sys.executable, CLI, "--port", str(process.address[1]), "--nick", "reader"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
-    try:
+    with cli_reader(process.address[1]) as reader:
         talker.expect(r":reader!\S+ JOIN #general")
         talker.send("BATCH +c draft/multiline #general")
         for line in ["for i in range(2):", "    print(i, '\x1b[2J')"]:
             talker.send(f"@batch=c PRIVMSG #general :{line}")
         talker.send("BATCH -c")
-        deadline = time.monotonic() + 10
-        lines: list[str] = []
-        while not lines or not lines[-1].startswith("        print"):
-            assert time.monotonic() < deadline, lines
-            lines.append(reader.stdout.readline().rstrip("\n"))
+        lines = read_until(reader, lambda lines: bool(lines) and lines[-1].startswith("        print"))
         assert lines[-3].endswith(" #general <talker>")
         assert lines[-2:] == ["    for i in range(2):", "        print(i, '^[[2J')"], "indented, controls shown"
         reader.stdin.close()
         assert reader.wait(10) == 0
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-        reader.stdout.close()
 
 
 def test_code_at_the_prompt(server_process):

@@ -12,8 +12,7 @@ import time
 
 import chat_client_cli
 from helpers import IRCTestClient
-from test_cli import CLI, run_cli
-from test_interop import TmuxSession, require_tool
+from test_cli import run_cli, tmux_cli
 
 RAW_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} ([→←·]) (.*)$")
 
@@ -50,14 +49,10 @@ def test_without_raw_nothing_of_the_protocol_shows(server_process):
 
 
 def test_raw_in_a_terminal_is_coloured_and_keeps_the_half_typed_line(server_process):
-    require_tool("tmux")
     process = server_process()
     talker = IRCTestClient(process.address).register("talker")
     talker.join("#general")
-    session = TmuxSession(f"classchat-raw-{os.getpid()}",
-                          f"{sys.executable} {CLI} --port {process.address[1]} --nick typist --raw",
-                          {"LANG": "C.UTF-8", "TERM": "xterm-256color"})
-    try:
+    with tmux_cli("raw", process.address[1], "--nick", "typist", "--raw") as session:
         talker.expect(r":typist!\S+ JOIN #general")
         session.wait_for(r"(?m)^\[#general\]\s*$")
         subprocess.run(["tmux", "send-keys", "-t", session.name, "-l", "half-typ"], check=True)
@@ -76,8 +71,6 @@ def test_raw_in_a_terminal_is_coloured_and_keeps_the_half_typed_line(server_proc
         session.wait_for(r"→ PRIVMSG #general :half-typed line")
         session.send("/quit bye")
         assert talker.expect(r":typist!\S+ QUIT").params == ["Quit: bye"]
-    finally:
-        session.kill()
 
 
 def read_terminal(master: int, expected: str, timeout: float = 5.0) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from common.client import events as ev
@@ -15,24 +14,10 @@ from common.client.texts import describe
 from common.protocol.message import parse
 from common.protocol.multiline import (MultilineLimits, Piece, added_bytes, join_pieces, plan_batches, split_line,
                                        trimmed_lines)
-from helpers import EventLog, IRCTestClient
-from test_session import scripted_server_session, start_session
+from helpers import IRCTestClient
+from test_session import scripted_server_session
 
 CODE = "for i in range(3):\n    print('привет', i)\n\nprint('готово')"
-
-
-@pytest.fixture
-def sessions():
-    started = []
-
-    def start(address, nick, **overrides):
-        session, log = start_session(address, nick, **overrides)
-        started.append(session)
-        return session, log
-
-    yield start
-    for session in started:
-        session.quit()
 
 
 def test_limits_are_read_from_the_capability_value():
@@ -128,29 +113,10 @@ def test_without_the_capability_the_lines_go_one_by_one():
             session.quit(timeout=1)
 
 
-def negotiating_server_session(listener, offer: str):
-    """A session registered with a scripted server that offers ``offer`` in CAP LS and grants it all."""
-    from common.client.session import Session, SessionConfig
-    session = Session(SessionConfig(host="127.0.0.1", port=listener.getsockname()[1], nick="alice",
-                                    reconnect=False, pace_rate=0))
-    session.start()
-    peer = IRCTestClient.accepted(listener)
-    peer.expect(r"^CAP LS 302")
-    peer.send(f":irc.test CAP * LS :{offer}")
-    requested = peer.expect(r"^CAP REQ ").params[-1]
-    peer.send(f":irc.test CAP alice ACK :{requested}")
-    peer.expect(r"^CAP END")
-    peer.send(":irc.test 001 alice :Welcome alice!~alice@client.test")
-    peer.send(":irc.test 376 alice :End of MOTD")
-    log = EventLog(session)
-    log.wait_for(ev.ConnectionState, state="registered")
-    return session, log, peer
-
-
 def test_a_text_beyond_the_servers_limits_goes_in_several_batches():
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = negotiating_server_session(
-            listener, "batch echo-message draft/multiline=max-bytes=60,max-lines=3")
+        session, log, peer = scripted_server_session(
+            listener, "batch echo-message draft/multiline=max-bytes=60,max-lines=3", pace_rate=0)
         try:
             text = "\n".join(f"строка {n}" for n in range(8))
             assert session.send_text("#c", text)
@@ -171,8 +137,8 @@ def test_a_text_beyond_the_servers_limits_goes_in_several_batches():
 
 def test_a_batch_from_the_server_is_one_message_live_and_in_history():
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = negotiating_server_session(
-            listener, "batch message-tags server-time draft/chathistory draft/multiline=max-bytes=4096")
+        session, log, peer = scripted_server_session(
+            listener, "batch message-tags server-time draft/chathistory draft/multiline=max-bytes=4096", pace_rate=0)
         try:
             peer.send("@msgid=m1;time=2026-01-01T10:00:00.000Z :bob!b@h BATCH +x draft/multiline #c")
             peer.send("@batch=x :bob!b@h PRIVMSG #c :первая, alice")
@@ -200,7 +166,8 @@ def test_a_batch_from_the_server_is_one_message_live_and_in_history():
 
 def test_what_a_server_sends_in_a_batch_is_bounded():
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = negotiating_server_session(listener, "batch draft/multiline=max-bytes=4096")
+        session, log, peer = scripted_server_session(
+            listener, "batch draft/multiline=max-bytes=4096", pace_rate=0)
         try:
             peer.send(":bob!b@h BATCH +huge draft/multiline #c")
             chunk = "x" * 400

@@ -4,8 +4,6 @@ FAIL replies in Russian), and the CLI as a person (tmux) and a script run it."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +14,7 @@ from common.client.session import Session, SessionConfig
 from common.client.slash_commands import run_input
 from common.client.texts import describe
 from helpers import EventLog, IRCTestClient
-from test_cli import CLI, lines_before_exit, tmux_cli
+from test_cli import cli_reader, lines_before_exit, tmux_cli
 from test_session import scripted_server_session
 
 CAPS = ("message-tags", "echo-message", "draft/message-redaction", "server-time", "batch")
@@ -162,9 +160,7 @@ def test_cli_script_prints_deletions_by_others(server_process):
     process = server_process()
     masha = IRCTestClient(process.address).register("masha", caps=CAPS)
     masha.join("#general")
-    reader = subprocess.Popen([sys.executable, CLI, "--port", str(process.address[1]), "--nick", "reader"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
-    try:
+    with cli_reader(process.address[1]) as reader:
         masha.expect(r":reader!\S+ JOIN #general")
         masha.send("PRIVMSG #general :oops")
         msgid = masha.expect(r"PRIVMSG #general :?oops").tags["msgid"]
@@ -174,7 +170,3 @@ def test_cli_script_prints_deletions_by_others(server_process):
         assert lines[1].rstrip().endswith("#general * masha deleted a message"), lines
         reader.stdin.close()
         assert reader.wait(10) == 0
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-        reader.stdout.close()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from common.client import events as ev
@@ -11,31 +10,7 @@ from common.client.formatting import mentions_nick, split_text
 from common.client.session import Session, SessionConfig
 from common.client.outgoing import Lane, lane_for, waits_for_pacing
 from common.protocol.message import Message
-from helpers import EventLog, IRCTestClient
-
-
-def start_session(address, nick: str, **overrides) -> tuple[Session, EventLog]:
-    """A registered session; unpaced unless ``pace_rate`` is given (most tests are not about pacing)."""
-    config = SessionConfig(host=address[0], port=address[1], nick=nick, **{"pace_rate": 0, **overrides})
-    session = Session(config)
-    session.start()
-    log = EventLog(session)
-    log.wait_for(ev.ConnectionState, state="registered")
-    return session, log
-
-
-@pytest.fixture
-def sessions():
-    started: list[Session] = []
-
-    def start(address, nick, **overrides):
-        session, log = start_session(address, nick, **overrides)
-        started.append(session)
-        return session, log
-
-    yield start
-    for session in started:
-        session.quit()
+from helpers import EventLog, IRCTestClient, start_session
 
 
 def test_registration_negotiates_capabilities(server_process, sessions):
@@ -278,14 +253,23 @@ def test_rejoin_lines_are_comma_lists_within_targmax_and_the_line_limit():
     assert [line.params for line in keyed] == [["#locked,#open,#other", "secret"]], "keyed channels first"
 
 
-def scripted_server_session(listener, **overrides) -> tuple[Session, EventLog, IRCTestClient]:
-    """A session registered with a server the test plays by hand (the order of lines is the point)."""
+def scripted_server_session(listener, offer: str | None = None,
+                            **overrides) -> tuple[Session, EventLog, IRCTestClient]:
+    """A session registered with a server the test plays by hand (the order of lines is the point); with
+    ``offer``, the server offers those capabilities in CAP LS and grants all that are asked for."""
     config = SessionConfig(host="127.0.0.1", port=listener.getsockname()[1], nick="alice", reconnect=False,
                            **overrides)
     session = Session(config)
     session.start()
     peer = IRCTestClient.accepted(listener)
-    peer.lines_until(r"^USER ")
+    if offer is None:
+        peer.lines_until(r"^USER ")
+    else:
+        peer.expect(r"^CAP LS 302")
+        peer.send(f":irc.test CAP * LS :{offer}")
+        requested = peer.expect(r"^CAP REQ ").params[-1]
+        peer.send(f":irc.test CAP alice ACK :{requested}")
+        peer.expect(r"^CAP END")
     peer.send(":irc.test 001 alice :Welcome alice!~alice@client.test")
     peer.send(":irc.test 376 alice :End of MOTD")
     log = EventLog(session)
