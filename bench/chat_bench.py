@@ -778,7 +778,8 @@ def main() -> int:
         for option in ("clients", "senders", "seconds"):
             if getattr(args, option) is not None:
                 setattr(scenario, option, getattr(args, option))
-        scenario.history_cost = args.history_cost and name == "fanout"
+        # With every scenario, history off is measured for fan-out only; a scenario named asks for it itself.
+        scenario.history_cost = args.history_cost and (name == "fanout" or not every)
         report[name] = run_scenario(name, scenario)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "scenarios": report},
