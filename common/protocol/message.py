@@ -125,29 +125,36 @@ class Message:
 
     def format(self) -> str:
         """The line without CRLF. Raises ``ValueError`` for params that no line can carry."""
-        parts: list[str] = []
-        if self.tags:
-            parts.append("@" + format_tags(self.tags))
-        if self.source:
-            parts.append(":" + self.source)
-        parts.append(self.command)
-        if self.params:
-            *middle, last = self.params
-            for param in middle:
-                if not param or " " in param or param.startswith(":"):
-                    raise ValueError(f"middle parameter {param!r} needs the trailing position")
-                parts.append(param)
-            if not last or " " in last or last.startswith(":"):
-                last = ":" + last
-            parts.append(last)
-        line = " ".join(parts)
-        if "\r" in line or "\n" in line or "\0" in line:
-            raise ValueError("CR, LF and NUL cannot be sent inside an IRC line")
-        return line
+        return format_line(self.command, self.params, self.source, self.tags)
 
     def to_bytes(self) -> bytes:
         """The wire form: UTF-8 with CRLF."""
         return (self.format() + "\r\n").encode("utf-8")
+
+
+def format_line(command: str, params: list[str], source: str | None = None, tags: dict[str, str] | None = None
+                ) -> str:
+    """``Message(command, params, source, tags).format()`` without making the Message: numeric replies,
+    nineteen of them in a welcome, are formatted straight from their parts (``Outbox.numeric``)."""
+    parts: list[str] = []
+    if tags:
+        parts.append("@" + format_tags(tags))
+    if source:
+        parts.append(":" + source)
+    parts.append(command)
+    if params:
+        *middle, last = params
+        for param in middle:
+            if not param or " " in param or param.startswith(":"):
+                raise ValueError(f"middle parameter {param!r} needs the trailing position")
+            parts.append(param)
+        if not last or " " in last or last.startswith(":"):
+            last = ":" + last
+        parts.append(last)
+    line = " ".join(parts)
+    if "\r" in line or "\n" in line or "\0" in line:
+        raise ValueError("CR, LF and NUL cannot be sent inside an IRC line")
+    return line
 
 
 def middle_word(word: str) -> str:

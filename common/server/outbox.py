@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Sequence
 
-from common.protocol.message import Message, middle_word
+from common.protocol.message import Message, format_line, middle_word
 
 if TYPE_CHECKING:
     from common.server.connection import Connection
@@ -63,6 +63,23 @@ def tag_gates(caps: set[str]) -> tuple[bool, ...]:
     return tuple(cap in caps for cap in TAG_GATES)
 
 
+class FixedReplies:
+    """Numeric replies whose text never changes (ISUPPORT, the MOTD, 002-004), encoded once: each client
+    gets them as one piece with its nick put in. A welcome is nineteen numerics, most of them these, and
+    formatting each for every arrival was most of a registration's cost (bench/idle_scale.py)."""
+
+    def __init__(self, server_name: str, replies: list[tuple[str, ...]]) -> None:
+        self._pieces: list[tuple[bytes, bytes]] = []  # (":server CODE ", " params…\r\n"): the nick goes between
+        for code, *params in replies:
+            head = f":{server_name} {code} "
+            line = format_line(code, ["*", *map(middle_word, params[:-1]), params[-1]], server_name)
+            self._pieces.append((head.encode(), (line[len(head) + 1:] + "\r\n").encode()))
+
+    def for_nick(self, nick: str) -> bytes:
+        word = nick.encode()
+        return b"".join(head + word + rest for head, rest in self._pieces)
+
+
 class Outbox:
     """Collects lines and their connections; the sequencer stores what it carries, then takes the lines
     with ``take_relays()``.
@@ -96,7 +113,12 @@ class Outbox:
         Replies often echo what the client sent (a channel name, a nick); a word that cannot stand in the
         middle of a line (empty, with a space, or starting with ':') is shown as ``*`` instead."""
         *middle, last = [client.nick, *params]
-        self.send(client, Message(code, [*map(middle_word, middle), last], source=self.server_name))
+        line = format_line(code, [*map(middle_word, middle), last], self.server_name)  # a numeric has no tags
+        self._relays.append(Relay((client.conn,), (line + "\r\n").encode(), self._storing))
+
+    def fixed_replies(self, client: "Client", replies: FixedReplies) -> None:
+        """``numeric()`` for each of ``replies``, in order, as one piece."""
+        self._relays.append(Relay((client.conn,), replies.for_nick(middle_word(client.nick)), self._storing))
 
     def relay(self, recipients: "Iterable[Client] | ChannelAudience", message: Message) -> None:
         """The same message to many clients: one encoding per tag variant, shared by its recipients.

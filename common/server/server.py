@@ -37,13 +37,14 @@ from common.protocol.framing import LineFramer, RawLine
 from common.server.history import Checkpointer, HistoryStore, format_time
 from common.server.limits import ArrivalThrottle, FloodGate
 from common.protocol.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
-from common.server.outbox import Outbox
+from common.server.outbox import FixedReplies, Outbox
 from common.server import commands
 from common.protocol import tls
 from common.server.sequencer import Sequencer
 from common.server.state import MEMBER_PREFIXES, Channel, Client, ServerState
 
 VERSION = "classchat-1.0"
+ACCEPT_BATCH = 1024  # connections taken off the listen queue before any of them is started
 log = logging.getLogger("classchat.server")
 audit_log = logging.getLogger("classchat.audit")
 
@@ -102,6 +103,7 @@ class ChatServer:
         self.state = ServerState()
         self.version = VERSION
         self.created_text = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        self._fixed_replies: dict[str, FixedReplies] = {}  # see fixed_replies()
         self.tls_context = tls.server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
         self.listener = self._listen(config.port)
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
@@ -251,22 +253,31 @@ class ChatServer:
     # ------------------------------------------------------------ connections
 
     def _accept_pending(self, listener: socket.socket) -> None:
-        """Accept every connection waiting, not just one: this thread may wait up to the interpreter's
-        switch interval for the GIL after each wake-up, so one accept per wake caps arrivals near 200/s."""
-        for _ in range(256):
+        """Take every connection waiting (up to ``ACCEPT_BATCH``) off the listen queue, then start them.
+
+        Accepting is cheap and starting a connection (its objects, its thread) is not, so the queue is
+        emptied first: a class that connects at once (5000 clients in a quarter of a second, in
+        bench/idle_scale.py) would otherwise fill it while threads start, and the kernel drops what does
+        not fit, which costs that client a one-second SYN retry. One accept per wake-up would also cap
+        arrivals near 200/s: this thread may wait up to the interpreter's switch interval for the GIL."""
+        arrivals: list[tuple[socket.socket, tuple]] = []
+        for _ in range(ACCEPT_BATCH):
             try:
-                sock, address = listener.accept()
+                arrivals.append(listener.accept())
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as error:
                 # Out of file descriptors, for example: wait a little instead of spinning on the listener.
                 log.warning("accept failed: %s", error)
                 self._stopping.wait(0.1)
-                return
+                break
+        for sock, address in arrivals:
             self._start_connection(sock, address, listener is self.tls_listener)
 
     def _start_connection(self, sock: socket.socket, address: tuple, use_tls: bool) -> None:
-        sock.setblocking(True)
+        # ``sock`` is blocking already (accept4() without SOCK_NONBLOCK; Python gives it no timeout): no
+        # setblocking(True) here, a call that hands the GIL over and cost the accepting thread about 180 µs
+        # per arrival while reader threads were busy (bench/idle_scale.py).
         # Nagle's algorithm stays on (no TCP_NODELAY), as in ngircd and the seed: with it off, every line to
         # every client was a TCP segment of its own, and a teacher's message to 500 students cost 13.5 µs of
         # server CPU per delivery instead of 6.0 (bench/chat_bench.py --scenario paced), with no better
@@ -545,6 +556,12 @@ class ChatServer:
             *([f"CHATHISTORY={commands.CHATHISTORY_LIMIT}", "MSGREFTYPES=timestamp,msgid"]
               if self.history_enabled else []),
         ]
+
+    def fixed_replies(self, key: str, make: Callable[[], list[tuple[str, ...]]]) -> FixedReplies:
+        replies = self._fixed_replies.get(key)
+        if replies is None:  # called with the state lock held: no other thread makes it meanwhile
+            replies = self._fixed_replies[key] = FixedReplies(self.config.name, make())
+        return replies
 
     def motd_lines(self) -> list[str]:
         return self.config.motd + ([self.logging_notice()] if self.history_enabled else [])

@@ -21,7 +21,7 @@ from common.protocol.reactions import REDACTION_CAP  # offered with history only
 from common.server.accounts import AccountStore
 from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
-from common.server.outbox import Outbox
+from common.server.outbox import FixedReplies, Outbox
 from common.server.state import Channel, Client, ServerState
 
 # Capabilities we offer (CAP LS 302). cap-notify is implied by 302 but may be requested too.
@@ -81,6 +81,9 @@ class ServerServices(Protocol):
     def isupport_tokens(self) -> list[str]: ...
 
     def motd_lines(self) -> list[str]: ...
+
+    def fixed_replies(self, key: str, make: Callable[[], list[tuple[str, ...]]]) -> FixedReplies:
+        """The replies ``make()`` gives, encoded the first time ``key`` is asked for and kept."""
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]: ...
 
@@ -258,21 +261,25 @@ def send_topic(req: Request, channel: Channel) -> None:
 
 
 def send_motd(req: Request) -> None:
-    lines = req.server.motd_lines()
+    req.out.fixed_replies(req.client, req.server.fixed_replies("motd", lambda: motd_replies(req.server)))
+
+
+def motd_replies(server: ServerServices) -> list[tuple[str, ...]]:
+    lines = server.motd_lines()
     if not lines:
-        req.reply(rpl.ERR_NOMOTD, "MOTD File is missing")
-        return
-    req.reply(rpl.RPL_MOTDSTART, f"- {req.server.config.name} Message of the day - ")
-    for line in lines:
-        req.reply(rpl.RPL_MOTD, f"- {line}")
-    req.reply(rpl.RPL_ENDOFMOTD, "End of /MOTD command.")
+        return [(rpl.ERR_NOMOTD, "MOTD File is missing")]
+    return [(rpl.RPL_MOTDSTART, f"- {server.config.name} Message of the day - "),
+            *((rpl.RPL_MOTD, f"- {line}") for line in lines),
+            (rpl.RPL_ENDOFMOTD, "End of /MOTD command.")]
 
 
 def send_isupport(req: Request) -> None:
     """RPL_ISUPPORT, at most 13 tokens a line (modern.ircdocs.horse "RPL_ISUPPORT")."""
-    tokens = req.server.isupport_tokens()
-    for start in range(0, len(tokens), 13):
-        req.reply(rpl.RPL_ISUPPORT, *tokens[start:start + 13], "are supported by this server")
+    def make() -> list[tuple[str, ...]]:
+        tokens = req.server.isupport_tokens()
+        return [(rpl.RPL_ISUPPORT, *tokens[start:start + 13], "are supported by this server")
+                for start in range(0, len(tokens), 13)]
+    req.out.fixed_replies(req.client, req.server.fixed_replies("isupport", make))
 
 
 def send_lusers(req: Request) -> None:

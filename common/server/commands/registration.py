@@ -156,10 +156,11 @@ def try_register(req: Request) -> None:
     announce_online(req.out, req.state, client)
     server = req.server
     req.reply(rpl.RPL_WELCOME, f"Welcome to the {config.network} IRC Network {client.prefix}")
-    req.reply(rpl.RPL_YOURHOST, f"Your host is {config.name}, running version {server.version}")
-    req.reply(rpl.RPL_CREATED, f"This server was created {server.created_text}")
-    req.reply(rpl.RPL_MYINFO, config.name, server.version, USER_MODES, "".join(sorted("".join(CHANMODES) + "ov")),
-              "bkloqv")  # the channel modes that take a parameter (Y is given on joining, never set)
+    req.out.fixed_replies(client, server.fixed_replies("welcome", lambda: [
+        (rpl.RPL_YOURHOST, f"Your host is {config.name}, running version {server.version}"),
+        (rpl.RPL_CREATED, f"This server was created {server.created_text}"),
+        (rpl.RPL_MYINFO, config.name, server.version, USER_MODES, "".join(sorted("".join(CHANMODES) + "ov")),
+         "bkloqv")]))  # the channel modes that take a parameter (Y is given on joining, never set)
     send_isupport(req)
     send_lusers(req)
     send_motd(req)
