@@ -7,6 +7,8 @@ registers.
 """
 from __future__ import annotations
 
+import pytest
+
 from common.server.commands import COMMANDS, queries
 from common.server.nick_history import NickHistory, PastNick
 from helpers import assert_still_served
@@ -495,6 +497,25 @@ def test_labeled_command_with_several_replies_gets_a_batch(server):
     assert line.params == [f"-{reference}"]
     assert {m.tags.get("batch") for m in inside} == {reference}
     assert [m.command for m in inside][0] == "311" and inside[-1].command == "318"
+
+
+@pytest.mark.parametrize("command, first, last", [("MOTD", "375", "376"), ("VERSION", "351", "005")])
+def test_labeled_command_with_fixed_replies_batches_each_line(server, command, first, last):
+    """The MOTD and ISUPPORT are encoded once and sent as one piece: still one labeled reply per line."""
+    alice = server.connect("alice", caps=LABEL_CAPS)
+    alice.send(f"@label=f1 {command}")
+    start = alice.expect(r" BATCH \+")
+    assert start.tags == {"label": "f1"}
+    reference = start.params[0][1:]
+    inside = []
+    while (line := alice.expect(r".")).command != "BATCH":
+        inside.append(line)
+    assert line.params == [f"-{reference}"]
+    assert all(m.tags == {"batch": reference} for m in inside)
+    assert inside[0].command == first and inside[-1].command == last
+    assert len(inside) >= 3
+    alice.send("PING :still")  # and the next command's reply comes after the batch, unlabeled
+    assert alice.expect(r" PONG ").tags == {}
 
 
 def test_labeled_command_without_replies_gets_ack(server):

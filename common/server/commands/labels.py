@@ -43,7 +43,8 @@ def labeled(lines: list[bytes], label: str, server_name: str) -> list[bytes]:
     """One command's lines for one client, labeled (see the module docstring)."""
     if not lines:
         return [Message("ACK", [], source=server_name, tags={"label": label}).to_bytes()]
-    messages = [parse(line.decode()) for line in lines]
+    # A piece may hold several lines (``Outbox.fixed_replies``: the MOTD, ISUPPORT): each is a reply.
+    messages = [parse(line) for piece in lines for line in piece.decode().split("\r\n") if line]
     if len(messages) == 1 or is_one_multiline_batch(messages):
         first = messages[0]
         first.tags = {"label": label, **first.tags}
