@@ -11,8 +11,18 @@ Closing keeps the order of what was sent: ``close()`` queues the closing ERROR a
 buffered, accepts nothing more, and shuts the socket down only once the buffer is sent, or after
 ``CLOSE_FLUSH_SECONDS``, or at once when the buffer is hopeless (SendQ exceeded, the peer gone). Until
 then the flusher finishes the writes; the receiving side is shut at once, so the reader thread ends and
-the others see the QUIT without waiting. The file descriptor is closed by whichever comes last: the
-reader thread's ``release()`` or the flusher once the final lines are out.
+the others see the QUIT without waiting. The file descriptor is closed by whichever comes last:
+``release()`` or the flusher once the final lines are out.
+
+The common case takes no lock: while nothing is buffered (``_direct``), ``deliver()`` hands the bytes
+straight to the kernel. That is safe because of who does what. Only the sequencer calls ``deliver()``,
+and only it adds to the buffer, so while ``_direct`` holds nobody else is sending lines: the flusher
+has nothing to send, and a ``close()`` from another thread (a ping timeout) only puts its ERROR after or
+before ours and shuts the socket down, which makes our ``send()`` fail harmlessly. And the descriptor,
+the one thing that must not change under a ``send()``, is closed only after ``release()``, which is
+called by the sequencer itself (an action after delivery, once nothing later can be bound for this
+connection) or for a connection the sequencer never saw: so a line can never reach a new connection
+that was given the same descriptor number. Everything else happens under ``_lock``.
 """
 from __future__ import annotations
 
@@ -116,26 +126,21 @@ class Connection:
         """Send ``data`` after what is buffered: the sequencer's call, once per connection and batch.
 
         When nothing is buffered (nearly always) the bytes go straight to the kernel, with no copy into
-        the buffer and one lock round: a teacher's message to 500 students is 500 of these in a row.
-        (``acquire()``/``release()`` rather than ``with``: on Python 3.11 ``with`` costs twice as much,
-        and this runs once per recipient; bench/chat_bench.py --scenario paced shows it.)"""
-        lock = self._lock
-        lock.acquire()
-        try:
-            if self._direct:
-                try:
-                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError:
-                    return  # the peer is gone: the reader thread sees it too and cleans up
-                if sent == len(data):
-                    return
-                data = memoryview(data)[sent:]
+        the buffer and without the lock (why that is safe: the module docstring): a teacher's message to
+        500 students is 500 of these in a row."""
+        if self._direct:
+            try:
+                sent = self.sock.send(data, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the peer is gone: the reader thread sees it too and cleans up
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        with self._lock:
             self._enqueue_locked(data)
             start_watching = self._flush_locked()
-        finally:
-            lock.release()
         if start_watching:
             self._flusher.watch(self)
 
@@ -172,8 +177,9 @@ class Connection:
             self._flusher.watch(self)  # also when watched already: it wakes to heed the close deadline
 
     def release(self) -> None:
-        """Called once, by the reader thread, after its cleanup: close the file descriptor now, or, while
-        the last lines are still being sent, let the flusher close it when they are out."""
+        """Called once the connection is done with, by the sequencer after its last lines (or, for a
+        connection the sequencer never saw, by the thread that refused it): close the file descriptor
+        now, or, while the last lines are still being sent, let the flusher close it when they are out."""
         with self._lock:
             self._released = True
             if self._closing and not self._shut:

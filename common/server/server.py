@@ -310,10 +310,12 @@ class ChatServer:
     def _refuse_unstarted(self, client: Client, error: Exception) -> None:
         """A connection whose reader thread could not start: tell it, forget it, and go on serving."""
         log.error("could not start a thread for %s (%s): connection refused", client.conn.host, error)
-        with self.state.lock:
+        conn = client.conn
+        with self.transaction() as out:
             self.state.remove(client)
-        client.conn.close("Server is out of resources; try again later", tell_client=True)
-        client.conn.release()
+            # Released by the sequencer, after any lines it has for this connection (see connection.py).
+            out.after_delivery.append(lambda: (conn.close("Server is out of resources; try again later",
+                                                          tell_client=True), conn.release()))
 
     def _admission_refusal(self, address: str, limited: bool) -> str | None:
         """Why a new connection from ``address`` may not stay, or None. Called with the state lock held."""
