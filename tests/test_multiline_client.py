@@ -3,7 +3,6 @@ one message (to our server, and to servers the test plays: one without the capab
 limits), a batch received as one message, live and from the history, and what a server cannot make it do."""
 from __future__ import annotations
 
-import socket
 import time
 
 from hypothesis import given, settings, strategies as st
@@ -101,88 +100,68 @@ def test_a_session_sends_several_lines_as_one_message(server_process, sessions):
 
 
 def test_without_the_capability_the_lines_go_one_by_one():
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = scripted_server_session(listener, pace_rate=0)
-        try:
-            assert session.send_text("#c", CODE)
-            received = [parse(line) for line in peer.lines_until(r"^PRIVMSG #c :?print\('готово'\)")]
-            assert [(line.command, *line.params) for line in received] == [
-                ("PRIVMSG", "#c", line) for line in CODE.split("\n") if line], "no batch, no blank line"
-        finally:
-            peer.close()
-            session.quit(timeout=1)
+    with scripted_server_session(pace_rate=0) as (session, log, peer):
+        assert session.send_text("#c", CODE)
+        received = [parse(line) for line in peer.lines_until(r"^PRIVMSG #c :?print\('готово'\)")]
+        assert [(line.command, *line.params) for line in received] == [
+            ("PRIVMSG", "#c", line) for line in CODE.split("\n") if line], "no batch, no blank line"
 
 
 def test_a_text_beyond_the_servers_limits_goes_in_several_batches():
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = scripted_server_session(
-            listener, "batch echo-message draft/multiline=max-bytes=60,max-lines=3", pace_rate=0)
-        try:
-            text = "\n".join(f"строка {n}" for n in range(8))
-            assert session.send_text("#c", text)
-            batches = []
-            for _ in range(3):
-                start = peer.expect(r"^BATCH \+\S+ draft/multiline #c$")
-                reference = start.params[0][1:]
-                lines = peer.lines_until(rf"^BATCH -{reference}$")
-                assert all(line.startswith(f"@batch={reference} PRIVMSG #c :") for line in lines[:-1]), lines
-                batches.append([line.split(" :", 1)[1] for line in lines[:-1]])
-            assert [len(batch) for batch in batches] == [3, 3, 2]
-            assert all(len("\n".join(batch).encode()) <= 60 for batch in batches)
-            assert sum(batches, []) == text.split("\n")
-        finally:
-            peer.close()
-            session.quit(timeout=1)
+    offer = "batch echo-message draft/multiline=max-bytes=60,max-lines=3"
+    with scripted_server_session(offer, pace_rate=0) as (session, log, peer):
+        text = "\n".join(f"строка {n}" for n in range(8))
+        assert session.send_text("#c", text)
+        batches = []
+        for _ in range(3):
+            start = peer.expect(r"^BATCH \+\S+ draft/multiline #c$")
+            reference = start.params[0][1:]
+            lines = peer.lines_until(rf"^BATCH -{reference}$")
+            assert all(line.startswith(f"@batch={reference} PRIVMSG #c :") for line in lines[:-1]), lines
+            batches.append([line.split(" :", 1)[1] for line in lines[:-1]])
+        assert [len(batch) for batch in batches] == [3, 3, 2]
+        assert all(len("\n".join(batch).encode()) <= 60 for batch in batches)
+        assert sum(batches, []) == text.split("\n")
 
 
 def test_a_batch_from_the_server_is_one_message_live_and_in_history():
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = scripted_server_session(
-            listener, "batch message-tags server-time draft/chathistory draft/multiline=max-bytes=4096", pace_rate=0)
-        try:
-            peer.send("@msgid=m1;time=2026-01-01T10:00:00.000Z :bob!b@h BATCH +x draft/multiline #c")
-            peer.send("@batch=x :bob!b@h PRIVMSG #c :первая, alice")
-            peer.send("@batch=x :bob!b@h PRIVMSG #c :")
-            peer.send("@batch=x :bob!b@h PRIVMSG #c :вторая ")
-            peer.send("@batch=x;draft/multiline-concat :bob!b@h PRIVMSG #c :продолжение")
-            peer.send(":bob!b@h BATCH -x")
-            message = log.wait_for(ev.ChatMessage, sender="bob")
-            assert message.text == "первая, alice\n\nвторая продолжение"
-            assert message.msgid == "m1" and message.time.year == 2026 and message.mentions_me
-            peer.send(":irc.test BATCH +h chathistory #c")
-            peer.send("@batch=h;msgid=m0 :carol!c@h BATCH +y draft/multiline #c")
-            peer.send("@batch=y :carol!c@h PRIVMSG #c :a")
-            peer.send("@batch=y :carol!c@h PRIVMSG #c :b")
-            peer.send("@batch=h :carol!c@h BATCH -y")
-            peer.send("@batch=h;msgid=m00 :dave!d@h PRIVMSG #c :one line")
-            peer.send(":irc.test BATCH -h")
-            history = log.wait_for(ev.HistoryBatch)
-            assert [(m.sender, m.text, m.msgid, m.history) for m in history.messages] == [
-                ("carol", "a\nb", "m0", True), ("dave", "one line", "m00", True)]
-        finally:
-            peer.close()
-            session.quit(timeout=1)
+    offer = "batch message-tags server-time draft/chathistory draft/multiline=max-bytes=4096"
+    with scripted_server_session(offer, pace_rate=0) as (session, log, peer):
+        peer.send("@msgid=m1;time=2026-01-01T10:00:00.000Z :bob!b@h BATCH +x draft/multiline #c")
+        peer.send("@batch=x :bob!b@h PRIVMSG #c :первая, alice")
+        peer.send("@batch=x :bob!b@h PRIVMSG #c :")
+        peer.send("@batch=x :bob!b@h PRIVMSG #c :вторая ")
+        peer.send("@batch=x;draft/multiline-concat :bob!b@h PRIVMSG #c :продолжение")
+        peer.send(":bob!b@h BATCH -x")
+        message = log.wait_for(ev.ChatMessage, sender="bob")
+        assert message.text == "первая, alice\n\nвторая продолжение"
+        assert message.msgid == "m1" and message.time.year == 2026 and message.mentions_me
+        peer.send(":irc.test BATCH +h chathistory #c")
+        peer.send("@batch=h;msgid=m0 :carol!c@h BATCH +y draft/multiline #c")
+        peer.send("@batch=y :carol!c@h PRIVMSG #c :a")
+        peer.send("@batch=y :carol!c@h PRIVMSG #c :b")
+        peer.send("@batch=h :carol!c@h BATCH -y")
+        peer.send("@batch=h;msgid=m00 :dave!d@h PRIVMSG #c :one line")
+        peer.send(":irc.test BATCH -h")
+        history = log.wait_for(ev.HistoryBatch)
+        assert [(m.sender, m.text, m.msgid, m.history) for m in history.messages] == [
+            ("carol", "a\nb", "m0", True), ("dave", "one line", "m00", True)]
 
 
 def test_what_a_server_sends_in_a_batch_is_bounded():
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = scripted_server_session(
-            listener, "batch draft/multiline=max-bytes=4096", pace_rate=0)
-        try:
-            peer.send(":bob!b@h BATCH +huge draft/multiline #c")
-            chunk = "x" * 400
-            peer.send(b"".join(f"@batch=huge :bob!b@h PRIVMSG #c :{chunk}\r\n".encode() for _ in range(700)))
-            peer.send(":bob!b@h BATCH -huge")
-            for number in range(20):  # more batches opened than a client keeps; none ever ends
-                peer.send(f":bob!b@h BATCH +open{number} draft/multiline #c")
-            peer.send(":bob!b@h PRIVMSG #c :after all that")
-            message = log.wait_for(ev.ChatMessage, sender="bob")
-            assert message.text == "after all that", "the oversized batch was dropped, not shown"
-            assert session._handler._multiline._open.keys() <= {f"open{n}" for n in range(20)}
-            assert len(session._handler._multiline._open) <= 8
-        finally:
-            peer.close()
-            session.quit(timeout=1)
+    offer = "batch draft/multiline=max-bytes=4096"
+    with scripted_server_session(offer, pace_rate=0) as (session, log, peer):
+        peer.send(":bob!b@h BATCH +huge draft/multiline #c")
+        chunk = "x" * 400
+        peer.send(b"".join(f"@batch=huge :bob!b@h PRIVMSG #c :{chunk}\r\n".encode() for _ in range(700)))
+        peer.send(":bob!b@h BATCH -huge")
+        for number in range(20):  # more batches opened than a client keeps; none ever ends
+            peer.send(f":bob!b@h BATCH +open{number} draft/multiline #c")
+        peer.send(":bob!b@h PRIVMSG #c :after all that")
+        message = log.wait_for(ev.ChatMessage, sender="bob")
+        assert message.text == "after all that", "the oversized batch was dropped, not shown"
+        assert session._handler._multiline._open.keys() <= {f"open{n}" for n in range(20)}
+        assert len(session._handler._multiline._open) <= 8
 
 
 def test_fail_replies_of_a_batch_read_in_both_languages():

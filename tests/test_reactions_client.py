@@ -3,8 +3,6 @@ the real server (reacting, taking back, deleting, a REDACT that names another co
 FAIL replies in Russian), and the CLI as a person (tmux) and a script run it."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from common.client import events as ev
@@ -111,19 +109,14 @@ def test_a_refused_deletion_reads_in_russian(sessions):
 def test_a_redact_naming_another_conversations_message_is_ignored():
     """The test plays the server: a REDACT that names a message the session saw in another conversation is
     ignored, as the spec asks; the one that names the right conversation deletes it."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = scripted_server_session(listener)
-        try:
-            peer.send("@msgid=m1 :petya!p@h PRIVMSG #a :in a")
-            log.wait_for(ev.ChatMessage, text="in a")
-            peer.send(":petya!p@h REDACT #b m1")
-            peer.send(":petya!p@h REDACT #a m1 :wrong channel")
-            deleted = log.wait_for(ev.MessageDeleted)
-            assert (deleted.conversation, deleted.sender, deleted.reason) == ("#a", "petya", "wrong channel")
-            assert [event for event in log.seen if isinstance(event, ev.MessageDeleted)] == [deleted]
-        finally:
-            peer.close()
-            session.quit(timeout=1)
+    with scripted_server_session() as (session, log, peer):
+        peer.send("@msgid=m1 :petya!p@h PRIVMSG #a :in a")
+        log.wait_for(ev.ChatMessage, text="in a")
+        peer.send(":petya!p@h REDACT #b m1")
+        peer.send(":petya!p@h REDACT #a m1 :wrong channel")
+        deleted = log.wait_for(ev.MessageDeleted)
+        assert (deleted.conversation, deleted.sender, deleted.reason) == ("#a", "petya", "wrong channel")
+        assert [event for event in log.seen if isinstance(event, ev.MessageDeleted)] == [deleted]
 
 
 # ------------------------------------------------------------------ the CLI

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import socket
+from contextlib import contextmanager
+from typing import Iterator
 
 from hypothesis import given, settings, strategies as st
 
@@ -253,41 +255,43 @@ def test_rejoin_lines_are_comma_lists_within_targmax_and_the_line_limit():
     assert [line.params for line in keyed] == [["#locked,#open,#other", "secret"]], "keyed channels first"
 
 
-def scripted_server_session(listener, offer: str | None = None,
-                            **overrides) -> tuple[Session, EventLog, IRCTestClient]:
+@contextmanager
+def scripted_server_session(offer: str | None = None,
+                            **overrides) -> Iterator[tuple[Session, EventLog, IRCTestClient]]:
     """A session registered with a server the test plays by hand (the order of lines is the point); with
-    ``offer``, the server offers those capabilities in CAP LS and grants all that are asked for."""
-    config = SessionConfig(host="127.0.0.1", port=listener.getsockname()[1], nick="alice", reconnect=False,
-                           **overrides)
-    session = Session(config)
-    session.start()
-    peer = IRCTestClient.accepted(listener)
-    if offer is None:
-        peer.lines_until(r"^USER ")
-    else:
-        peer.expect(r"^CAP LS 302")
-        peer.send(f":irc.test CAP * LS :{offer}")
-        requested = peer.expect(r"^CAP REQ ").params[-1]
-        peer.send(f":irc.test CAP alice ACK :{requested}")
-        peer.expect(r"^CAP END")
-    peer.send(":irc.test 001 alice :Welcome alice!~alice@client.test")
-    peer.send(":irc.test 376 alice :End of MOTD")
-    log = EventLog(session)
-    log.wait_for(ev.ConnectionState, state="registered")
-    return session, log, peer
-
-
-def test_a_pong_never_waits_behind_a_paste():
+    ``offer``, the server offers those capabilities in CAP LS and grants all that are asked for. On the
+    way out the server's end is closed and the session quits."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        session, log, peer = scripted_server_session(listener, pace_burst=1, pace_rate=1.0)
+        config = SessionConfig(host="127.0.0.1", port=listener.getsockname()[1], nick="alice", reconnect=False,
+                               **overrides)
+        session = Session(config)
+        session.start()
+        peer = IRCTestClient.accepted(listener)
         try:
-            assert session.send_text("bob", "\n".join(f"pasted line {index}" for index in range(10)))
-            peer.send("PING :are-you-there")
-            before = peer.lines_until(r"^PONG :?are-you-there$", timeout=2)
-            assert sum(" PRIVMSG " in f" {line}" for line in before) <= 2, before
+            if offer is None:
+                peer.lines_until(r"^USER ")
+            else:
+                peer.expect(r"^CAP LS 302")
+                peer.send(f":irc.test CAP * LS :{offer}")
+                requested = peer.expect(r"^CAP REQ ").params[-1]
+                peer.send(f":irc.test CAP alice ACK :{requested}")
+                peer.expect(r"^CAP END")
+            peer.send(":irc.test 001 alice :Welcome alice!~alice@client.test")
+            peer.send(":irc.test 376 alice :End of MOTD")
+            log = EventLog(session)
+            log.wait_for(ev.ConnectionState, state="registered")
+            yield session, log, peer
         finally:
             peer.close()
             session.quit(timeout=1)
+
+
+def test_a_pong_never_waits_behind_a_paste():
+    with scripted_server_session(pace_burst=1, pace_rate=1.0) as (session, log, peer):
+        assert session.send_text("bob", "\n".join(f"pasted line {index}" for index in range(10)))
+        peer.send("PING :are-you-there")
+        before = peer.lines_until(r"^PONG :?are-you-there$", timeout=2)
+        assert sum(" PRIVMSG " in f" {line}" for line in before) <= 2, before
 
 
 def test_ctcp_requests_neither_delay_typed_lines_nor_get_unbounded_answers(make_server, sessions):

@@ -10,6 +10,7 @@ view to ask for one that was left out (the CLI asks with getpass, so that it nev
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -266,23 +267,25 @@ def cmd_react(inv: Invocation) -> CommandResult:
     return sent(reactions.toggle(inv.current, msgid, emoji), inv)
 
 
-def in_classroom(inv: Invocation) -> tuple[str, list[str]] | CommandResult:
-    """The channel a hand or poll command is about (a leading ``#channel``, else the current one) and the
-    words after it; or what to say when there is none, or when the server has no hands and polls."""
-    if not inv.session.has_classroom:
-        return CommandResult(output=[tr("classroom_missing", inv.lang)], sent=False)
-    channel, words = inv.channel_or_current()
-    if channel is None:
-        return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
-    return channel, words
+def classroom_command(handler: Callable[[Invocation, str, list[str]], CommandResult]
+                      ) -> Callable[[Invocation], CommandResult]:
+    """A hand or poll command: ``handler(inv, channel, words)`` gets the channel it is about (a leading
+    ``#channel``, else the current one) and the words after it. When there is no channel, or the server
+    has no hands and polls, the user is told so instead."""
+    @functools.wraps(handler)
+    def run(inv: Invocation) -> CommandResult:
+        if not inv.session.has_classroom:
+            return CommandResult(output=[tr("classroom_missing", inv.lang)], sent=False)
+        channel, words = inv.channel_or_current()
+        if channel is None:
+            return CommandResult(output=[tr("no_target", inv.lang)], sent=False)
+        return handler(inv, channel, words)
+    return run
 
 
-def cmd_hand(inv: Invocation) -> CommandResult:
+@classroom_command
+def cmd_hand(inv: Invocation, channel: str, words: list[str]) -> CommandResult:
     """/hand (up), /hand down, /hand list; for teachers /hand clear and /hand lower NICK."""
-    found = in_classroom(inv)
-    if isinstance(found, CommandResult):
-        return found
-    channel, words = found
     verb = (words[0] if words else "up").upper()
     if verb == "LIST" and len(words) == 1:
         return sent(inv.session.list_hands(channel), inv)
@@ -293,23 +296,17 @@ def cmd_hand(inv: Invocation) -> CommandResult:
     return CommandResult(output=[usage_of("hand", inv.lang)], sent=False)
 
 
-def cmd_call(inv: Invocation) -> CommandResult:
-    found = in_classroom(inv)
-    if isinstance(found, CommandResult):
-        return found
-    channel, words = found
+@classroom_command
+def cmd_call(inv: Invocation, channel: str, words: list[str]) -> CommandResult:
     if len(words) != 1:
         return CommandResult(output=[usage_of("call", inv.lang)], sent=False)
     return sent(inv.session.command("HAND", channel, "CALL", words[0]), inv)
 
 
-def cmd_vote(inv: Invocation) -> CommandResult:
+@classroom_command
+def cmd_vote(inv: Invocation, channel: str, words: list[str]) -> CommandResult:
     """/vote N: the number goes to the server as typed (it checks it), with the number of the poll we saw,
     so that a vote meant for a poll that has just closed never lands in the next one."""
-    found = in_classroom(inv)
-    if isinstance(found, CommandResult):
-        return found
-    channel, words = found
     if len(words) != 1:
         return CommandResult(output=[usage_of("vote", inv.lang)], sent=False)
     poll = inv.session.classroom(channel).poll
@@ -317,12 +314,9 @@ def cmd_vote(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("VOTE", channel, words[0], *number), inv)
 
 
-def cmd_poll(inv: Invocation) -> CommandResult:
+@classroom_command
+def cmd_poll(inv: Invocation, channel: str, words: list[str]) -> CommandResult:
     """/poll [named] [SECONDS] question | option | option…; /poll alone shows the open poll again."""
-    found = in_classroom(inv)
-    if isinstance(found, CommandResult):
-        return found
-    channel, words = found
     if not words:
         return sent(inv.session.command("POLL", channel), inv)
     text = inv.text_after(1) if inv.args[0] == channel else inv.rest.strip()
@@ -332,11 +326,9 @@ def cmd_poll(inv: Invocation) -> CommandResult:
     return sent(inv.session.command("POLL", *request.params(channel)), inv)
 
 
-def cmd_endpoll(inv: Invocation) -> CommandResult:
-    found = in_classroom(inv)
-    if isinstance(found, CommandResult):
-        return found
-    return sent(inv.session.command("POLL", found[0], "CLOSE"), inv)
+@classroom_command
+def cmd_endpoll(inv: Invocation, channel: str, words: list[str]) -> CommandResult:
+    return sent(inv.session.command("POLL", channel, "CLOSE"), inv)
 
 
 def cmd_quote(inv: Invocation) -> CommandResult:

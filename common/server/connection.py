@@ -112,6 +112,7 @@ class Connection:
         self._refresh_direct_locked()
 
     def _refresh_direct_locked(self) -> None:
+        """``_direct`` is this, kept as a flag so that ``deliver()`` tests one attribute."""
         self._direct = not (self._pending or self.tls is not None or self._closing or self._closed
                             or self._overflowed)
 
@@ -197,7 +198,7 @@ class Connection:
             self._pending += b"\r\n" + final_line if self._overflowed and not final_line.startswith(b"\r\n") \
                 else final_line
         self._closing = True
-        self._direct = False
+        self._refresh_direct_locked()
         if self.tls is not None:
             self._encrypt_pending_locked()
             self._wire += self.tls.close_notify()
@@ -231,7 +232,7 @@ class Connection:
             return
         self._closed = True
         self._shut = True
-        self._direct = False
+        self._refresh_direct_locked()
         self._pending.clear()
         self._wire.clear()
         # Unread input makes close() send a reset, which can destroy the last lines still on their way:

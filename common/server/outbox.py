@@ -114,11 +114,15 @@ class Outbox:
         middle of a line (empty, with a space, or starting with ':') is shown as ``*`` instead."""
         *middle, last = [client.nick, *params]
         line = format_line(code, [*map(middle_word, middle), last], self.server_name)  # a numeric has no tags
-        self._relays.append(Relay((client.conn,), (line + "\r\n").encode(), self._storing))
+        self._send_bytes(client, (line + "\r\n").encode())
 
     def fixed_replies(self, client: "Client", replies: FixedReplies) -> None:
         """``numeric()`` for each of ``replies``, in order, as one piece."""
-        self._relays.append(Relay((client.conn,), replies.for_nick(middle_word(client.nick)), self._storing))
+        self._send_bytes(client, replies.for_nick(middle_word(client.nick)))
+
+    def _send_bytes(self, client: "Client", data: bytes) -> None:
+        """Lines already encoded, without tags, to one client."""
+        self._relays.append(Relay((client.conn,), data, self._storing))
 
     def relay(self, recipients: "Iterable[Client] | ChannelAudience", message: Message) -> None:
         """The same message to many clients: one encoding per tag variant, shared by its recipients.

@@ -274,12 +274,14 @@ def motd_replies(server: ServerServices) -> list[tuple[str, ...]]:
 
 
 def send_isupport(req: Request) -> None:
+    req.out.fixed_replies(req.client, req.server.fixed_replies("isupport", lambda: isupport_replies(req.server)))
+
+
+def isupport_replies(server: ServerServices) -> list[tuple[str, ...]]:
     """RPL_ISUPPORT, at most 13 tokens a line (modern.ircdocs.horse "RPL_ISUPPORT")."""
-    def make() -> list[tuple[str, ...]]:
-        tokens = req.server.isupport_tokens()
-        return [(rpl.RPL_ISUPPORT, *tokens[start:start + 13], "are supported by this server")
-                for start in range(0, len(tokens), 13)]
-    req.out.fixed_replies(req.client, req.server.fixed_replies("isupport", make))
+    tokens = server.isupport_tokens()
+    return [(rpl.RPL_ISUPPORT, *tokens[start:start + 13], "are supported by this server")
+            for start in range(0, len(tokens), 13)]
 
 
 def send_lusers(req: Request) -> None:
