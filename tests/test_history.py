@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import re
 import sqlite3
@@ -77,6 +78,31 @@ def test_the_store_refuses_numbers_sqlite_cannot_hold(db, caplog):
         store.write([StoredMessage("m2", 1001, "#y", "a!a@h", "PRIVMSG", "kept?"),
                      StoredMessage("m3", 2 ** 64, "#y", "a!a@h", "PRIVMSG", "from the far future")])
     assert [m.msgid for m in store.before("#y", None, 10)] == ["m1"], "part of a refused batch was stored"
+    store.close()
+
+
+def test_a_large_batch_is_stored_whole_in_order_or_not_at_all(db):
+    """A batch of 100 takes several INSERT statements (64, 32 and 4 rows): all of them are one transaction,
+    so a failure in the last leaves nothing of the batch; a batch of one is a statement of its own."""
+    store = HistoryStore(db)
+    store.db.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'poison'"
+                     " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+
+    times = itertools.count(1_700_000_000_000)
+
+    def batch(name: str, count: int, poison_at: int | None = None) -> list[StoredMessage]:
+        return [StoredMessage(f"{name}{i}", next(times), "#c", "alice!~a@h", "PRIVMSG",
+                              "poison" if i == poison_at else f"{name} {i}") for i in range(count)]
+
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+        store.write(batch("bad", 100, poison_at=98))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write(batch("lone", 1, poison_at=0))
+    assert store.before("#c", None, 500) == []
+    store.write(batch("good", 100))
+    assert [m.text for m in store.before("#c", None, 500)] == [f"good {i}" for i in range(100)]
+    store.write(batch("one", 1))
+    assert store.before("#c", None, 1)[0].msgid == "one0"
     store.close()
 
 

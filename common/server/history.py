@@ -288,6 +288,33 @@ class Checkpointer(threading.Thread):
         self.join()
 
 
+MESSAGE_COLUMNS = ("msgid, time_ms, target_key, target, sender, sender_key, sender_host, recipient_host, command,"
+                   " text, client_tags, ops_only, recipient_key, sender_account, recipient_account")
+MAX_ROWS_PER_INSERT = 64  # 960 parameters, well under SQLite's 32,766
+
+
+@functools.lru_cache(maxsize=None)
+def insert_messages_sql(rows: int) -> str:
+    placeholders = "(" + ", ".join("?" * len(MESSAGE_COLUMNS.split(","))) + ")"
+    return f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}) VALUES " + ", ".join([placeholders] * rows)
+
+
+def message_inserts(rows: list[tuple]) -> Iterator[tuple[str, list]]:
+    """INSERT statements, with their parameters, that store ``rows`` in order: each holds many rows.
+
+    Python's sqlite3 hands the GIL to another thread around every statement it runs (and executemany runs
+    one per row), and taking it back costs the sequencer a wait among hundreds of reader threads; one
+    statement for many rows costs one. The sizes are 64 and then powers of two, so that a handful of
+    statements is ever prepared (the module keeps them in its cache).
+    """
+    start = 0
+    while start < len(rows):
+        count = min(MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start:start + count]
+        yield insert_messages_sql(count), [value for row in chunk for value in row]
+        start += count
+
+
 class HistoryStore:
     """The history database. Every read sees the messages up to ``visible_up_to()``'s row id (all of
     them unless the sequencer says otherwise)."""
@@ -345,15 +372,16 @@ class HistoryStore:
         forget = [(casefold(name),) for name in forget_channels]
         if not (message_rows or channel_rows or forget):
             return
+        inserts = list(message_inserts(message_rows))
         if self.db.in_transaction:  # a failed ROLLBACK earlier must not make every later BEGIN fail
             self.db.execute("ROLLBACK")
+        if len(inserts) == 1 and not (channel_rows or forget):
+            self.db.execute(*inserts[0])  # one statement is a transaction of its own
+            return
         self.db.execute("BEGIN")
         try:
-            self.db.executemany(
-                "INSERT OR IGNORE INTO messages (msgid, time_ms, target_key, target, sender, sender_key, sender_host,"
-                " recipient_host, command, text, client_tags, ops_only, recipient_key, sender_account, recipient_account)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                message_rows)
+            for insert in inserts:
+                self.db.execute(*insert)
             self.db.executemany(
                 "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
                 " key, member_limit, bans, quiets, excepts, invexes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
