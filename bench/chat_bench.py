@@ -704,14 +704,23 @@ def history_cost(scenarios: dict) -> list[str]:
             f"{number(off['server_us_per_delivery'], '.2f')} µs of server CPU per delivery |"]
 
 
+def with_range(result: dict, median: str, extremes: str, style: str) -> str:
+    """``median (low–high)``; just the figure for results written before idle_scale.py took several runs."""
+    if extremes not in result:
+        return format(result[median], style)
+    low, high = result[extremes]
+    return f"{result[median]:{style}} ({low:{style}}–{high:{style}})"
+
+
 def idle_and_gui(scenarios: dict) -> list[str]:
     rows = []
     if idle := scenarios.get("idle"):
         counts = " / ".join(str(result["clients"]) for result in idle)
-        rates = " / ".join(f"{result['registrations_per_second']:,.0f}" for result in idle)
-        memory = " / ".join(f"{result['kib_per_client']:.1f}" for result in idle)
-        rows.append(f"| idle scale, {counts} registered clients (classchat only) | {rates} registrations/s; "
-                    f"{memory} KiB of server memory per idle client |")
+        rates = " / ".join(with_range(result, "registrations_per_second", "registrations_range", ",.0f")
+                           for result in idle)
+        memory = " / ".join(with_range(result, "kib_per_client", "kib_range", ".1f") for result in idle)
+        rows.append(f"| idle scale, {counts} registered clients (classchat only; median and range) | {rates} "
+                    f"registrations/s; {memory} KiB of server memory per idle client |")
     if gui := scenarios.get("gui"):
         rows.append(f"| GUI ingestion, {gui['rate']:.0f} messages/s into one window | longest Tk loop stall "
                     f"{gui['max_stall_ms']:.1f} ms, p99 heartbeat gap {gui['p99_gap_ms']:.1f} ms, "
