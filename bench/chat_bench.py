@@ -640,11 +640,16 @@ def number(value: float | None, form: str) -> str:
     return "–" if value is None else format(value, form)
 
 
+def with_range(median: float, low: float, high: float, style: str) -> str:
+    """``median (low–high)``, each number in ``style``: how every figure over several runs is shown."""
+    return f"{median:{style}} ({low:{style}}–{high:{style}})"
+
+
 def rate_cells(entry: dict) -> str:
     low, median, high = entry["min_rate"], entry["median_rate"], entry["max_rate"]
     if median >= 1e5:
         return f"{median / 1e6:.2f} M ({low / 1e6:.2f}–{high / 1e6:.2f})"
-    return f"{median:,.0f} ({low:,.0f}–{high:,.0f})"
+    return with_range(median, low, high, ",.0f")
 
 
 def cpu_cells(entry: dict) -> str:
@@ -654,7 +659,7 @@ def cpu_cells(entry: dict) -> str:
         return "–"
     if len(values) == 1:
         return f"{values[0]:.2f}"
-    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+    return with_range(statistics.median(values), min(values), max(values), ".2f")
 
 
 def row_cells(entry: dict, ours: float) -> list[str]:
@@ -704,21 +709,13 @@ def history_cost(scenarios: dict) -> list[str]:
             f"{number(off['server_us_per_delivery'], '.2f')} µs of server CPU per delivery |"]
 
 
-def with_range(result: dict, median: str, extremes: str, style: str) -> str:
-    """``median (low–high)``; just the figure for results written before idle_scale.py took several runs."""
-    if extremes not in result:
-        return format(result[median], style)
-    low, high = result[extremes]
-    return f"{result[median]:{style}} ({low:{style}}–{high:{style}})"
-
-
 def idle_and_gui(scenarios: dict) -> list[str]:
     rows = []
     if idle := scenarios.get("idle"):
         counts = " / ".join(str(result["clients"]) for result in idle)
-        rates = " / ".join(with_range(result, "registrations_per_second", "registrations_range", ",.0f")
+        rates = " / ".join(with_range(result["registrations_per_second"], *result["registrations_range"], ",.0f")
                            for result in idle)
-        memory = " / ".join(with_range(result, "kib_per_client", "kib_range", ".1f") for result in idle)
+        memory = " / ".join(with_range(result["kib_per_client"], *result["kib_range"], ".1f") for result in idle)
         rows.append(f"| idle scale, {counts} registered clients (classchat only; median and range) | {rates} "
                     f"registrations/s; {memory} KiB of server memory per idle client |")
     if gui := scenarios.get("gui"):

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat_bench import wait_for  # noqa: E402  (bench/ is on the path: this script's folder)
+from chat_bench import wait_for, with_range  # noqa: E402  (bench/ is on the path: this script's folder)
 from common.protocol.server_process import start_server_process  # noqa: E402
 
 
@@ -105,10 +105,8 @@ def main() -> int:
     print(f"{'clients':>8} {'registrations/s (range)':>26} {'KiB per idle client (range)':>28} {'server threads':>15} "
           f"{'listen overflows':>17}")
     for result in results:
-        low, high = result["registrations_range"]
-        rates = f"{result['registrations_per_second']:,.0f} ({low:,.0f}–{high:,.0f})"
-        low, high = result["kib_range"]
-        memory = f"{result['kib_per_client']:.1f} ({low:.1f}–{high:.1f})"
+        rates = with_range(result["registrations_per_second"], *result["registrations_range"], ",.0f")
+        memory = with_range(result["kib_per_client"], *result["kib_range"], ".1f")
         print(f"{result['clients']:>8} {rates:>26} {memory:>28} {result['server_threads']:>15} "
               f"{result['listen_overflows']:>17}")
     if args.json:

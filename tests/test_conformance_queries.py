@@ -485,16 +485,23 @@ def test_labeled_command_with_one_reply_gets_the_label(server):
     assert pong.tags == {"label": "abc"}
 
 
+def labeled_batch(client, label: str) -> tuple[str, list]:
+    """The labeled-response batch that comes next: its reference and the replies inside. Checks that it
+    opens with ``label`` and closes with its reference."""
+    start = client.expect(r" BATCH \+")
+    assert start.tags == {"label": label} and start.params[1] == "labeled-response"
+    reference = start.params[0][1:]
+    inside = []
+    while (line := client.expect(r".")).command != "BATCH":
+        inside.append(line)
+    assert line.params == [f"-{reference}"]
+    return reference, inside
+
+
 def test_labeled_command_with_several_replies_gets_a_batch(server):
     alice = server.connect("alice", caps=LABEL_CAPS)
     alice.send("@label=w1 WHOIS alice")
-    start = alice.expect(r" BATCH \+")
-    assert start.tags == {"label": "w1"} and start.params[1] == "labeled-response"
-    reference = start.params[0][1:]
-    inside = []
-    while (line := alice.expect(r".")).command != "BATCH":
-        inside.append(line)
-    assert line.params == [f"-{reference}"]
+    reference, inside = labeled_batch(alice, "w1")
     assert {m.tags.get("batch") for m in inside} == {reference}
     assert [m.command for m in inside][0] == "311" and inside[-1].command == "318"
 
@@ -504,13 +511,7 @@ def test_labeled_command_with_fixed_replies_batches_each_line(server, command, f
     """The MOTD and ISUPPORT are encoded once and sent as one piece: still one labeled reply per line."""
     alice = server.connect("alice", caps=LABEL_CAPS)
     alice.send(f"@label=f1 {command}")
-    start = alice.expect(r" BATCH \+")
-    assert start.tags == {"label": "f1"}
-    reference = start.params[0][1:]
-    inside = []
-    while (line := alice.expect(r".")).command != "BATCH":
-        inside.append(line)
-    assert line.params == [f"-{reference}"]
+    reference, inside = labeled_batch(alice, "f1")
     assert all(m.tags == {"batch": reference} for m in inside)
     assert inside[0].command == first and inside[-1].command == last
     assert len(inside) >= 3

@@ -129,6 +129,7 @@ class Connection:
         When nothing is buffered (nearly always) the bytes go straight to the kernel, with no copy into
         the buffer and without the lock (why that is safe: the module docstring): a teacher's message to
         500 students is 500 of these in a row."""
+        kernel_full = False
         if self._direct:
             try:
                 sent = self.sock.send(data, socket.MSG_DONTWAIT)
@@ -139,9 +140,10 @@ class Connection:
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
+            kernel_full = True  # another send now would only fail: the flusher sends when it is writable
         with self._lock:
             self._enqueue_locked(data)
-            start_watching = self._flush_locked()
+            start_watching = self._watch_locked() if kernel_full and not self._overflowed else self._flush_locked()
         if start_watching:
             self._flusher.watch(self)
 
