@@ -33,11 +33,12 @@ class Wire:
         self.flusher.start()
         self.ends: list[tuple[Connection, IRCTestClient]] = []
 
-    def connect(self, nick: str, caps: set[str] = frozenset()) -> tuple[Client, IRCTestClient]:
+    def connect(self, nick: str, caps: set[str] = frozenset(),
+                connection_class: type[Connection] = Connection) -> tuple[Client, IRCTestClient]:
         peer = IRCTestClient(self.listener.getsockname())
         peer.nick = nick
         sock, address = self.listener.accept()
-        conn = Connection(sock, address, 1 << 20, self.flusher)
+        conn = connection_class(sock, address, 1 << 20, self.flusher)
         self.ends.append((conn, peer))
         client = Client(conn=conn, nick=nick, username=nick, registered=True, caps=set(caps),
                         tag_gates=tag_gates(set(caps)))
@@ -262,6 +263,48 @@ def test_one_failing_read_or_action_affects_only_itself(wire, sequencer, caplog)
     action_errors = take_logged(caplog, logging.ERROR, "an action after delivery failed")
     assert len(read_errors) == 1 and read_errors[0].exc_info[0] is ValueError
     assert len(action_errors) == 1 and action_errors[0].exc_info[0] is RuntimeError
+
+
+class BrokenBuffering(Connection):
+    """A connection with a bug in the one step that runs only when the kernel does not take all at once."""
+
+    def _buffer(self, data, kernel_full):
+        raise RuntimeError("a bug in buffering")
+
+
+@pytest.mark.parametrize("in_a_batch", [False, True], ids=["one line for all", "lines gathered per connection"])
+def test_a_delivery_that_breaks_affects_only_its_connection(wire, in_a_batch, caplog):
+    """Both ways the sequencer hands out lines: the loop over one relay's recipients (the paced case) and
+    each connection's gathered lines of a batch."""
+    alice, alice_end = wire.connect("alice")
+    broken, broken_end = wire.connect("broken", connection_class=BrokenBuffering)
+    carol, carol_end = wire.connect("carol")
+    broken.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    if not in_a_batch:  # one line fits: the kernel's buffer is full first (the peer reads nothing meanwhile)
+        with pytest.raises(BlockingIOError):
+            for _ in range(10_000):
+                broken.conn.sock.send(b"x" * 4096, socket.MSG_DONTWAIT)
+    sequencer = Sequencer(None, None)
+    big = "x" * 400
+    out = outbox()
+    for index in range(300 if in_a_batch else 1):  # 300 lines of 400 bytes: more than the kernel takes at once
+        out.relay([alice, broken, carol], Message("NOTICE", ["*", f"{index} {big}"], source=SERVER))
+    sequencer.submit(out)
+    sequencer.start()
+    markers = outbox()  # a batch of its own: the first one's single relay takes the loop over its recipients
+    marker(markers, alice, "a")
+    marker(markers, carol, "c")
+    sequencer.submit(markers)
+    try:
+        for end, token in ((alice_end, "a"), (carol_end, "c")):
+            assert [line.params[1].split()[0] for line in lines_until(end, token)] \
+                == [str(index) for index in range(300 if in_a_batch else 1)]
+        wait_until(lambda: broken.conn.close_reason is not None, what="the broken connection to be closed")
+    finally:
+        sequencer.stop(5)
+    failures = take_logged(caplog, logging.ERROR, f"could not deliver to {broken.conn.host}; closing that connection")
+    assert len(failures) == 1 and failures[0].exc_info[0] is RuntimeError
+    assert broken.conn.close_reason == "Server error"
 
 
 def test_a_sequencer_that_dies_anyway_says_so(wire, sequencer, caplog):

@@ -31,6 +31,7 @@ import select
 import socket
 import threading
 import time
+from typing import Callable, Iterable
 
 from common.protocol.message import Message
 from common.protocol.tls import TLSChannel
@@ -124,23 +125,12 @@ class Connection:
             self._flusher.watch(self)
 
     def deliver(self, data: bytes) -> None:
-        """Send ``data`` after what is buffered: the sequencer's call, once per connection and batch.
+        """Send ``data`` after what is buffered: the sequencer's call, once per connection and batch."""
+        deliver_to_each((self,), data)
 
-        When nothing is buffered (nearly always) the bytes go straight to the kernel, with no copy into
-        the buffer and without the lock (why that is safe: the module docstring): a teacher's message to
-        500 students is 500 of these in a row."""
-        kernel_full = False
-        if self._direct:
-            try:
-                sent = self.sock.send(data, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                return  # the peer is gone: the reader thread sees it too and cleans up
-            if sent == len(data):
-                return
-            data = memoryview(data)[sent:]
-            kernel_full = True  # another send now would only fail: the flusher sends when it is writable
+    def _buffer(self, data: bytes | memoryview, kernel_full: bool) -> None:
+        """Queue what could not go straight to the kernel. ``kernel_full``: the kernel just took only part
+        of it, so another send now would only fail: the flusher sends when the socket is writable."""
         with self._lock:
             self._enqueue_locked(data)
             start_watching = self._watch_locked() if kernel_full and not self._overflowed else self._flush_locked()
@@ -302,6 +292,37 @@ class Connection:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+
+def deliver_to_each(conns: Iterable[Connection], data: bytes, skip: Connection | None = None,
+                    failed: Callable[[Connection], None] | None = None) -> None:
+    """``deliver(data)`` to each of ``conns`` but ``skip``; ``failed(conn)`` is called in the ``except``
+    block of anything unexpected, and the loop goes on with the next connection.
+
+    While nothing is buffered for a connection (nearly always) the bytes go straight to the kernel, with
+    no copy into the buffer and without the lock (why that is safe: the module docstring). A teacher's
+    message to 500 students is this loop running 500 times, so it does nothing else per recipient: no
+    method call, unless something is buffered or the kernel took only part."""
+    size, flags = len(data), socket.MSG_DONTWAIT
+    for conn in conns:
+        if conn is skip:
+            continue
+        try:
+            if not conn._direct:
+                conn._buffer(data, kernel_full=False)
+                continue
+            try:
+                sent = conn.sock.send(data, flags)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                continue  # the peer is gone: the reader thread sees it too and cleans up
+            if sent != size:
+                conn._buffer(memoryview(data)[sent:], kernel_full=True)
+        except Exception:
+            if failed is None:
+                raise
+            failed(conn)
 
 
 class Flusher(threading.Thread):

@@ -38,7 +38,7 @@ from contextlib import suppress
 from typing import Callable
 
 from common.protocol.casemap import casefold
-from common.server.connection import Connection
+from common.server.connection import Connection, deliver_to_each
 from common.server.history import ChannelSnapshot, HistoryStore
 from common.server.logs import run_reporting_end
 from common.server.outbox import Outbox, Relay, gather_by_connection
@@ -160,15 +160,9 @@ class Sequencer(threading.Thread):
 
     @staticmethod
     def _deliver_one(relay: Relay) -> None:
-        """One line for some connections (a teacher's message to a class, the paced case): the loop
-        that runs once per recipient does nothing but hand each the same bytes."""
-        data, skip = relay.data, relay.skip
-        for conn in relay.conns:
-            if conn is not skip:
-                try:
-                    conn.deliver(data)
-                except Exception:
-                    delivery_failed(conn)
+        """One line for some connections (a teacher's message to a class, the paced case): the same
+        bytes to each, in the loop that does the least per recipient."""
+        deliver_to_each(relay.conns, relay.data, relay.skip, delivery_failed)
 
     @staticmethod
     def _deliver_guarded(conn: Connection, lines: list[bytes]) -> None:
