@@ -337,6 +337,36 @@ def test_message_times_never_go_backwards(make_server, tmp_path):
     assert history == [str(index) for index in range(7)], "the history's order is not the order of delivery"
 
 
+def test_message_times_never_go_backwards_across_a_restart(make_server, tmp_path):
+    """The server stops, the clock steps back a minute while it is down, and it starts again on the same
+    history: its first message is stamped with the last stored one's time, so the history's order stays
+    the order of delivery."""
+    clock = [1_800_000_000.0]
+    db = str(tmp_path / "history.sqlite3")
+    caps = ("server-time", "message-tags", "batch", "draft/chathistory")
+    stamps = []
+    for text, step in (("before", 0), ("after", -60)):
+        clock[0] += step
+        running = make_server(wall_clock=lambda: clock[0], db_path=db)
+        watcher, talker = running.connect("watcher", caps=caps), running.connect("talker")
+        for client in (watcher, talker):
+            client.join("#class")
+        talker.send(f"PRIVMSG #class :{text}")
+        stamps.append(parse_time(watcher.expect(rf" PRIVMSG #class :?{text}$").tags["time"]))  # so it is stored
+        if text == "before":
+            running.stop()
+    assert stamps == [1_800_000_000_000, 1_800_000_000_000], "stamped before the last message stored"
+    watcher.send("CHATHISTORY LATEST #class * 20")
+    watcher.expect(r" BATCH \+\S+ chathistory #class")
+    history = []
+    for _ in range(20):
+        line = watcher.expect(r" (PRIVMSG|BATCH) ")
+        if line.command == "BATCH":
+            break
+        history.append(line.params[1])
+    assert history == ["before", "after"], "the history's order is not the order of delivery"
+
+
 def test_a_locked_database_does_not_stall_delivery(classroom):
     """Another program holds the database locked: a message is refused within the busy timeout (200 ms)
     instead of stalling everyone, other lines still flow, channel settings are saved once the lock is

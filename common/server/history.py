@@ -418,6 +418,10 @@ class HistoryStore:
         """The row id of the newest message stored (0 when there is none)."""
         return self.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
 
+    def last_time_ms(self) -> int:
+        """The time of the newest message stored (0 when there is none)."""
+        return self.db.execute("SELECT max(time_ms) FROM messages").fetchone()[0] or 0
+
     def row_id(self, msgid: str) -> int | None:
         row = self.db.execute("SELECT id FROM messages WHERE msgid = ?", (msgid,)).fetchone()
         return row[0] if row else None

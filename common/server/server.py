@@ -136,6 +136,8 @@ class ChatServer:
         if config.history:
             try:
                 self.store = HistoryStore(config.db_path)
+                # After a restart too: the clock may have stepped back while the server was down.
+                self._last_time_ms = self.store.last_time_ms()
                 self._load_channels(self.store)
                 self._make_class_channels(self.store)
             except Exception:
