@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Message cost: the CPU one channel message takes in the server's own code, measured apart from the threads.
+
+    python bench/message_cost.py [--clients 100] [--messages 2000] [--batch 50] [--gap 0] [--runs 5]
+
+It runs a ChatServer in this process (flood control off) with ``--clients`` real clients on 127.0.0.1 in
+#bench, read by a child process, and measures two steps on this thread's CPU clock, with history on and off:
+
+- the reader's: ``ChatServer._handle_line`` for one PRIVMSG to #bench (parse, dispatch under the state
+  lock, the outbox), ``--messages`` times; the outboxes are taken instead of queued;
+- the sequencer's: ``Sequencer._process`` on those outboxes, ``--batch`` at a time (store them, then
+  send each member its lines of the batch: one send per member and batch).
+
+Compare the sum, per delivery, with the server CPU per delivery of ``bench/chat_bench.py --scenario
+fanout`` (100 clients, batches of about 50 on a busy server): what the running server spends beyond it
+goes to what this leaves out, on purpose: the reader's poll() and recv(), the hand-over between threads,
+and the same code running amid a hundred threads that take turns on the GIL.
+
+``--gap SECONDS`` waits between messages (and handles batches of ``--batch``, e.g. 1): with ``--gap 0.02
+--batch 1 --clients 500`` each message meets cold caches, like the paced scenario's one per 20 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chat_bench import filler_length, wait_for, with_range  # noqa: E402  (bench/ is on the path)
+from common.protocol.framing import LineFramer  # noqa: E402
+from common.server.config import ServerConfig  # noqa: E402
+from common.server.outbox import Outbox  # noqa: E402
+from common.server.server import ChatServer  # noqa: E402
+
+# The child that reads every client connection until the server closes them all.
+DRAIN = """
+import selectors, socket, sys
+readable = selectors.DefaultSelector()
+for fd in map(int, sys.argv[1:]):
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    readable.register(sock, selectors.EVENT_READ)
+while readable.get_map():
+    for key, _ in readable.select():
+        try:
+            if not key.fileobj.recv(1 << 20):
+                readable.unregister(key.fileobj)
+        except BlockingIOError:
+            pass
+"""
+
+
+def join_clients(port: int, count: int) -> list[socket.socket]:
+    socks = []
+    for index in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(f"NICK m{index:05d}\r\nUSER m 0 * :message cost\r\n".encode())
+        wait_for(sock, b" 001 ")
+        sock.sendall(b"JOIN #bench\r\n")
+        wait_for(sock, b" 366 ")
+        socks.append(sock)
+    return socks
+
+
+def cpu_us(step, items: list, gap: float) -> float:
+    """This thread's CPU time for ``step(item)`` on each item, waiting ``gap`` seconds between (not counted)."""
+    spent = 0
+    for item in items:
+        started = time.thread_time_ns()
+        step(item)
+        spent += time.thread_time_ns() - started
+        if gap:
+            time.sleep(gap)
+    return spent / 1000
+
+
+def measure(args: argparse.Namespace, history: bool) -> dict:
+    """Both steps, ``args.runs`` times, on a fresh server with or without history."""
+    with tempfile.TemporaryDirectory(prefix="classchat-cost-") as folder:
+        config = ServerConfig(host="127.0.0.1", port=0, flood_rate=0, max_clients=args.clients + 10,
+                              max_per_address=0, connects_per_minute=0, housekeeping_interval=3600, history=history,
+                              db_path=os.path.join(folder, "history.sqlite3"))
+        return measure_on(ChatServer(config), args)
+
+
+def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
+    """Serve ``server``, join the clients, measure both steps per message, and stop it."""
+    serving = threading.Thread(target=server.serve_forever, name="serve_forever")
+    serving.start()
+    socks = join_clients(server.address[1], args.clients)
+    fds = [sock.fileno() for sock in socks]
+    drain = subprocess.Popen([sys.executable, "-c", DRAIN, *map(str, fds)], pass_fds=fds)
+    try:
+        sender = server.state.find_client("m00000")
+        text = f"bench|w0:{1:010d} t={time.time_ns():019d} {'x' * filler_length(args.size)}#"  # as chat_bench's
+        line = LineFramer().feed(f"PRIVMSG #bench :{text}\r\n".encode())[0]
+        readers, sequencers = [], []
+        for _ in range(args.runs):
+            taken: list[Outbox] = []
+            server.sequencer.submit = taken.append  # the outboxes stay here; the sequencer thread waits idle
+            try:
+                readers.append(cpu_us(lambda raw: server._handle_line(sender, raw), [line] * args.messages,
+                                      args.gap) / args.messages)
+            finally:
+                del server.sequencer.submit
+            batches = [taken[start:start + args.batch] for start in range(0, len(taken), args.batch)]
+            sequencers.append(cpu_us(server.sequencer._process, batches, args.gap) / args.messages)
+    finally:
+        server.shutdown()
+        serving.join(10)
+        server.server_close()
+        for sock in socks:
+            sock.close()
+        drain.wait(30)
+    return {"reader": readers, "sequencer": sequencers}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100, help="members of #bench, the sender among them")
+    parser.add_argument("--messages", type=int, default=2000, help="messages per run")
+    parser.add_argument("--batch", type=int, default=50, help="messages per sequencer batch")
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds to wait between messages and batches")
+    parser.add_argument("--size", type=int, default=120, help="bytes of text per message, as chat_bench's")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if args.clients < 2 or args.messages < 1 or args.batch < 1 or args.runs < 1 or args.gap < 0:
+        parser.error("--clients must be at least 2, --messages, --batch and --runs at least 1, --gap not negative")
+    print(f"message cost: {args.clients} clients in #bench, {args.messages} messages × {args.runs} runs, "
+          f"batches of {args.batch}, {args.gap:g} s between; this thread's CPU, median (range)")
+    print(f"{'history':>8} {'reader µs/message':>22} {'sequencer µs/message':>24} {'µs/delivery':>12}")
+    for history in (True, False):
+        result = measure(args, history)
+        reader, sequencer = statistics.median(result["reader"]), statistics.median(result["sequencer"])
+        print(f"{'on' if history else 'off':>8} {with_range(reader, min(result['reader']), max(result['reader']), '.1f'):>22} "
+              f"{with_range(sequencer, min(result['sequencer']), max(result['sequencer']), '.1f'):>24} "
+              f"{(reader + sequencer) / (args.clients - 1):>12.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
