@@ -1,11 +1,11 @@
 """Server-side connection I/O: a socket, its bounded outbound buffer, and the one shared flusher.
 
 Writes never block the thread that relays: the sequencer (one thread, so every client receives lines in
-the order the server decided them) calls ``deliver()`` once per connection and batch, which sends what the
-kernel takes at once with ``MSG_DONTWAIT``. What the kernel refuses stays in the connection's buffer, and
-the single ``Flusher`` thread sends it when the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
-connection is closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else
-waits for it.
+the order the server decided them) calls ``deliver()`` once per connection and batch (``deliver_to_each()``
+for one line to many), which sends what the kernel takes at once with ``MSG_DONTWAIT``. What the kernel
+refuses stays in the connection's buffer, and the single ``Flusher`` thread sends it when the socket
+becomes writable. A buffer past its limit belongs to a client that stopped reading: the connection is
+closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else waits for it.
 
 Closing keeps the order of what was sent: ``close()`` queues the closing ERROR after everything already
 buffered, accepts nothing more, and shuts the socket down only once the buffer is sent, or after
@@ -14,8 +14,8 @@ then the flusher finishes the writes; the receiving side is shut at once, so the
 the others see the QUIT without waiting. The file descriptor is closed by whichever comes last:
 ``release()`` or the flusher once the final lines are out.
 
-The common case takes no lock: while nothing is buffered (``_direct``), ``deliver()`` hands the bytes
-straight to the kernel. That is safe because of who does what. Only the sequencer calls ``deliver()``,
+The common case takes no lock: while nothing is buffered (``_direct``), ``deliver_to_each()`` hands the
+bytes straight to the kernel. That is safe because of who does what. Only the sequencer delivers,
 and only it adds to the buffer, so while ``_direct`` holds nobody else is sending lines: the flusher
 has nothing to send, and a ``close()`` from another thread (a ping timeout) only puts its ERROR after or
 before ours and shuts the socket down, which makes our ``send()`` fail harmlessly. And the descriptor,
