@@ -308,12 +308,25 @@ def test_replay_on_join_holds_no_duplicates_of_live_messages(make_server, tmp_pa
         assert len(msgids) == 900, f"{joiner.nick}: {len(msgids)} of the 900 messages (replay and live)"
 
 
+def latest_texts(watcher: IRCTestClient, channel: str, limit: int = 20) -> list[str]:
+    """The texts of a channel's latest messages, oldest first, as CHATHISTORY LATEST gives them."""
+    watcher.send(f"CHATHISTORY LATEST {channel} * {limit}")
+    watcher.expect(rf" BATCH \+\S+ chathistory {channel}")
+    texts = []
+    for _ in range(limit + 1):
+        line = watcher.expect(r" (PRIVMSG|BATCH) ")
+        if line.command == "BATCH":
+            return texts
+        texts.append(line.params[1])
+    raise AssertionError(f"CHATHISTORY sent more than the {limit} messages asked for")
+
+
 def test_message_times_never_go_backwards(make_server, tmp_path):
     """The wall clock steps back ten seconds (NTP) between two messages: the second is stamped with the
     first one's time, not earlier, so the history keeps the order everyone received them in."""
     clock = [1_800_000_000.0]
     running = make_server(wall_clock=lambda: clock[0], db_path=str(tmp_path / "history.sqlite3"))
-    watcher = running.connect("watcher", caps=("server-time", "message-tags", "batch", "draft/chathistory"))
+    watcher = running.connect("watcher", caps=HISTORY_CAPS)
     talker = running.connect("talker")
     for client in (watcher, talker):
         client.join("#class")
@@ -326,15 +339,7 @@ def test_message_times_never_go_backwards(make_server, tmp_path):
     start = 1_800_000_000_000
     assert times == [start, start + 250, start + 250, start + 250, start + 250, start + 875, start + 875], \
         "a message was stamped before the one it followed"
-    watcher.send("CHATHISTORY LATEST #class * 20")
-    watcher.expect(r" BATCH \+\S+ chathistory #class")
-    history = []
-    for _ in range(20):
-        line = watcher.expect(r" (PRIVMSG|BATCH) ")
-        if line.command == "BATCH":
-            break
-        history.append(line.params[1])
-    assert history == [str(index) for index in range(7)], "the history's order is not the order of delivery"
+    assert latest_texts(watcher, "#class") == [str(index) for index in range(7)], "the history's order is not the order of delivery"
 
 
 def test_message_times_never_go_backwards_across_a_restart(make_server, tmp_path):
@@ -343,12 +348,11 @@ def test_message_times_never_go_backwards_across_a_restart(make_server, tmp_path
     the order of delivery."""
     clock = [1_800_000_000.0]
     db = str(tmp_path / "history.sqlite3")
-    caps = ("server-time", "message-tags", "batch", "draft/chathistory")
     stamps = []
     for text, step in (("before", 0), ("after", -60)):
         clock[0] += step
         running = make_server(wall_clock=lambda: clock[0], db_path=db)
-        watcher, talker = running.connect("watcher", caps=caps), running.connect("talker")
+        watcher, talker = running.connect("watcher", caps=HISTORY_CAPS), running.connect("talker")
         for client in (watcher, talker):
             client.join("#class")
         talker.send(f"PRIVMSG #class :{text}")
@@ -356,15 +360,7 @@ def test_message_times_never_go_backwards_across_a_restart(make_server, tmp_path
         if text == "before":
             running.stop()
     assert stamps == [1_800_000_000_000, 1_800_000_000_000], "stamped before the last message stored"
-    watcher.send("CHATHISTORY LATEST #class * 20")
-    watcher.expect(r" BATCH \+\S+ chathistory #class")
-    history = []
-    for _ in range(20):
-        line = watcher.expect(r" (PRIVMSG|BATCH) ")
-        if line.command == "BATCH":
-            break
-        history.append(line.params[1])
-    assert history == ["before", "after"], "the history's order is not the order of delivery"
+    assert latest_texts(watcher, "#class") == ["before", "after"], "the history's order is not the order of delivery"
 
 
 def test_a_locked_database_does_not_stall_delivery(classroom):
