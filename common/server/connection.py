@@ -59,6 +59,8 @@ class Connection:
                  tls: TLSChannel | None = None) -> None:
         self.sock = sock
         self.address = address
+        # The peer's address as an IRC host: "::1" cannot start a word of an IRC line, "0::1" can.
+        self.host = "0" + address[0] if address[0].startswith(":") else address[0]
         self.sendq_limit = sendq_limit
         self.tls = tls
         self._flusher = flusher
@@ -79,12 +81,6 @@ class Connection:
         self.connected_at = time.monotonic()
         self.last_received = self.connected_at
         self.ping_sent_at: float | None = None
-
-    @property
-    def host(self) -> str:
-        """The peer's address as an IRC host: "::1" cannot start a word of an IRC line, "0::1" can."""
-        address = self.address[0]
-        return "0" + address if address.startswith(":") else address
 
     @property
     def pending_bytes(self) -> int:

@@ -112,8 +112,14 @@ class Outbox:
 
         Replies often echo what the client sent (a channel name, a nick); a word that cannot stand in the
         middle of a line (empty, with a space, or starting with ':') is shown as ``*`` instead."""
+        self.numeric_with(client, code, params)
+
+    def numeric_with(self, client: "Client", code: str, params: Sequence[str]) -> None:
+        """``numeric()`` for a caller that holds the parameters as one sequence already: passing them on
+        as ``*params`` would run the interpreter once more on the reader thread's C stack (Python 3.11
+        calls with ``*`` through C), and the deepest call a thread makes sets the stack pages it keeps."""
         *middle, last = [client.nick, *params]
-        line = format_line(code, [*map(middle_word, middle), last], self.server_name)  # a numeric has no tags
+        line = format_line(code, [middle_word(word) for word in middle] + [last], self.server_name)  # no tags
         self._send_bytes(client, (line + "\r\n").encode())
 
     def fixed_replies(self, client: "Client", replies: FixedReplies) -> None:

@@ -25,7 +25,7 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from common.protocol import numerics as rpl
 from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
@@ -44,6 +44,7 @@ from common.server.sequencer import Sequencer
 from common.server.state import MEMBER_PREFIXES, Channel, Client, ServerState
 
 VERSION = "classchat-1.0"
+T = TypeVar("T")
 ACCEPT_BATCH = 1024  # connections taken off the listen queue before any of them is started
 log = logging.getLogger("classchat.server")
 audit_log = logging.getLogger("classchat.audit")
@@ -62,19 +63,19 @@ class ReaderThreads:
         self._changed = threading.Condition()
         self.running = 0
 
-    def start(self, target: Callable[..., None], *args: object) -> None:
-        """Run ``target(*args)`` on a new thread; raises RuntimeError when no thread can be started."""
+    def start(self, target: Callable[[T], None], arg: T) -> None:
+        """Run ``target(arg)`` on a new thread; raises RuntimeError when no thread can be started."""
         with self._changed:
             self.running += 1
         try:
-            _thread.start_new_thread(self._run, (target, args))
+            _thread.start_new_thread(self._run, (target, arg))
         except BaseException:
             self._ended()
             raise
 
-    def _run(self, target: Callable[..., None], args: tuple) -> None:
+    def _run(self, target: Callable[[T], None], arg: T) -> None:
         try:
-            target(*args)
+            target(arg)  # not target(*args): a call with * would run the interpreter once more on the C stack
         finally:
             self._ended()
 
@@ -477,7 +478,7 @@ class ChatServer:
 
     def reply(self, client: Client, code: str, *params: str) -> None:
         with self.transaction() as out:
-            out.numeric(client, code, *params)
+            out.numeric_with(client, code, params)
 
     def message_tags(self, client_tags: dict[str, str]) -> tuple[dict[str, str], int]:
         """Tags for a new message and its time in milliseconds: server tags first (message-tags asks for

@@ -75,7 +75,10 @@ class Client:
 
     @property
     def prefix(self) -> str:
-        return f"{self.nick}!{self.username}@{self.host}"
+        """``nick!user@host``. Reads ``conn.host`` itself: a property that reads another one runs the
+        interpreter once more on the C stack (Python 3.11), and the deepest call a reader thread ever
+        makes decides how many stack pages it keeps for good (the welcome's 001 made it three, not two)."""
+        return f"{self.nick}!{self.username}@{self.conn.host}"
 
     @property
     def is_oper(self) -> bool:

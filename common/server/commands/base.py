@@ -130,7 +130,7 @@ class Request:
             self.errors_sent[code] = count
             if count > SAME_ERROR_LIMIT:
                 return False
-        self.out.numeric(self.client, code, *params)
+        self.out.numeric_with(self.client, code, params)
         return True
 
 
