@@ -342,33 +342,43 @@ class ChatServer:
             if conn.tls is not None and not self._tls_handshake(conn):
                 return
             while conn.close_reason is None:
-                try:
-                    readable.poll()
-                    received = conn.sock.recv(16384)
-                    data = conn.receive(received)
-                except OSError as error:
-                    conn.request_close(error.strerror or "Connection error")
+                if not self._read_and_handle(client, readable, framer, gate):
                     break
-                except tls.TLSClosed as error:
-                    conn.request_close(str(error))
-                    break
-                if not received:
-                    conn.request_close("Remote host closed the connection")
-                    break
-                conn.last_received = time.monotonic()
-                conn.ping_sent_at = None
-                for raw in framer.feed(data):
-                    if not self._throttle(conn, gate, client):
-                        break
-                    self._handle_line(client, raw)
-                    gate.charge(commands.take_flood_bill(client))  # a multiline batch that ended, as a whole
-                    if conn.close_reason is not None:
-                        break
         except Exception:  # a bug outside any one command: this connection ends, the server goes on
             log.exception("%s: the connection's thread failed", client.prefix)
             conn.request_close("Internal error")
         finally:
             self._disconnect(client)
+
+    def _read_and_handle(self, client: Client, readable: select.poll, framer: LineFramer, gate: FloodGate) -> bool:
+        """Wait for the client's next bytes and run the lines they complete; False once the connection ended.
+
+        A method of its own so that what it read is freed before the thread waits again: an idle
+        connection keeps none of its last lines."""
+        conn = client.conn
+        try:
+            readable.poll()
+            received = conn.sock.recv(16384)
+            data = conn.receive(received)
+        except OSError as error:
+            conn.request_close(error.strerror or "Connection error")
+            return False
+        except tls.TLSClosed as error:
+            conn.request_close(str(error))
+            return False
+        if not received:
+            conn.request_close("Remote host closed the connection")
+            return False
+        conn.last_received = time.monotonic()
+        conn.ping_sent_at = None
+        for raw in framer.feed(data):
+            if not self._throttle(conn, gate, client):
+                break
+            self._handle_line(client, raw)
+            gate.charge(commands.take_flood_bill(client))  # a multiline batch that ended, as a whole
+            if conn.close_reason is not None:
+                break
+        return True
 
     def _tls_handshake(self, conn: Connection) -> bool:
         try:

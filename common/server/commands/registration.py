@@ -92,7 +92,7 @@ def cap_command(req: Request, msg: Message) -> None:
         version = parse_count(msg.param(1, "0"), 0, 9999) or 0  # not a version we know of: plain CAP LS
         client.cap_version = max(client.cap_version, version)
         if client.cap_version >= 302:
-            client.caps.add("cap-notify")
+            client.caps = client.caps | {"cap-notify"}
         if not client.registered:
             client.cap_negotiating = True
         offered = [f"{cap}={CAP_VALUES[cap]}" if cap in CAP_VALUES and client.cap_version >= 302 else cap
@@ -109,10 +109,7 @@ def cap_command(req: Request, msg: Message) -> None:
             req.out.send(client, server_message(req, "CAP", client.nick, "NAK", msg.param(1)))
             return
         for item in requested:
-            if item.startswith("-"):
-                client.caps.discard(item[1:])
-            else:
-                client.caps.add(item)
+            client.caps = client.caps - {item[1:]} if item.startswith("-") else client.caps | {item}
         req.out.send(client, server_message(req, "CAP", client.nick, "ACK", msg.param(1)))
     elif subcommand == "END":
         if not client.registered:
