@@ -109,7 +109,10 @@ def cap_command(req: Request, msg: Message) -> None:
             req.out.send(client, server_message(req, "CAP", client.nick, "NAK", msg.param(1)))
             return
         for item in requested:
-            client.caps = client.caps - {item[1:]} if item.startswith("-") else client.caps | {item}
+            if item.startswith("-"):
+                client.caps = client.caps - {item[1:]}
+            else:
+                client.caps = client.caps | {item}
         req.out.send(client, server_message(req, "CAP", client.nick, "ACK", msg.param(1)))
     elif subcommand == "END":
         if not client.registered:
