@@ -41,6 +41,11 @@ which also gives the latencies. "damaged" counts lines that carry a bench marker
 match also a changed number or prefix); "lost" is what the server accepted and never delivered intact.
 Only what arrives within the measured interval counts toward deliveries per second; afterwards the
 workers drain until nothing more arrives, for "lost".
+
+The latencies are the probes' alone: each worker's probe is the last of its clients to join, so it sits
+near the end of the channel's member order, and a server that sends in that order (classchat, the seed)
+reaches it among the last. The p50 and p99 are therefore close to the time a message takes to reach its
+whole audience, not its first reader.
 """
 from __future__ import annotations
 
