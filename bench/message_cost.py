@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat_bench import filler_length, wait_for, with_range  # noqa: E402  (bench/ is on the path)
+from chat_bench import connect_clients, filler_length, with_range  # noqa: E402  (bench/ is on the path)
 from common.protocol.framing import LineFramer  # noqa: E402
 from common.server.config import ServerConfig  # noqa: E402
 from common.server.outbox import Outbox  # noqa: E402
@@ -57,18 +56,6 @@ while readable.get_map():
         except BlockingIOError:
             pass
 """
-
-
-def join_clients(port: int, count: int) -> list[socket.socket]:
-    socks = []
-    for index in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        sock.sendall(f"NICK m{index:05d}\r\nUSER m 0 * :message cost\r\n".encode())
-        wait_for(sock, b" 001 ")
-        sock.sendall(b"JOIN #bench\r\n")
-        wait_for(sock, b" 366 ")
-        socks.append(sock)
-    return socks
 
 
 def cpu_us(step, items: list, gap: float) -> float:
@@ -96,11 +83,12 @@ def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
     """Serve ``server``, join the clients, measure both steps per message, and stop it."""
     serving = threading.Thread(target=server.serve_forever, name="serve_forever")
     serving.start()
-    socks = join_clients(server.address[1], args.clients)
+    socks = connect_clients({"worker": 0, "protocol": "irc", "host": "127.0.0.1", "port": server.address[1],
+                             "clients": args.clients, "senders": 1, "oper": None})  # as chat_bench's joins
     fds = [sock.fileno() for sock in socks]
     drain = subprocess.Popen([sys.executable, "-c", DRAIN, *map(str, fds)], pass_fds=fds)
     try:
-        sender = server.state.find_client("m00000")
+        sender = server.state.find_client("b0x00000")  # connect_clients' first nick
         text = f"bench|w0:{1:010d} t={time.time_ns():019d} {'x' * filler_length(args.size)}#"  # as chat_bench's
         line = LineFramer().feed(f"PRIVMSG #bench :{text}\r\n".encode())[0]
         readers, sequencers = [], []

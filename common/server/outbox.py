@@ -63,6 +63,15 @@ def tag_gates(caps: set[str]) -> tuple[bool, ...]:
     return tuple(cap in caps for cap in TAG_GATES)
 
 
+def numeric_line(server_name: str, code: str, nick: str, params: Sequence[str]) -> str:
+    """A numeric reply to ``nick`` as one line (no tags, no CRLF). Replies often echo what the client sent
+    (a channel name, a nick); a word that cannot stand in the middle of a line (empty, with a space, or
+    starting with ':') is shown as ``*`` instead. A comprehension, not ``map(middle_word, ...)``: that would
+    run the interpreter once more on the reader thread's C stack (see ``Outbox.numeric_with``)."""
+    *middle, last = [nick, *params]
+    return format_line(code, [middle_word(word) for word in middle] + [last], server_name)
+
+
 class FixedReplies:
     """Numeric replies whose text never changes (ISUPPORT, the MOTD, 002-004), encoded once: each client
     gets them as one piece with its nick put in. A welcome is nineteen numerics, most of them these, and
@@ -72,7 +81,7 @@ class FixedReplies:
         self._pieces: list[tuple[bytes, bytes]] = []  # (":server CODE ", " params…\r\n"): the nick goes between
         for code, *params in replies:
             head = f":{server_name} {code} "
-            line = format_line(code, ["*", *map(middle_word, params[:-1]), params[-1]], server_name)
+            line = numeric_line(server_name, code, "*", params)
             self._pieces.append((head.encode(), (line[len(head) + 1:] + "\r\n").encode()))
 
     def for_nick(self, nick: str) -> bytes:
@@ -108,19 +117,15 @@ class Outbox:
         self.relay((client,), message)
 
     def numeric(self, client: "Client", code: str, *params: str) -> None:
-        """A numeric reply from the server, addressed to the client's nick (``*`` before it has one).
-
-        Replies often echo what the client sent (a channel name, a nick); a word that cannot stand in the
-        middle of a line (empty, with a space, or starting with ':') is shown as ``*`` instead."""
+        """A numeric reply from the server, addressed to the client's nick (``*`` before it has one); see
+        ``numeric_line`` for how its parameters are written."""
         self.numeric_with(client, code, params)
 
     def numeric_with(self, client: "Client", code: str, params: Sequence[str]) -> None:
         """``numeric()`` for a caller that holds the parameters as one sequence already: passing them on
         as ``*params`` would run the interpreter once more on the reader thread's C stack (Python 3.11
         calls with ``*`` through C), and the deepest call a thread makes sets the stack pages it keeps."""
-        *middle, last = [client.nick, *params]
-        line = format_line(code, [middle_word(word) for word in middle] + [last], self.server_name)  # no tags
-        self._send_bytes(client, (line + "\r\n").encode())
+        self._send_bytes(client, (numeric_line(self.server_name, code, client.nick, params) + "\r\n").encode())
 
     def fixed_replies(self, client: "Client", replies: FixedReplies) -> None:
         """``numeric()`` for each of ``replies``, in order, as one piece."""
