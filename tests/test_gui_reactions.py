@@ -36,8 +36,11 @@ def choose(window: ChatWindow, label: str) -> None:
 
 
 def line_after(window: ChatWindow, text: str) -> str:
-    """The line of the view just under the one that shows ``text``."""
+    """The line of the view just under the one that shows ``text`` ("" while no line shows it: the view
+    redraws a message's lines when its reactions change, and a condition polled meanwhile must not raise)."""
     index = window.view.text.search(text, "1.0", stopindex="end")
+    if not index:
+        return ""
     return window.view.text.get(f"{index} +1 line linestart", f"{index} +1 line lineend")
 
 
