@@ -3,7 +3,8 @@ messages to one channel become one piece per member, and no connection's lines c
 connections here are plain keys: the function only groups bytes by them."""
 from __future__ import annotations
 
-from common.server.outbox import Relay, gather_by_connection
+from common.server.connection import SMALL_BYTES
+from common.server.outbox import FixedReplies, Relay, gather_by_connection, numeric_line
 
 
 def channel(*groups):
@@ -49,3 +50,17 @@ def test_a_member_of_two_channels_gets_their_messages_in_the_order_they_were_dec
 def test_one_message_whose_only_member_is_its_sender_reaches_nobody():
     audience = channel(["alice"])
     assert gather_by_connection(to_channel(audience, [b"alone\r\n"], skip="alice")) == {}
+
+
+def test_fixed_replies_come_in_small_pieces_of_whole_lines_in_order():
+    """A welcome's fixed numerics are sent as pieces that Python's small-object allocator can hold
+    (``SMALL_BYTES``, connection.py), each made of whole lines, in order, with the nick put in."""
+    replies = [("005", f"TOKEN{index}={'v' * 180}", "are supported by this server") for index in range(6)]
+    replies += [("372", f"- line {index}") for index in range(12)]
+    fixed = FixedReplies("classchat.local", replies, max_nick_bytes=4 * 30)
+    nick = "Ё" * 30  # 60 bytes: the longest nick is counted at 4 bytes a character
+    pieces = fixed.for_nick(nick)
+    assert len(pieces) > 1
+    assert all(len(piece) <= SMALL_BYTES and piece.endswith(b"\r\n") for piece in pieces)
+    lines = b"".join(pieces).decode().split("\r\n")[:-1]
+    assert lines == [numeric_line("classchat.local", code, nick, params) for code, *params in replies]

@@ -6,6 +6,7 @@ import struct
 import threading
 import time
 
+from common.server.connection import SMALL_BYTES
 from helpers import IRCTestClient, assert_still_served, wait_until
 
 
@@ -52,6 +53,31 @@ def test_cyrillic_split_across_reads_and_bare_lf(server):
     for index in range(len(data)):
         alice.sock.sendall(data[index:index + 1])
     assert bob.expect(r" PRIVMSG bob ").params[1] == "Съешь же ещё этих мягких французских булок"
+
+
+def test_lines_are_whole_whatever_the_size_of_a_read(make_server):
+    """A reader asks the kernel for ``SMALL_BYTES`` first and for the rest only when that came back full
+    (connection.recv_waiting): bursts of exactly that size, one byte more, and a long paste all arrive
+    whole and in order, and a line cut at the boundary is joined (flood control off for the paste)."""
+    server = make_server(flood_rate=0)
+    alice = server.connect("alice")
+
+    def pings(total: int, first: int) -> tuple[bytes, list[str]]:
+        """PING lines of exactly ``total`` bytes, numbered from ``first``; the last one takes the slack."""
+        tokens = [f"t{number:05d}" for number in range(first, first + total // 14 - 1)]
+        data = "".join(f"PING :{token}\r\n" for token in tokens).encode()
+        last = f"t{first + len(tokens):05d}" + "x" * (total - len(data) - 14)
+        return data + f"PING :{last}\r\n".encode(), tokens + [last]
+
+    first = 0
+    for total in (SMALL_BYTES, SMALL_BYTES + 1, SMALL_BYTES - 1, 20 * SMALL_BYTES + 7):
+        data, tokens = pings(total, first)
+        assert len(data) == total
+        alice.sock.sendall(data)
+        for token in tokens:
+            assert alice.expect(r" PONG ").params[-1] == token
+        first += len(tokens)
+    assert_still_served(server, alice)
 
 
 def test_abrupt_disconnects_are_cleaned_up(server):

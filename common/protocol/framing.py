@@ -64,7 +64,10 @@ class RawLine:
 
 
 class LineFramer:
-    """Accumulates received bytes and hands back complete lines; never buffers more than ``max_line_bytes``."""
+    """Accumulates received bytes and hands back complete lines; never buffers more than ``max_line_bytes``.
+    One per connection, in slots."""
+
+    __slots__ = ("max_line_bytes", "body_limit", "tag_limit", "_buffer", "_skipping", "_skipped_head")
 
     def __init__(
         self,

@@ -12,8 +12,10 @@ class FloodGate:
 
     A line that finds the bucket empty is delayed until a line's worth has refilled, which slows a
     flooding client down to ``rate``; a client that keeps at it for ``max_excess`` lines in a row is
-    disconnected ("Excess Flood"). ``rate`` 0 turns the gate off (benchmarks).
+    disconnected ("Excess Flood"). ``rate`` 0 turns the gate off (benchmarks). One per connection, in slots.
     """
+
+    __slots__ = ("burst", "rate", "max_excess", "tokens", "refilled_at", "excess")
 
     def __init__(self, burst: int, rate: float, max_excess: int) -> None:
         self.burst, self.rate, self.max_excess = burst, rate, max_excess

@@ -18,6 +18,7 @@ import functools
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Sequence
 
 from common.protocol.message import Message, format_line, middle_word
+from common.server.connection import SMALL_BYTES
 
 if TYPE_CHECKING:
     from common.server.connection import Connection
@@ -74,19 +75,28 @@ def numeric_line(server_name: str, code: str, nick: str, params: Sequence[str]) 
 
 class FixedReplies:
     """Numeric replies whose text never changes (ISUPPORT, the MOTD, 002-004), encoded once: each client
-    gets them as one piece with its nick put in. A welcome is nineteen numerics, most of them these, and
-    formatting each for every arrival was most of a registration's cost (bench/idle_scale.py)."""
+    gets them as a few pieces with its nick put in. A welcome is nineteen numerics, most of them these, and
+    formatting each for every arrival was most of a registration's cost (bench/idle_scale.py). A piece
+    holds as many whole lines as fit in ``SMALL_BYTES`` with the longest nick (see connection.py)."""
 
-    def __init__(self, server_name: str, replies: list[tuple[str, ...]]) -> None:
-        self._pieces: list[tuple[bytes, bytes]] = []  # (":server CODE ", " params…\r\n"): the nick goes between
+    def __init__(self, server_name: str, replies: list[tuple[str, ...]], max_nick_bytes: int) -> None:
+        # Per piece, its lines as (":server CODE ", " params…\r\n"): the nick goes between.
+        self._pieces: list[list[tuple[bytes, bytes]]] = []
+        size = SMALL_BYTES
         for code, *params in replies:
             head = f":{server_name} {code} "
             line = numeric_line(server_name, code, "*", params)
-            self._pieces.append((head.encode(), (line[len(head) + 1:] + "\r\n").encode()))
+            parts = (head.encode(), (line[len(head) + 1:] + "\r\n").encode())
+            line_bytes = len(parts[0]) + max_nick_bytes + len(parts[1])
+            if size + line_bytes > SMALL_BYTES:
+                self._pieces.append([])
+                size = 0
+            self._pieces[-1].append(parts)
+            size += line_bytes
 
-    def for_nick(self, nick: str) -> bytes:
+    def for_nick(self, nick: str) -> list[bytes]:
         word = nick.encode()
-        return b"".join(head + word + rest for head, rest in self._pieces)
+        return [b"".join([head + word + rest for head, rest in piece]) for piece in self._pieces]
 
 
 class Outbox:
@@ -128,8 +138,9 @@ class Outbox:
         self._send_bytes(client, (numeric_line(self.server_name, code, client.nick, params) + "\r\n").encode())
 
     def fixed_replies(self, client: "Client", replies: FixedReplies) -> None:
-        """``numeric()`` for each of ``replies``, in order, as one piece."""
-        self._send_bytes(client, replies.for_nick(middle_word(client.nick)))
+        """``numeric()`` for each of ``replies``, in order, in a few pieces."""
+        for piece in replies.for_nick(middle_word(client.nick)):
+            self._send_bytes(client, piece)
 
     def _send_bytes(self, client: "Client", data: bytes) -> None:
         """Lines already encoded, without tags, to one client."""

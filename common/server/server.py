@@ -32,7 +32,7 @@ from common.protocol.casemap import CASEMAPPING, CHANNEL_PREFIXES
 from common.server.accounts import AccountStore
 from common.server.attendance_recorder import AttendanceRecorder
 from common.server.config import ServerConfig
-from common.server.connection import Connection, Flusher, closing_link
+from common.server.connection import Connection, Flusher, closing_link, recv_waiting
 from common.protocol.framing import LineFramer, RawLine
 from common.server.history import Checkpointer, HistoryStore, format_time
 from common.server.limits import ArrivalThrottle, FloodGate
@@ -334,8 +334,8 @@ class ChatServer:
         conn = client.conn
         framer = LineFramer()
         gate = FloodGate(self.config.flood_burst, self.config.flood_rate, self.config.flood_max_excess)
-        # An idle connection waits in poll(), not in recv(): a blocking recv(16384) holds a 16 KiB buffer
-        # for as long as it waits, which was most of an idle client's memory.
+        # An idle connection waits in poll(), not in recv(): a blocking recv() holds its buffer for as
+        # long as it waits, which was most of an idle client's memory (see also connection.SMALL_BYTES).
         readable = select.poll()
         readable.register(conn.sock, select.POLLIN)
         try:
@@ -358,7 +358,7 @@ class ChatServer:
         conn = client.conn
         try:
             readable.poll()
-            received = conn.sock.recv(16384)
+            received = recv_waiting(conn.sock)
             data = conn.receive(received)
         except OSError as error:
             conn.request_close(error.strerror or "Connection error")
@@ -575,7 +575,8 @@ class ChatServer:
     def fixed_replies(self, key: str, make: Callable[[], list[tuple[str, ...]]]) -> FixedReplies:
         replies = self._fixed_replies.get(key)
         if replies is None:  # called with the state lock held: no other thread makes it meanwhile
-            replies = self._fixed_replies[key] = FixedReplies(self.config.name, make())
+            replies = self._fixed_replies[key] = FixedReplies(self.config.name, make(),
+                                                              max_nick_bytes=4 * self.config.nick_length)
         return replies
 
     def motd_lines(self) -> list[str]:
