@@ -82,13 +82,13 @@ class FixedReplies:
     def __init__(self, server_name: str, replies: list[tuple[str, ...]], max_nick_bytes: int) -> None:
         # Per piece, its lines as (":server CODE ", " params…\r\n"): the nick goes between.
         self._pieces: list[list[tuple[bytes, bytes]]] = []
-        size = SMALL_BYTES
+        size = 0  # of the last piece, with the longest nick
         for code, *params in replies:
             head = f":{server_name} {code} "
             line = numeric_line(server_name, code, "*", params)
             parts = (head.encode(), (line[len(head) + 1:] + "\r\n").encode())
             line_bytes = len(parts[0]) + max_nick_bytes + len(parts[1])
-            if size + line_bytes > SMALL_BYTES:
+            if not self._pieces or size + line_bytes > SMALL_BYTES:
                 self._pieces.append([])
                 size = 0
             self._pieces[-1].append(parts)
