@@ -57,8 +57,8 @@ def test_fixed_replies_come_in_small_pieces_of_whole_lines_in_order():
     (``SMALL_BYTES``, connection.py), each made of whole lines, in order, with the nick put in."""
     replies = [("005", f"TOKEN{index}={'v' * 180}", "are supported by this server") for index in range(6)]
     replies += [("372", f"- line {index}") for index in range(12)]
-    fixed = FixedReplies("classchat.local", replies, max_nick_bytes=4 * 30)
-    nick = "Ё" * 30  # 60 bytes: the longest nick is counted at 4 bytes a character
+    fixed = FixedReplies("classchat.local", replies, nick_length=30)
+    nick = "Ё" * 30  # 60 bytes: a nick's characters are counted at 4 bytes each
     pieces = fixed.for_nick(nick)
     assert len(pieces) > 1
     assert all(len(piece) <= SMALL_BYTES and piece.endswith(b"\r\n") for piece in pieces)

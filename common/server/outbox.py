@@ -77,9 +77,11 @@ class FixedReplies:
     """Numeric replies whose text never changes (ISUPPORT, the MOTD, 002-004), encoded once: each client
     gets them as a few pieces with its nick put in. A welcome is nineteen numerics, most of them these, and
     formatting each for every arrival was most of a registration's cost (bench/idle_scale.py). A piece
-    holds as many whole lines as fit in ``SMALL_BYTES`` with the longest nick (see connection.py)."""
+    holds as many whole lines as fit in ``SMALL_BYTES`` (see connection.py) with a nick of ``nick_length``
+    characters of four UTF-8 bytes each, the most a character takes."""
 
-    def __init__(self, server_name: str, replies: list[tuple[str, ...]], max_nick_bytes: int) -> None:
+    def __init__(self, server_name: str, replies: list[tuple[str, ...]], nick_length: int) -> None:
+        max_nick_bytes = 4 * nick_length
         # Per piece, its lines as (":server CODE ", " params…\r\n"): the nick goes between.
         self._pieces: list[list[tuple[bytes, bytes]]] = []
         size = 0  # of the last piece, with the longest nick

@@ -575,8 +575,7 @@ class ChatServer:
     def fixed_replies(self, key: str, make: Callable[[], list[tuple[str, ...]]]) -> FixedReplies:
         replies = self._fixed_replies.get(key)
         if replies is None:  # called with the state lock held: no other thread makes it meanwhile
-            replies = self._fixed_replies[key] = FixedReplies(self.config.name, make(),
-                                                              max_nick_bytes=4 * self.config.nick_length)
+            replies = self._fixed_replies[key] = FixedReplies(self.config.name, make(), self.config.nick_length)
         return replies
 
     def motd_lines(self) -> list[str]:
