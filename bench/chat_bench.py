@@ -3,7 +3,7 @@
 
     python bench/chat_bench.py [--scenario NAME ...] [--runs 3] [--window 400] [--json FILE]
                                [--seed PATH] [--ngircd] [--inspircd] [--against HOST:PORT ...]
-                               [--history-cost]
+                               [--history-cost] [--caps "server-time message-tags"]
     python bench/chat_bench.py --markdown bench-results.json     # README's Performance tables
 
 Without ``--scenario`` it runs them all and writes ``bench-results.json``:
@@ -12,7 +12,9 @@ Without ``--scenario`` it runs them all and writes ``bench-results.json``:
 the same with 1000 clients; ``paced`` 500 clients and one sender at 50 messages per second for 10 s;
 ``idle`` 2000 and 5000 registered clients (bench/idle_scale.py: memory per client and registrations per
 second); ``gui`` the longest stall of the Tk loop at 1000 messages per second (bench/gui_stall.py, on
-Xvfb when there is no display).
+Xvfb when there is no display). The bench's clients ask for no IRCv3 capabilities unless ``--caps`` names
+some: then every other one does, so a channel's members get two variants of each line (with tags and
+without), as in a class where some use an IRCv3 client and some an old one.
 
 It starts our server (chat_server.py, flood control off) on a free port; ``--seed PATH`` adds the
 original student server (raw text lines, no registration), ``--ngircd`` Debian's ngircd and
@@ -89,7 +91,7 @@ CROWD_EVERY_PACED = 0.1
 def intact_line(protocol: str, size: int) -> re.Pattern[bytes]:
     """The whole of an intact bench line as the server relays it (groups: worker, number, send time)."""
     payload = rb"bench\|w(\d):(\d{10}) t=(\d{19}) x{%d}#\r\n" % filler_length(size)
-    return re.compile((rb":[^ ]+ PRIVMSG #bench :" if protocol == "irc" else b"") + payload)
+    return re.compile((rb"(?:@[^ ]+ )?:[^ ]+ PRIVMSG #bench :" if protocol == "irc" else b"") + payload)
 
 
 def filler_length(size: int) -> int:
@@ -174,8 +176,10 @@ def send_all(sock: socket.socket, data: bytes) -> None:
 def connect_clients(config: dict) -> list[socket.socket]:
     """Open and register the worker's clients and join them to #bench, a few registrations at a time so
     that no listen backlog overflows; JOIN waits for the welcome (InspIRCd refuses it before). Senders
-    also become operators when the server needs it to lift its limits. Returns the clients once the
-    server confirmed every join."""
+    also become operators when the server needs it to lift its limits. With ``caps`` (IRC only), every
+    other client asks for those capabilities before registering, as a real client does (a server that
+    lacks one refuses the request and the client goes on without). Returns the clients once the server
+    confirmed every join."""
     worker, protocol = config["worker"], config["protocol"]
     socks: list[socket.socket] = []
     registering: deque[socket.socket] = deque()
@@ -189,7 +193,10 @@ def connect_clients(config: dict) -> list[socket.socket]:
         socks.append(sock)
         if protocol == "irc":
             nick = f"b{worker}x{index:05d}"
-            sock.sendall(f"NICK {nick}\r\nUSER {nick} 0 * :bench\r\n".encode())
+            register = f"NICK {nick}\r\nUSER {nick} 0 * :bench\r\n"
+            if config.get("caps") and index % 2:
+                register = f"CAP REQ :{config['caps']}\r\n{register}CAP END\r\n"
+            sock.sendall(register.encode())
             registering.append(sock)
             if len(registering) >= REGISTERING_AT_ONCE:
                 join(registering.popleft())
@@ -517,7 +524,8 @@ def measure(server: Server, port: int, pid: int | None, args: argparse.Namespace
     half = args.clients // 2
     configs = [{"worker": w, "host": "127.0.0.1", "port": port, "protocol": server.protocol, "clients": half,
                 "senders": (args.senders + 1 - w) // 2, "seconds": args.seconds, "window": args.window,
-                "size": args.size, "rate": args.rate, "oper": server.oper} for w in range(2)]
+                "size": args.size, "rate": args.rate, "oper": server.oper,
+                "caps": args.caps if server.protocol == "irc" else None} for w in range(2)]
     workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True) for config in configs]
     began = time.monotonic()
@@ -621,7 +629,8 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict:
                         process.terminate()
                         process.wait(10)
     settings = {"clients": args.clients, "senders": args.senders, "seconds": args.seconds, "runs": args.runs,
-                "window": args.window, "workers": 2, "size": args.size, "rate": args.rate, "cpus": os.cpu_count()}
+                "window": args.window, "workers": 2, "size": args.size, "rate": args.rate, "cpus": os.cpu_count(),
+                "caps": args.caps}
     series = [summary(server, runs[server.name]) for server in servers]
     print(f"\n{scenario_title(name, settings)}; {os.cpu_count()} CPUs")
     print(table(series), flush=True)
@@ -633,7 +642,8 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict:
 def scenario_title(name: str, settings: dict) -> str:
     pace = (f"paced at {settings['rate']:g} messages/s" if settings["rate"]
             else f"closed loop, window {settings['window']} per worker")
-    return (f"{name}: {settings['clients']} clients, {settings['senders']} sending, {pace}, "
+    asking = f", every other client with CAP {settings['caps']}" if settings.get("caps") else ""
+    return (f"{name}: {settings['clients']} clients, {settings['senders']} sending, {pace}{asking}, "
             f"{settings['seconds']:g} s × {settings['runs']} runs")
 
 
@@ -756,6 +766,9 @@ def main() -> int:
     parser.add_argument("--seed", metavar="PATH", help="the original student server.py, as the baseline")
     parser.add_argument("--ngircd", action="store_true", help="also measure Debian's ngircd, started here")
     parser.add_argument("--inspircd", action="store_true", help="also measure Debian's InspIRCd 3, started here")
+    parser.add_argument("--caps", metavar="LIST",
+                        help="capabilities every other IRC client asks for (e.g. \"server-time message-tags\", "
+                             "as IRCv3 clients do); by default none, so every line is untagged")
     parser.add_argument("--history-cost", action="store_true",
                         help="our server with history on and off (always, when every scenario runs)")
     parser.add_argument("--json", metavar="FILE", help="where the figures go (default with every scenario: "

@@ -84,7 +84,7 @@ def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
     serving = threading.Thread(target=server.serve_forever, name="serve_forever")
     serving.start()
     socks = connect_clients({"worker": 0, "protocol": "irc", "host": "127.0.0.1", "port": server.address[1],
-                             "clients": args.clients, "senders": 1, "oper": None})  # as chat_bench's joins
+                             "clients": args.clients, "senders": 1, "oper": None, "caps": args.caps})  # as chat_bench's
     fds = [sock.fileno() for sock in socks]
     drain = subprocess.Popen([sys.executable, "-c", DRAIN, *map(str, fds)], pass_fds=fds)
     try:
@@ -120,11 +120,13 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=0.0, help="seconds to wait between messages and batches")
     parser.add_argument("--size", type=int, default=120, help="bytes of text per message, as chat_bench's")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--caps", metavar="LIST", help="capabilities every other client asks for, as chat_bench's")
     args = parser.parse_args()
     if args.clients < 2 or args.messages < 1 or args.batch < 1 or args.runs < 1 or args.gap < 0:
         parser.error("--clients must be at least 2, --messages, --batch and --runs at least 1, --gap not negative")
     print(f"message cost: {args.clients} clients in #bench, {args.messages} messages × {args.runs} runs, "
-          f"batches of {args.batch}, {args.gap:g} s between; this thread's CPU, median (range)")
+          f"batches of {args.batch}, {args.gap:g} s between{f', every other client with CAP {args.caps}' if args.caps else ''}; "
+          "this thread's CPU, median (range)")
     print(f"{'history':>8} {'reader µs/message':>22} {'sequencer µs/message':>24} {'µs/delivery':>12}")
     for history in (True, False):
         result = measure(args, history)
