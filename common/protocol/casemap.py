@@ -18,8 +18,12 @@ _RFC1459_UPPER_SPECIALS = str.maketrans("[]\\~", "{}|^")
 
 
 def casefold(name: str) -> str:
-    """The form under which two names are the same name."""
-    return unicodedata.normalize("NFC", name).lower().translate(_RFC1459_UPPER_SPECIALS)
+    """The form under which two names are the same name. (Most names hold none of ``[]\\~``, and looking
+    for them costs a fifth of translating: every message folds its target and its sender.)"""
+    folded = unicodedata.normalize("NFC", name).lower()
+    if "[" in folded or "]" in folded or "\\" in folded or "~" in folded:
+        return folded.translate(_RFC1459_UPPER_SPECIALS)
+    return folded
 
 
 def is_valid_nick(nick: str, max_length: int) -> bool:

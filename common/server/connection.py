@@ -31,6 +31,7 @@ import select
 import socket
 import threading
 import time
+from contextlib import suppress
 from typing import Callable, Iterable
 
 from common.protocol.message import Message
@@ -52,8 +53,17 @@ MORE_READ_BYTES = 16384  # a busy client's rest, read at once when the first rec
 
 def recv_waiting(sock: socket.socket) -> bytes:
     """What ``sock`` has to read once poll() said it has something: ``SMALL_BYTES`` first (a typed line
-    fits), and when that came back full, at once what else is waiting; ``b""`` when the peer closed."""
+    fits), and when that came back full, at once what else is waiting; ``b""`` when the peer closed.
+
+    Then the kernel is asked to acknowledge the client's next bytes at once (TCP_QUICKACK, which it
+    forgets after a while, hence every read). A client keeps its second line while the first is not yet
+    acknowledged (Nagle's algorithm, on in most clients), and after a line that gets no answer (a message
+    to a channel) Linux waits for a reply to carry the acknowledgement, 40 ms or more: a teacher's second
+    message in quick succession reached the class 25 ms late (bench/chat_bench.py --scenario paced: its
+    second message, in every run)."""
     received = sock.recv(SMALL_BYTES)
+    with suppress(OSError):  # what was read counts even then: a late acknowledgement costs only time
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
     if len(received) < SMALL_BYTES:
         return received
     try:
