@@ -12,9 +12,12 @@ Without ``--scenario`` it runs them all and writes ``bench-results.json``:
 the same with 1000 clients; ``paced`` 500 clients and one sender at 50 messages per second for 10 s;
 ``idle`` 2000 and 5000 registered clients (bench/idle_scale.py: memory per client and registrations per
 second); ``gui`` the longest stall of the Tk loop at 1000 messages per second (bench/gui_stall.py, on
-Xvfb when there is no display). The bench's clients ask for no IRCv3 capabilities unless ``--caps`` names
-some: then every other one does, so a channel's members get two variants of each line (with tags and
-without), as in a class where some use an IRCv3 client and some an old one.
+Xvfb when there is no display); ``fanout_tags`` is ``fanout`` with every other client asking for
+server-time and message-tags. The bench's clients ask for no IRCv3 capabilities unless ``--caps`` names
+some (as fanout_tags does): then every other one does, so a channel's members get two variants of each
+line (with tags and without), as in a class where some use an IRCv3 client and some an old one.
+InspIRCd then loads its IRCv3 modules, ngircd offers none of them (its clients all get plain lines), and
+the seed, which speaks no IRC, is left out.
 
 It starts our server (chat_server.py, flood control off) on a free port; ``--seed PATH`` adds the
 original student server (raw text lines, no registration), ``--ngircd`` Debian's ngircd and
@@ -359,6 +362,9 @@ class Server(NamedTuple):
 
 
 OUR_SENDQ = 8 * 1024 * 1024
+# What fanout_tags's clients ask for (every other one): the tags an IRCv3 client such as ours, WeeChat or
+# HexChat takes on every message (server-time, message-tags: a time and a msgid).
+IRCV3_CLIENT_CAPS = "server-time message-tags"
 
 
 def start_our_server(history_folder: str | None) -> tuple[subprocess.Popen, int, int]:
@@ -414,7 +420,12 @@ INSPIRCD_CONFIG = """<server name="inspircd.bench" description="benchmark" netwo
 <performance netbuffersize="65536" somaxconn="4096" softlimit="100000" clonesonconnect="no">
 <channels users="20" opers="60">
 <pid file="{folder}/inspircd.pid">
-"""
+{modules}"""
+# With --caps: what InspIRCd needs to offer server-time and message-tags (with a msgid on every message),
+# so that its clients that ask get tagged lines as ours do. Loaded only then: a module costs a little
+# on every message even for clients that never ask.
+INSPIRCD_IRCV3_MODULES = "".join(f'<module name="{name}">\n' for name in (
+    "cap", "ircv3", "ircv3_servertime", "ircv3_msgid", "ircv3_ctctags", "ircv3_accounttag", "ircv3_batch"))
 INSPIRCD_FLOOD_SETTINGS = ("fakelag off, threshold 1,000,000, commandrate 1,000,000 lines/s (never reached), "
                            "hardsendq and softsendq 8 MiB")
 
@@ -448,11 +459,13 @@ def start_ngircd(folder: str) -> tuple[subprocess.Popen, int, int]:
     return wait_listening(server, port, "ngircd")
 
 
-def start_inspircd(folder: str) -> tuple[subprocess.Popen, int, int]:
-    """Debian's InspIRCd on a free port, in the foreground, with INSPIRCD_CONFIG."""
+def start_inspircd(folder: str, ircv3: bool) -> tuple[subprocess.Popen, int, int]:
+    """Debian's InspIRCd on a free port, in the foreground, with INSPIRCD_CONFIG (and its IRCv3 modules
+    when ``ircv3``)."""
     port = free_port()
     config = Path(folder) / "inspircd.conf"
-    config.write_text(INSPIRCD_CONFIG.format(port=port, folder=folder))
+    config.write_text(INSPIRCD_CONFIG.format(port=port, folder=folder,
+                                             modules=INSPIRCD_IRCV3_MODULES if ircv3 else ""))
     root = ["--runasroot"] if os.geteuid() == 0 else []  # it refuses root otherwise
     server = subprocess.Popen(["inspircd", "--nofork", *root, "--config", str(config)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -606,7 +619,7 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict:
                           f"--flood-rate 0 (flood control off), --sendq {OUR_SENDQ // 1024 // 1024} MiB")]
         if args.history_cost:
             servers.append(servers[0]._replace(name="classchat (history off)", start=lambda: start_our_server(None)))
-        if args.seed:
+        if args.seed and not args.caps:  # raw text lines: no capabilities to ask for
             servers.append(Server("seed server.py", lambda: start_seed(args.seed), "raw", "none (it has none)"))
         if args.ngircd:
             version = subprocess.run(["ngircd", "--version"], capture_output=True, text=True).stdout.split()
@@ -616,7 +629,8 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict:
         if args.inspircd:
             version = subprocess.run(["inspircd", "--version"], capture_output=True, text=True).stdout.split("-")
             label = f"InspIRCd {version[1]}" if len(version) > 1 else "InspIRCd"  # "InspIRCd-3.15.0-debian"
-            servers.append(Server(label, lambda: start_inspircd(folder), "irc", INSPIRCD_FLOOD_SETTINGS))
+            servers.append(Server(label, lambda: start_inspircd(folder, bool(args.caps)), "irc",
+                                  INSPIRCD_FLOOD_SETTINGS))
         servers += [running_server(address) for address in args.against]
         runs: dict[str, list[dict]] = {server.name: [] for server in servers}
         for _ in range(args.runs):
@@ -746,6 +760,7 @@ SCENARIOS = {
     "fanout": {"clients": 100, "senders": 10, "rate": 0.0},
     "fanout1000": {"clients": 1000, "senders": 10, "rate": 0.0},
     "paced": {"clients": 500, "senders": 1, "rate": 50.0, "seconds": 10.0},
+    "fanout_tags": {"clients": 100, "senders": 10, "rate": 0.0, "caps": IRCV3_CLIENT_CAPS},
 }
 OTHER_SCRIPTS = {"idle": "idle_scale.py", "gui": "gui_stall.py"}  # scenarios with a script of their own
 
