@@ -7,7 +7,9 @@ import struct
 import threading
 import time
 
-from common.server.connection import SMALL_BYTES
+import pytest
+
+from common.server.connection import SMALL_BYTES, recv_waiting
 from helpers import IRCTestClient, assert_still_served, wait_until
 
 
@@ -79,6 +81,30 @@ def test_lines_are_whole_whatever_the_size_of_a_read(make_server):
             assert alice.expect(r" PONG ").params[-1] == token
         first += len(tokens)
     assert_still_served(server, alice)
+
+
+def test_a_read_has_the_next_line_acknowledged_at_once():
+    """After a read, the kernel acknowledges the client's next bytes at once (connection.recv_waiting
+    sets TCP_QUICKACK), even on a connection where requests and answers alternate, which otherwise makes
+    Linux hold an acknowledgement back for an answer to carry it: a line that gets none (a message to a
+    channel) then kept the client's next line waiting behind Nagle's algorithm, 40 ms."""
+    with socket.create_server(("127.0.0.1", 0)) as listener, \
+            socket.create_connection(listener.getsockname()) as client:
+        server_side, _ = listener.accept()
+        with server_side:
+            def acknowledges_at_once() -> bool:
+                return server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
+
+            for _ in range(5):  # what a registration looks like: each line answered at once
+                client.sendall(b"PING :x\r\n")
+                server_side.recv(64)
+                server_side.sendall(b"PONG x :x\r\n")
+                client.recv(64)
+            if acknowledges_at_once():
+                pytest.skip("this kernel shows no delayed acknowledgement here to compare with")
+            client.sendall(b"PRIVMSG #c :hi\r\n")
+            assert recv_waiting(server_side) == b"PRIVMSG #c :hi\r\n"
+            assert acknowledges_at_once()
 
 
 def test_abrupt_disconnects_are_cleaned_up(server):
