@@ -2,6 +2,7 @@
 """Message cost: the CPU one channel message takes in the server's own code, measured apart from the threads.
 
     python bench/message_cost.py [--clients 100] [--messages 2000] [--batch 50] [--gap 0] [--runs 5]
+                                 [--caps "server-time message-tags"]
 
 It runs a ChatServer in this process (flood control off) with ``--clients`` real clients on 127.0.0.1 in
 #bench, read by a child process, and measures two steps on this thread's CPU clock, with history on and off:
@@ -84,7 +85,8 @@ def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
     serving = threading.Thread(target=server.serve_forever, name="serve_forever")
     serving.start()
     socks = connect_clients({"worker": 0, "protocol": "irc", "host": "127.0.0.1", "port": server.address[1],
-                             "clients": args.clients, "senders": 1, "oper": None, "caps": args.caps})  # as chat_bench's
+                             "clients": args.clients, "senders": 1, "oper": None,
+                             "caps": args.caps})  # as chat_bench's joins
     fds = [sock.fileno() for sock in socks]
     drain = subprocess.Popen([sys.executable, "-c", DRAIN, *map(str, fds)], pass_fds=fds)
     try:
@@ -124,9 +126,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.clients < 2 or args.messages < 1 or args.batch < 1 or args.runs < 1 or args.gap < 0:
         parser.error("--clients must be at least 2, --messages, --batch and --runs at least 1, --gap not negative")
+    asking = f", every other client with CAP {args.caps}" if args.caps else ""
     print(f"message cost: {args.clients} clients in #bench, {args.messages} messages × {args.runs} runs, "
-          f"batches of {args.batch}, {args.gap:g} s between{f', every other client with CAP {args.caps}' if args.caps else ''}; "
-          "this thread's CPU, median (range)")
+          f"batches of {args.batch}, {args.gap:g} s between{asking}; this thread's CPU, median (range)")
     print(f"{'history':>8} {'reader µs/message':>22} {'sequencer µs/message':>24} {'µs/delivery':>12}")
     for history in (True, False):
         result = measure(args, history)

@@ -3,8 +3,11 @@ messages to one channel become one piece per member, and no connection's lines c
 connections here are plain keys: the function only groups bytes by them."""
 from __future__ import annotations
 
+import pytest
+
+from common.protocol.message import Message, parse
 from common.server.connection import SMALL_BYTES
-from common.server.outbox import FixedReplies, Relay, gather_by_connection, numeric_line
+from common.server.outbox import TAG_GATES, FixedReplies, Relay, TagVariants, gather_by_connection, numeric_line
 
 
 def channel(*groups):
@@ -64,3 +67,33 @@ def test_fixed_replies_come_in_small_pieces_of_whole_lines_in_order():
     assert all(len(piece) <= SMALL_BYTES and piece.endswith(b"\r\n") for piece in pieces)
     lines = b"".join(pieces).decode().split("\r\n")[:-1]
     assert lines == [numeric_line("classchat.local", code, nick, params) for code, *params in replies]
+
+
+def gates(*caps: str) -> tuple[bool, ...]:
+    return tuple(cap in caps for cap in TAG_GATES)
+
+
+def test_each_tag_variant_is_the_whole_message_with_the_tags_its_clients_negotiated():
+    """TagVariants formats the line after the tags once; every variant must still be exactly the message
+    Message.to_bytes() would give with that variant's tags, escaping included."""
+    message = Message("PRIVMSG", ["#класс", "Привет; всем :)"], "маша!~m@10.0.0.7",
+                      {"time": "2026-11-30T05:00:00.000Z", "msgid": "ab12-7", "account": "маша",
+                       "+draft/reply": "ab12-6", "+example/note": "a;b c\\d"})
+    variants = TagVariants(message)
+    plain = b":\xd0\xbc\xd0\xb0\xd1\x88\xd0\xb0!~m@10.0.0.7 PRIVMSG #\xd0\xba\xd0\xbb\xd0\xb0\xd1\x81\xd1\x81 :"
+    assert variants.for_gates(gates()) == plain + "Привет; всем :)\r\n".encode()
+    assert variants.for_gates(gates("server-time")) == b"@time=2026-11-30T05:00:00.000Z " + variants.for_gates(gates())
+    everything = variants.for_gates(gates(*TAG_GATES))
+    assert parse(everything.decode()) == message
+    assert everything == Message(message.command, message.params, message.source, message.tags).to_bytes()
+    only_client_tags = variants.for_gates(gates("message-tags"))
+    assert parse(only_client_tags.decode()).tags == {"msgid": "ab12-7", "+draft/reply": "ab12-6",
+                                                      "+example/note": "a;b c\\d"}
+
+
+def test_a_tag_that_would_break_the_line_is_refused_not_sent():
+    """Tag values are escaped, so only a tag name could carry CR, LF or NUL; none reaches the wire."""
+    variants = TagVariants(Message("PRIVMSG", ["#c", "hi"], "a!~a@h", {"+x\r\nQUIT": ""}))
+    with pytest.raises(ValueError):
+        variants.for_gates(gates("message-tags"))
+    assert variants.for_gates(gates()) == b":a!~a@h PRIVMSG #c hi\r\n"

@@ -2,9 +2,9 @@
 
 A relayed message is encoded once per tag variant (the tags a recipient negotiated decide which it
 gets; the line after the tags is encoded once for all of them, see ``TagVariants``) and the same bytes
-object goes to every recipient of that variant. The outbox keeps (connections,
-bytes) pairs in order; the sequencer gathers the pairs of a whole batch of commands per connection, so
-each connection gets one ``send()`` per batch, however many messages the batch held.
+object goes to every recipient of that variant. The outbox keeps (connections, bytes) pairs in order;
+the sequencer gathers the pairs of a whole batch of commands per connection, so each connection gets
+one ``send()`` per batch, however many messages the batch held.
 
 A message that is stored in the history is relayed with ``relay_stored()``: its lines are kept apart
 (each line marked with the message it carries, and the message with its sender), because it may be delivered only once it is stored. When the
