@@ -362,8 +362,8 @@ class Server(NamedTuple):
 
 
 OUR_SENDQ = 8 * 1024 * 1024
-# What fanout_tags's clients ask for (every other one): the tags an IRCv3 client such as ours, WeeChat or
-# HexChat takes on every message (server-time, message-tags: a time and a msgid).
+# What fanout_tags's clients ask for (every other one): the tags an IRCv3 client such as ours or WeeChat
+# takes on every message (server-time, message-tags: a time and a msgid).
 IRCV3_CLIENT_CAPS = "server-time message-tags"
 
 
