@@ -538,7 +538,7 @@ def measure(server: Server, port: int, pid: int | None, args: argparse.Namespace
     configs = [{"worker": w, "host": "127.0.0.1", "port": port, "protocol": server.protocol, "clients": half,
                 "senders": (args.senders + 1 - w) // 2, "seconds": args.seconds, "window": args.window,
                 "size": args.size, "rate": args.rate, "oper": server.oper,
-                "caps": args.caps if server.protocol == "irc" else None} for w in range(2)]
+                "caps": args.caps} for w in range(2)]
     workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True) for config in configs]
     began = time.monotonic()
@@ -653,11 +653,16 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict:
 
 # ------------------------------------------------------------------------------------------ tables
 
+def asking(caps: str | None) -> str:
+    """What a title says of ``--caps``: nothing when no client asks for any."""
+    return f", every other client with CAP {caps}" if caps else ""
+
+
 def scenario_title(name: str, settings: dict) -> str:
     pace = (f"paced at {settings['rate']:g} messages/s" if settings["rate"]
             else f"closed loop, window {settings['window']} per worker")
-    asking = f", every other client with CAP {settings['caps']}" if settings.get("caps") else ""
-    return (f"{name}: {settings['clients']} clients, {settings['senders']} sending, {pace}{asking}, "
+    return (f"{name}: {settings['clients']} clients, {settings['senders']} sending, {pace}"
+            f"{asking(settings.get('caps'))}, "
             f"{settings['seconds']:g} s × {settings['runs']} runs")
 
 

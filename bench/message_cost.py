@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat_bench import connect_clients, filler_length, with_range  # noqa: E402  (bench/ is on the path)
+from chat_bench import asking, connect_clients, filler_length, with_range  # noqa: E402  (bench/ is on the path)
 from common.protocol.framing import LineFramer  # noqa: E402
 from common.server.config import ServerConfig  # noqa: E402
 from common.server.outbox import Outbox  # noqa: E402
@@ -126,9 +126,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.clients < 2 or args.messages < 1 or args.batch < 1 or args.runs < 1 or args.gap < 0:
         parser.error("--clients must be at least 2, --messages, --batch and --runs at least 1, --gap not negative")
-    asking = f", every other client with CAP {args.caps}" if args.caps else ""
     print(f"message cost: {args.clients} clients in #bench, {args.messages} messages × {args.runs} runs, "
-          f"batches of {args.batch}, {args.gap:g} s between{asking}; this thread's CPU, median (range)")
+          f"batches of {args.batch}, {args.gap:g} s between{asking(args.caps)}; this thread's CPU, median (range)")
     print(f"{'history':>8} {'reader µs/message':>22} {'sequencer µs/message':>24} {'µs/delivery':>12}")
     for history in (True, False):
         result = measure(args, history)

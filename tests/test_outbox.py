@@ -1,13 +1,15 @@
-"""How the sequencer gathers a batch's lines per connection (outbox.gather_by_connection): consecutive
-messages to one channel become one piece per member, and no connection's lines change order. The
-connections here are plain keys: the function only groups bytes by them."""
+"""What the outbox hands the sequencer. How a batch's lines are gathered per connection
+(outbox.gather_by_connection): consecutive messages to one channel become one piece per member, and no
+connection's lines change order (the connections here are plain keys: the function only groups bytes by
+them). How fixed replies are cut into pieces, and how each tag variant of a message is encoded."""
 from __future__ import annotations
 
 import pytest
 
 from common.protocol.message import Message, parse
 from common.server.connection import SMALL_BYTES
-from common.server.outbox import TAG_GATES, FixedReplies, Relay, TagVariants, gather_by_connection, numeric_line
+from common.server.outbox import (TAG_GATES, FixedReplies, Relay, TagVariants, gather_by_connection, numeric_line,
+                                  tag_gates)
 
 
 def channel(*groups):
@@ -69,10 +71,6 @@ def test_fixed_replies_come_in_small_pieces_of_whole_lines_in_order():
     assert lines == [numeric_line("classchat.local", code, nick, params) for code, *params in replies]
 
 
-def gates(*caps: str) -> tuple[bool, ...]:
-    return tuple(cap in caps for cap in TAG_GATES)
-
-
 def test_each_tag_variant_is_the_whole_message_with_the_tags_its_clients_negotiated():
     """TagVariants formats the line after the tags once; every variant must still be exactly the message
     Message.to_bytes() would give with that variant's tags, escaping included."""
@@ -80,13 +78,14 @@ def test_each_tag_variant_is_the_whole_message_with_the_tags_its_clients_negotia
                       {"time": "2026-11-30T05:00:00.000Z", "msgid": "ab12-7", "account": "маша",
                        "+draft/reply": "ab12-6", "+example/note": "a;b c\\d"})
     variants = TagVariants(message)
+    untagged = variants.for_gates(tag_gates(set()))
     plain = b":\xd0\xbc\xd0\xb0\xd1\x88\xd0\xb0!~m@10.0.0.7 PRIVMSG #\xd0\xba\xd0\xbb\xd0\xb0\xd1\x81\xd1\x81 :"
-    assert variants.for_gates(gates()) == plain + "Привет; всем :)\r\n".encode()
-    assert variants.for_gates(gates("server-time")) == b"@time=2026-11-30T05:00:00.000Z " + variants.for_gates(gates())
-    everything = variants.for_gates(gates(*TAG_GATES))
+    assert untagged == plain + "Привет; всем :)\r\n".encode()
+    assert variants.for_gates(tag_gates({"server-time"})) == b"@time=2026-11-30T05:00:00.000Z " + untagged
+    everything = variants.for_gates(tag_gates(set(TAG_GATES)))
     assert parse(everything.decode()) == message
     assert everything == Message(message.command, message.params, message.source, message.tags).to_bytes()
-    only_client_tags = variants.for_gates(gates("message-tags"))
+    only_client_tags = variants.for_gates(tag_gates({"message-tags"}))
     assert parse(only_client_tags.decode()).tags == {"msgid": "ab12-7", "+draft/reply": "ab12-6",
                                                       "+example/note": "a;b c\\d"}
 
@@ -95,5 +94,5 @@ def test_a_tag_that_would_break_the_line_is_refused_not_sent():
     """Tag values are escaped, so only a tag name could carry CR, LF or NUL; none reaches the wire."""
     variants = TagVariants(Message("PRIVMSG", ["#c", "hi"], "a!~a@h", {"+x\r\nQUIT": ""}))
     with pytest.raises(ValueError):
-        variants.for_gates(gates("message-tags"))
-    assert variants.for_gates(gates()) == b":a!~a@h PRIVMSG #c hi\r\n"
+        variants.for_gates(tag_gates({"message-tags"}))
+    assert variants.for_gates(tag_gates(set())) == b":a!~a@h PRIVMSG #c hi\r\n"
