@@ -439,7 +439,8 @@ class ChatServer:
         with self.state.lock:
             try:
                 commands.dispatch(request, message)
-                commands.label_replies(out, client, message)  # labeled-response, once the outbox is complete
+                if "label" in message.tags:  # labeled-response, once the outbox is complete
+                    commands.label_replies(out, client, message)
             except Exception:
                 log.exception("%s: %s failed", client.prefix, message.command)
                 request.after_lock = None

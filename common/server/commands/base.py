@@ -9,7 +9,7 @@ imports this package, not the reverse).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from common.protocol import numerics as rpl
@@ -113,7 +113,7 @@ class Request:
     client: Client
     out: Outbox
     prepared: object = None  # what the command's ``outside_lock`` step found, if it has one
-    errors_sent: dict[str, int] = field(default_factory=dict)
+    errors_sent: dict[str, int] | None = None  # error numerics sent so far, by code (made at the first)
     # Run by the caller's reader thread once the lock is released, before its next line: a wait for an answer
     # made on another thread (ATTENDANCE), so that it reaches the client before the replies to later lines.
     after_lock: Callable[[], object] | None = None
@@ -126,6 +126,8 @@ class Request:
         """Send a numeric to the caller; False when it was an error repeated past ``SAME_ERROR_LIMIT``
         (and so dropped: the caller should not log it either)."""
         if is_error_numeric(code):
+            if self.errors_sent is None:
+                self.errors_sent = {}
             count = self.errors_sent.get(code, 0) + 1
             self.errors_sent[code] = count
             if count > SAME_ERROR_LIMIT:
@@ -136,6 +138,8 @@ class Request:
 
 def distinct_targets(text: str) -> list[str]:
     """The comma-separated targets of a command, each once (under our casemapping), empty ones dropped."""
+    if "," not in text:  # one target, as nearly every message has
+        return [text] if text else []
     seen: set[str] = set()
     targets = []
     for name in text.split(","):

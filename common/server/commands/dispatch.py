@@ -111,7 +111,7 @@ COMMANDS: dict[str, CommandSpec] = {
 def prepare(server: ServerServices, client: Client, msg: Message) -> object:
     """A command's ``outside_lock`` step, if it has one; its result goes into the ``Request``."""
     spec = COMMANDS.get(msg.command)
-    return spec.prepare(server, client, msg) if spec is not None else None
+    return spec.prepare(server, client, msg) if spec is not None and spec.outside_lock is not None else None
 
 
 def dispatch(req: Request, msg: Message) -> None:

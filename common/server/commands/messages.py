@@ -65,7 +65,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             req.reply(rpl.ERR_NOTEXTTOSEND, "No text to send")
         return
     client = req.client
-    client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+    client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")} if msg.tags else {}
     problem = tag_problem(client_tags, is_tagmsg)  # +draft/reply names a message; a reaction is one value
     if problem is not None:
         if not is_notice:
@@ -75,6 +75,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
     client.last_spoke = time.monotonic()
     params = [text] if not is_tagmsg else []
     stored_kind = not is_tagmsg or reaction_of(client_tags) is not None  # a reaction is kept like a message
+    prefix = client.prefix  # read once: the length check, the line and the stored message all use it
     targets = distinct_targets(msg.params[0])
     if len(targets) > MAX_TARGETS and not is_notice:  # one reply for all that are left out
         req.reply(rpl.ERR_TOOMANYTARGETS, targets[MAX_TARGETS], f"Too many targets. The maximum is {MAX_TARGETS}")
@@ -84,7 +85,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             continue
         target, recipients = found
         name = target if isinstance(target, str) else target.nick if isinstance(target, Client) else target.name
-        if relayed_length(client.prefix, command, name, text) > MAX_BODY_BYTES:
+        if relayed_length(prefix, command, name, text) > MAX_BODY_BYTES:
             req.reply(rpl.ERR_INPUTTOOLONG, f"Message too long to relay to {name} (with your address it would "
                       f"exceed {MAX_BODY_BYTES} bytes); send it in shorter parts")
             continue
@@ -100,14 +101,14 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             if is_tagmsg:
                 recipients = [r for r in recipients if "message-tags" in r.caps]
         tags, time_ms = sender_tags(req, client_tags)
-        line = user_message(client, command, name, *params, tags=tags)
+        line = Message(command, [name, *params], source=prefix, tags=tags)
         if isinstance(target, str):
             req.out.relay(recipients, line)
             req.server.audit(client, "announce", target, text)
         elif req.server.history_enabled and stored_kind and not isinstance(target, StatusTarget):
             is_channel = isinstance(target, Channel)
             store_message(req, target, recipients, line, StoredMessage(
-                tags["msgid"], time_ms, name, client.prefix, command, text,
+                tags["msgid"], time_ms, name, prefix, command, text,
                 recipient_host="" if is_channel else target.host, client_tags=client_tags,
                 ops_only=is_channel and target.only_operators_hear(client), sender_account=client.account,
                 recipient_account=None if is_channel else target.account))
