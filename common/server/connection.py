@@ -1,10 +1,10 @@
 """Server-side connection I/O: a socket, its bounded outbound buffer, and the one shared flusher.
 
 Writes never block the thread that relays: the sequencer (one thread, so every client receives lines in
-the order the server decided them) calls ``deliver()`` once per connection and batch (``deliver_to_each()``
-for one line to many), which sends what the kernel takes at once with ``MSG_DONTWAIT``. What the kernel
-refuses stays in the connection's buffer, and the single ``Flusher`` thread sends it when the socket
-becomes writable. A buffer past its limit belongs to a client that stopped reading: the connection is
+the order the server decided them) gives each connection its lines once per batch (``deliver_each()``;
+``deliver_to_each()`` for one line to many), sending what the kernel takes at once with ``MSG_DONTWAIT``.
+What the kernel refuses stays in the connection's buffer, and the single ``Flusher`` thread sends it when
+the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the connection is
 closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else waits for it.
 
 Closing keeps the order of what was sent: ``close()`` queues the closing ERROR after everything already
@@ -14,7 +14,7 @@ then the flusher finishes the writes; the receiving side is shut at once, so the
 the others see the QUIT without waiting. The file descriptor is closed by whichever comes last:
 ``release()`` or the flusher once the final lines are out.
 
-The common case takes no lock: while nothing is buffered (``_direct``), ``deliver_to_each()`` hands the
+The common case takes no lock: while nothing is buffered (``_direct``), ``deliver_each()`` hands the
 bytes straight to the kernel. That is safe because of who does what. Only the sequencer delivers,
 and only it adds to the buffer, so while ``_direct`` holds nobody else is sending lines: the flusher
 has nothing to send, and a ``close()`` from another thread (a ping timeout) only puts its ERROR after or
@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 from contextlib import suppress
+from itertools import repeat
 from typing import Callable, Iterable
 
 from common.protocol.message import Message
@@ -156,7 +157,7 @@ class Connection:
 
     def deliver(self, data: bytes) -> None:
         """Send ``data`` after what is buffered: the sequencer's call, once per connection and batch."""
-        deliver_to_each((self,), data)
+        deliver_each(((self, data),))
 
     def _buffer(self, data: bytes | memoryview, kernel_full: bool) -> None:
         """Queue what could not go straight to the kernel. ``kernel_full``: the kernel just took only part
@@ -326,15 +327,22 @@ class Connection:
 
 def deliver_to_each(conns: Iterable[Connection], data: bytes, skip: Connection | None = None,
                     failed: Callable[[Connection], None] | None = None) -> None:
-    """``deliver(data)`` to each of ``conns`` but ``skip``; ``failed(conn)`` is called in the ``except``
-    block of anything unexpected, and the loop goes on with the next connection.
+    """``deliver(data)`` to each of ``conns`` but ``skip``: ``deliver_each()`` with the same bytes for all."""
+    deliver_each(zip(conns, repeat(data)), skip, failed)
+
+
+def deliver_each(pieces: Iterable[tuple[Connection, bytes]], skip: Connection | None = None,
+                 failed: Callable[[Connection], None] | None = None) -> None:
+    """``conn.deliver(data)`` for each ``(conn, data)`` but ``skip``'s; ``failed(conn)`` is called in the
+    ``except`` block of anything unexpected, and the loop goes on with the next connection.
 
     While nothing is buffered for a connection (nearly always) the bytes go straight to the kernel, with
     no copy into the buffer and without the lock (why that is safe: the module docstring). A teacher's
-    message to 500 students is this loop running 500 times, so it does nothing else per recipient: no
-    method call, unless something is buffered or the kernel took only part."""
-    size, flags = len(data), socket.MSG_DONTWAIT
-    for conn in conns:
+    message to 500 students is this loop running 500 times, and a batch of a busy channel's messages
+    once per member, so it does nothing else per connection: no method call, unless something is
+    buffered or the kernel took only part."""
+    flags = socket.MSG_DONTWAIT
+    for conn, data in pieces:
         if conn is skip:
             continue
         try:
@@ -347,7 +355,7 @@ def deliver_to_each(conns: Iterable[Connection], data: bytes, skip: Connection |
                 sent = 0
             except OSError:
                 continue  # the peer is gone: the reader thread sees it too and cleans up
-            if sent != size:
+            if sent != len(data):
                 conn._buffer(memoryview(data)[sent:], kernel_full=True)
         except Exception:
             if failed is None:

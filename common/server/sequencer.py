@@ -38,7 +38,7 @@ from contextlib import suppress
 from typing import Callable
 
 from common.protocol.casemap import casefold
-from common.server.connection import Connection, deliver_to_each
+from common.server.connection import Connection, deliver_each, deliver_to_each
 from common.server.history import ChannelSnapshot, HistoryStore
 from common.server.logs import run_reporting_end
 from common.server.outbox import Outbox, Relay, gather_by_connection
@@ -149,8 +149,7 @@ class Sequencer(threading.Thread):
         if len(relays) == 1 and len(relays[0].data) <= FLUSH_SLICE_BYTES:
             self._deliver_one(relays[0])
         else:
-            for conn, lines in gather_by_connection(relays).items():
-                self._deliver_guarded(conn, lines)
+            self._deliver_gathered(gather_by_connection(relays))
         for out in batch:
             for action in out.take_after_delivery():
                 try:
@@ -163,6 +162,17 @@ class Sequencer(threading.Thread):
         """One line for some connections (a teacher's message to a class, the paced case): the same
         bytes to each, in the loop that does the least per recipient."""
         deliver_to_each(relay.conns, relay.data, relay.skip, delivery_failed)
+
+    @staticmethod
+    def _deliver_gathered(gathered: dict[Connection, list[bytes]]) -> None:
+        """Each connection's lines of the batch. A connection with one piece (nearly every one: a run of
+        one channel's messages is one piece) is served by one loop over them all; the others, in slices."""
+        whole = [(conn, lines[0]) for conn, lines in gathered.items() if len(lines) == 1]
+        deliver_each(whole, failed=delivery_failed)
+        if len(whole) < len(gathered):
+            for conn, lines in gathered.items():
+                if len(lines) > 1:
+                    Sequencer._deliver_guarded(conn, lines)
 
     @staticmethod
     def _deliver_guarded(conn: Connection, lines: list[bytes]) -> None:
