@@ -375,7 +375,8 @@ class ChatServer:
             if not self._throttle(conn, gate, client):
                 break
             self._handle_line(client, raw)
-            gate.charge(commands.take_flood_bill(client))  # a multiline batch that ended, as a whole
+            if client.multiline is not None:  # a multiline batch that ended is billed as a whole
+                gate.charge(commands.take_flood_bill(client))
             if conn.close_reason is not None:
                 break
         return True
@@ -391,7 +392,9 @@ class ChatServer:
         return True
 
     def _throttle(self, conn: Connection, gate: FloodGate, client: Client) -> bool:
-        if commands.in_batch(client):  # the lines of a multiline batch come at once: billed when it ends
+        """Wait as flood control says before the next line; False when the connection is to end. The lines
+        of a multiline batch come at once and are billed when it ends (``take_flood_bill``)."""
+        if client.multiline is not None and commands.in_batch(client):
             return conn.close_reason is None
         delay = gate.delay_for_line()
         if delay is None:
