@@ -116,6 +116,18 @@ def test_framing_reassembles_lines_split_anywhere():
         assert [line.decode() for line in lines] == ["PRIVMSG #c :Привет, мир 🌍", "PING x", "QUIT"]
 
 
+def test_framing_takes_every_line_of_one_read_in_order_and_keeps_the_unfinished_one():
+    """One read of a busy client brings hundreds of lines; an overlong one among them is reported in its place."""
+    lines = [f"PRIVMSG #класс :{n}" for n in range(300)]
+    data = "\r\n".join(lines[:150] + ["PRIVMSG #c :" + "x" * 5000] + lines[150:]).encode() + b"\r\nPRIVMSG #c :unfin"
+    framer = LineFramer()
+    got = framer.feed(data)
+    assert [line.too_long for line in got].index(True) == 150 and sum(line.too_long for line in got) == 1
+    assert [line.decode() for line in got if not line.too_long] == lines
+    assert framer.pending_bytes == len(b"PRIVMSG #c :unfin")
+    assert [line.decode() for line in framer.feed(b"ished\n")] == ["PRIVMSG #c :unfinished"]
+
+
 def test_framing_byte_by_byte_keeps_multibyte_characters():
     framer = LineFramer()
     lines = []

@@ -4,8 +4,9 @@ Writes never block the thread that relays: the sequencer (one thread, so every c
 the order the server decided them) gives each connection its lines once per batch (``deliver_each()``;
 ``deliver_to_each()`` for one line to many), sending what the kernel takes at once with ``MSG_DONTWAIT``.
 What the kernel refuses stays in the connection's buffer, and the single ``Flusher`` thread sends it when
-the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the connection is
-closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else waits for it.
+the socket becomes writable. A buffer past its limit belongs to a client that stopped reading: the
+connection is closed with ``ERROR :SendQ exceeded``, as ergo and the classic ircds do, and nobody else
+waits for it.
 
 Closing keeps the order of what was sent: ``close()`` queues the closing ERROR after everything already
 buffered, accepts nothing more, and shuts the socket down only once the buffer is sent, or after
@@ -333,8 +334,8 @@ def deliver_to_each(conns: Iterable[Connection], data: bytes, skip: Connection |
 
 def deliver_each(pieces: Iterable[tuple[Connection, bytes]], skip: Connection | None = None,
                  failed: Callable[[Connection], None] | None = None) -> None:
-    """``conn.deliver(data)`` for each ``(conn, data)`` but ``skip``'s; ``failed(conn)`` is called in the
-    ``except`` block of anything unexpected, and the loop goes on with the next connection.
+    """For each ``(conn, data)`` but ``skip``'s, ``data`` to ``conn`` after what is buffered; ``failed(conn)``
+    is called in the ``except`` block of anything unexpected, and the loop goes on with the next connection.
 
     While nothing is buffered for a connection (nearly always) the bytes go straight to the kernel, with
     no copy into the buffer and without the lock (why that is safe: the module docstring). A teacher's
