@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import logging
 import re
 import sqlite3
@@ -14,8 +15,8 @@ import time
 
 import pytest
 
-from common.server.history import (SCHEMA_VERSION, ChannelSnapshot, HistoryStore, StoredMessage, Viewer, dm_key,
-                                   format_time)
+from common.server.history import (MESSAGE_COLUMNS, SCHEMA_VERSION, ChannelSnapshot, HistoryStore, StoredMessage,
+                                   Viewer, dm_key, format_time)
 from common.protocol.params import parse_timestamp as parse_time
 from helpers import PROJECT_ROOT, IRCTestClient, take_logged
 
@@ -103,6 +104,33 @@ def test_a_large_batch_is_stored_whole_in_order_or_not_at_all(db):
     assert [m.text for m in store.before("#c", None, 500)] == [f"good {i}" for i in range(100)]
     store.write(batch("one", 1))
     assert store.before("#c", None, 1)[0].msgid == "one0"
+    store.close()
+
+
+def test_a_batch_of_plain_and_other_rows_is_stored_in_order_with_every_column(db):
+    """A guest's untagged message to a channel binds only PLAIN_COLUMNS (the rest keep their defaults); the
+    others bind every column. A batch mixing them is stored in the order given, each row as it was."""
+    store = HistoryStore(db)
+    base = 1_700_000_000_000
+    kinds = [
+        ("#класс", {}),  # plain
+        ("Борис", {"recipient_host": "h2", "recipient_account": "Boris"}),  # private
+        ("#класс", {"client_tags": {"+draft/reply": "m0"}}),
+        ("#класс", {"ops_only": True}),  # a question under +U
+        ("#класс", {"sender_account": "Анна"}),
+        ("#класс", {}),
+    ]
+    messages = [StoredMessage(f"m{i}", base + i, target, "анна!~a@h1", "PRIVMSG", f"text {i}", **extra)
+                for i, (target, extra) in enumerate(kinds * 12)]  # runs of one shape and of mixed ones
+    store.write(messages)
+    rows = store.db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == [m.msgid for m in messages]
+    expected = [(m.msgid, m.time_ms, m.target, m.recipient_host, json.dumps(m.client_tags, ensure_ascii=False),
+                 int(m.ops_only), "борис" if m.target == "Борис" else "",
+                 m.sender_account and m.sender_account.lower(), m.recipient_account and m.recipient_account.lower())
+                for m in messages]
+    assert [(row[0], row[1], row[3], row[7], row[10], row[11], row[12], row[13], row[14]) for row in rows] == expected
+    assert [m.text for m in store.export("#класс")] == [m.text for m in messages if m.target == "#класс"]
     store.close()
 
 

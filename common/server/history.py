@@ -290,17 +290,24 @@ class Checkpointer(threading.Thread):
 
 MESSAGE_COLUMNS = ("msgid, time_ms, target_key, target, sender, sender_key, sender_host, recipient_host, command,"
                    " text, client_tags, ops_only, recipient_key, sender_account, recipient_account")
+# Most rows are a guest's message to a channel, without client tags and not a question under +U: the other
+# columns keep their defaults ('', '{}', 0, '', NULL, NULL), so such a row binds these alone. Binding is
+# a third of SQLite's work for a row (15 columns: 4.8 µs a row, these 9: 3.8, one statement of 50 rows).
+PLAIN_COLUMNS = "msgid, time_ms, target_key, target, sender, sender_key, sender_host, command, text"
+COLUMNS_BY_WIDTH = {len(columns.split(",")): columns for columns in (MESSAGE_COLUMNS, PLAIN_COLUMNS)}
 MAX_ROWS_PER_INSERT = 64  # 960 parameters, well under SQLite's 32,766
 
 
 @functools.lru_cache(maxsize=None)
-def insert_messages_sql(rows: int) -> str:
-    placeholders = "(" + ", ".join("?" * len(MESSAGE_COLUMNS.split(","))) + ")"
-    return f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}) VALUES " + ", ".join([placeholders] * rows)
+def insert_messages_sql(rows: int, width: int = len(MESSAGE_COLUMNS.split(","))) -> str:
+    """INSERT of ``rows`` rows of ``width`` values each: every column, or ``PLAIN_COLUMNS``."""
+    placeholders = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT OR IGNORE INTO messages ({COLUMNS_BY_WIDTH[width]}) VALUES " + ", ".join([placeholders] * rows)
 
 
 def message_inserts(rows: list[tuple]) -> Iterator[tuple[str, list]]:
-    """INSERT statements, with their parameters, that store ``rows`` in order: each holds many rows.
+    """INSERT statements, with their parameters, that store ``rows`` in order: each holds many rows of one
+    width (``HistoryStore._row``).
 
     Python's sqlite3 hands the GIL to another thread around every statement it runs (and executemany runs
     one per row), and taking it back costs the sequencer a wait among hundreds of reader threads; one
@@ -309,9 +316,13 @@ def message_inserts(rows: list[tuple]) -> Iterator[tuple[str, list]]:
     """
     start = 0
     while start < len(rows):
-        count = min(MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
+        width = len(rows[start])
+        end, limit = start + 1, min(len(rows), start + MAX_ROWS_PER_INSERT)
+        while end < limit and len(rows[end]) == width:
+            end += 1
+        count = 1 << ((end - start).bit_length() - 1)
         chunk = rows[start:start + count]
-        yield insert_messages_sql(count), [value for row in chunk for value in row]
+        yield insert_messages_sql(count, width), [value for row in chunk for value in row]
         start += count
 
 
@@ -406,9 +417,13 @@ class HistoryStore:
         return target_key(target, nick), casefold(nick), rest.rpartition("@")[2], recipient_key
 
     def _row(self, m: StoredMessage) -> tuple:
+        """The values of ``m``'s row: for every column, or for ``PLAIN_COLUMNS`` when the rest are defaults."""
         if not fits_sqlite(m.time_ms):
             raise sqlite3.DataError(f"message time {m.time_ms} is out of range for the history database")
         key, sender_key, sender_host, recipient_key = self._keys(m.target, m.sender)
+        if not (m.recipient_host or m.client_tags or m.ops_only or recipient_key or m.sender_account
+                or m.recipient_account):  # PLAIN_COLUMNS: the others keep their defaults
+            return m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.command, m.text
         tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
         return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
                 m.text, tags, int(m.ops_only), recipient_key, casefold(m.sender_account) if m.sender_account else None,
