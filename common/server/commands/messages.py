@@ -66,7 +66,8 @@ def handle_privmsg(req: Request, msg: Message) -> None:
         return
     client = req.client
     client_tags = {key: value for key, value in msg.tags.items() if key.startswith("+")} if msg.tags else {}
-    problem = tag_problem(client_tags, is_tagmsg)  # +draft/reply names a message; a reaction is one value
+    # +draft/reply names a message; a reaction is one value (a line without client tags has neither)
+    problem = tag_problem(client_tags, is_tagmsg) if client_tags else None
     if problem is not None:
         if not is_notice:
             req.out.send(client, server_message(req, "FAIL", command, "INVALID_TAG", middle_word(msg.params[0][:64]),
