@@ -299,7 +299,7 @@ MAX_ROWS_PER_INSERT = 64  # 960 parameters, well under SQLite's 32,766
 
 
 @functools.lru_cache(maxsize=None)
-def insert_messages_sql(rows: int, width: int = len(MESSAGE_COLUMNS.split(","))) -> str:
+def insert_messages_sql(rows: int, width: int) -> str:
     """INSERT of ``rows`` rows of ``width`` values each: every column, or ``PLAIN_COLUMNS``."""
     placeholders = "(" + ", ".join("?" * width) + ")"
     return f"INSERT OR IGNORE INTO messages ({COLUMNS_BY_WIDTH[width]}) VALUES " + ", ".join([placeholders] * rows)

@@ -183,25 +183,17 @@ class Outbox:
                      stored: "StoredMessage") -> None:
         """Relay a message that goes into the history: it is stored before anyone receives it, and if
         storing fails, nobody does and ``sender`` is told (see the module docstring)."""
-        self._storing = self._carrying(sender, stored)
-        try:
-            self.relay(recipients, message)
-        finally:
-            self._storing = None
-
-    def _carrying(self, sender: "Client", stored: "StoredMessage") -> int:
-        """Take ``stored`` to be stored; its index, which marks the lines that carry it."""
-        self.stored.append(stored)
-        self._stored_senders.append((sender, stored))
-        return len(self._stored_senders) - 1
+        self.relay_stored_lines(sender, ((recipients, (message,)),), stored)
 
     def relay_stored_lines(self, sender: "Client",
-                           deliveries: Iterable[tuple["Iterable[Client] | ChannelAudience", list[Message]]],
+                           deliveries: Iterable[tuple["Iterable[Client] | ChannelAudience", Sequence[Message]]],
                            stored: "StoredMessage") -> None:
         """``relay_stored`` for a message that takes several lines, which differ by recipient (a multiline
         batch to some, its lines one by one to others): each (recipients, lines) pair is relayed, and every
         one of those lines stands or falls with the one stored message."""
-        self._storing = self._carrying(sender, stored)
+        self.stored.append(stored)
+        self._stored_senders.append((sender, stored))
+        self._storing = len(self._stored_senders) - 1
         try:
             for recipients, lines in deliveries:
                 if not isinstance(recipients, ChannelAudience):

@@ -53,10 +53,9 @@ PURGE_EVERY_SECONDS = 3600.0
 
 
 def deliver(conn: Connection, lines: list[bytes]) -> None:
-    """Hand a connection its lines of one batch and send what the kernel takes, in slices when many."""
-    if len(lines) == 1:
-        conn.deliver(lines[0])
-    elif sum(map(len, lines)) <= FLUSH_SLICE_BYTES:
+    """Hand a connection its pieces of one batch (more than one: see ``Sequencer._deliver_gathered``) and
+    send what the kernel takes, joined, or in slices when many."""
+    if sum(map(len, lines)) <= FLUSH_SLICE_BYTES:
         conn.deliver(b"".join(lines))
     else:
         piece: list[bytes] = []

@@ -375,8 +375,7 @@ class ChatServer:
             if not self._throttle(conn, gate, client):
                 break
             self._handle_line(client, raw)
-            if client.multiline is not None:  # a multiline batch that ended is billed as a whole
-                gate.charge(commands.take_flood_bill(client))
+            gate.charge(commands.take_flood_bill(client))  # a multiline batch that ended, as a whole
             if conn.close_reason is not None:
                 break
         return True
@@ -394,7 +393,7 @@ class ChatServer:
     def _throttle(self, conn: Connection, gate: FloodGate, client: Client) -> bool:
         """Wait as flood control says before the next line; False when the connection is to end. The lines
         of a multiline batch come at once and are billed when it ends (``take_flood_bill``)."""
-        if client.multiline is not None and commands.in_batch(client):
+        if commands.in_batch(client):
             return conn.close_reason is None
         delay = gate.delay_for_line()
         if delay is None:
@@ -442,8 +441,7 @@ class ChatServer:
         with self.state.lock:
             try:
                 commands.dispatch(request, message)
-                if "label" in message.tags:  # labeled-response, once the outbox is complete
-                    commands.label_replies(out, client, message)
+                commands.label_replies(out, client, message)  # labeled-response, once the outbox is complete
             except Exception:
                 log.exception("%s: %s failed", client.prefix, message.command)
                 request.after_lock = None

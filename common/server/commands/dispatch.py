@@ -48,11 +48,6 @@ class CommandSpec:
     # Slow work done before the state lock is taken; its result reaches the handler as ``req.prepared``.
     outside_lock: Callable[[ServerServices, Client, Message], object] | None = None
 
-    def prepare(self, server: ServerServices, client: Client, msg: Message) -> object:
-        runs = self.outside_lock is not None and len(msg.params) >= self.min_params \
-            and (client.registered or self.before_registration)
-        return self.outside_lock(server, client, msg) if runs else None
-
 
 COMMANDS: dict[str, CommandSpec] = {
     "PASS": CommandSpec(handle_pass, 1, before_registration=True),
@@ -111,7 +106,10 @@ COMMANDS: dict[str, CommandSpec] = {
 def prepare(server: ServerServices, client: Client, msg: Message) -> object:
     """A command's ``outside_lock`` step, if it has one; its result goes into the ``Request``."""
     spec = COMMANDS.get(msg.command)
-    return spec.prepare(server, client, msg) if spec is not None and spec.outside_lock is not None else None
+    if spec is None or spec.outside_lock is None or len(msg.params) < spec.min_params \
+            or not (client.registered or spec.before_registration):
+        return None
+    return spec.outside_lock(server, client, msg)
 
 
 def dispatch(req: Request, msg: Message) -> None:

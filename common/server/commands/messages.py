@@ -76,7 +76,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
     client.last_spoke = time.monotonic()
     params = [text] if not is_tagmsg else []
     stored_kind = not is_tagmsg or reaction_of(client_tags) is not None  # a reaction is kept like a message
-    prefix = client.prefix  # read once: the length check, the line and the stored message all use it
+    prefix = client.prefix  # read once: the length check and the stored message use it
     targets = distinct_targets(msg.params[0])
     if len(targets) > MAX_TARGETS and not is_notice:  # one reply for all that are left out
         req.reply(rpl.ERR_TOOMANYTARGETS, targets[MAX_TARGETS], f"Too many targets. The maximum is {MAX_TARGETS}")
@@ -102,7 +102,7 @@ def handle_privmsg(req: Request, msg: Message) -> None:
             if is_tagmsg:
                 recipients = [r for r in recipients if "message-tags" in r.caps]
         tags, time_ms = sender_tags(req, client_tags)
-        line = Message(command, [name, *params], source=prefix, tags=tags)
+        line = user_message(client, command, name, *params, tags=tags)
         if isinstance(target, str):
             req.out.relay(recipients, line)
             req.server.audit(client, "announce", target, text)
