@@ -32,6 +32,7 @@ from common.protocol.params import parse_date
 from common.server.accounts import AccountError, AccountStore, generate_password
 from common.server.attendance import AttendanceTable, build_report
 from common.server.history import HistoryStore
+from common.server.history_log import LogInUse
 from common.server.passwords import OperFileError, hash_password, read_oper_file
 from common.server.logs import EscapingFormatter, start_log_writer
 from common.server.server import ChatServer, ServerConfig
@@ -171,12 +172,16 @@ def default_db_path() -> Path:
     return Path(base) / "classchat" / "history.sqlite3"
 
 
-def open_history(path: str) -> HistoryStore:
-    """The history database, creating its folder; one clear line and exit 1 if it cannot be opened."""
+def open_history(path: str, exclusive: bool = True) -> HistoryStore:
+    """The history database, creating its folder; one clear line and exit 1 if it cannot be opened.
+    ``exclusive=False`` for reading only: then a server may be running on it (see ``HistoryStore``)."""
     try:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return HistoryStore(path)
+        return HistoryStore(path, exclusive)
+    except LogInUse:
+        fail(PROG, f"the history database {path} is in use by another running server; give this one its own "
+                   f"with --db FILE, or --no-history")
     except (OSError, sqlite3.Error) as error:
         fail(PROG, f"cannot open the history database {path}: {error}")
 
@@ -209,7 +214,7 @@ def export_transcript(args: argparse.Namespace) -> int:
         fail(PROG, f"no history database at {args.db}")
     if not is_valid_channel(args.export, 200):
         fail(PROG, f"--export wants a channel name such as '#math', got {args.export!r}")
-    store = open_history(args.db)
+    store = open_history(args.db, exclusive=False)
     since_ms = int(datetime.combine(args.since, time()).timestamp() * 1000) if args.since else 0
     known = {casefold(name) for name in store.channels_with_messages()}
     messages = store.export(args.export, since_ms)
@@ -238,7 +243,7 @@ def print_attendance(args: argparse.Namespace) -> int:
         fail(PROG, f"no history database at {args.db}")
     if not is_valid_channel(args.attendance, 200):
         fail(PROG, f"--attendance wants a channel name such as '#math', got {args.attendance!r}")
-    store = open_history(args.db)
+    store = open_history(args.db, exclusive=False)
     table = AttendanceTable(store.db)
     try:
         report = build_report(table, args.attendance, args.since, now_ms=None)

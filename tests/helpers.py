@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from common.protocol.framing import LineFramer
@@ -368,3 +369,22 @@ def wait_until(condition, timeout: float = DEFAULT_TIMEOUT, what: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         pause.wait(0.01)
+
+
+@contextmanager
+def disk_full_for(store):
+    """While this lasts, every write to ``store``'s history log fails with ENOSPC, as on a full disk: its
+    descriptor is pointed at /dev/full, the kernel's always-full device, and back afterwards (the log's lock
+    stays with the original). What was written before is in SQLite first, so the filler has nothing to do
+    with the log meanwhile."""
+    assert store.wait_until_stored(DEFAULT_TIMEOUT)
+    fd = store.log_file.fileno()
+    saved = os.dup(fd)
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(full)

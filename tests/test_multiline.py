@@ -16,7 +16,7 @@ import pytest
 
 from common.protocol.message import parse
 from common.server.history import HistoryStore, StoredMessage
-from helpers import IRCTestClient, assert_still_served, take_logged
+from helpers import IRCTestClient, assert_still_served, disk_full_for, take_logged
 from test_history import run_export
 
 ML = ("draft/multiline", "batch")
@@ -116,7 +116,8 @@ def test_stored_as_one_message_and_replayed_as_a_batch_or_lines(make_server, tmp
     alice.join("#c")
     send_batch(alice, "#c", SNIPPET)
     msgid = batch_of(alice)[0].tags["msgid"]
-    with sqlite3.connect(db) as check:  # stored before it was delivered: the echo came, so it is there
+    assert running.server.store.wait_until_stored()  # stored (in the history's log) before the echo; now in SQLite
+    with sqlite3.connect(db) as check:
         rows = check.execute("SELECT msgid, text FROM messages WHERE target = '#c'").fetchall()
     assert rows == [(msgid, "\n".join(SNIPPET))]
 
@@ -433,7 +434,7 @@ def test_the_teachers_transcript_indents_the_lines_of_a_block(tmp_path):
 
 
 def test_a_batch_that_cannot_be_stored_reaches_nobody(make_server, tmp_path, caplog):
-    """Store before deliver: while another program holds the database locked, no line of the batch goes
+    """Store before deliver: while the history cannot be written (a full disk), no line of the batch goes
     out, to either kind of client, and the sender is told once; then the same batch goes through."""
     db = str(tmp_path / "locked.sqlite3")
     running = make_server(db_path=db, flood_rate=0)
@@ -443,16 +444,11 @@ def test_a_batch_that_cannot_be_stored_reaches_nobody(make_server, tmp_path, cap
         client.join("#c")
     for client in (alice, bob, carol):
         client.sync()
-    locker = sqlite3.connect(db, timeout=0)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with disk_full_for(running.server.store):
         send_batch(alice, "#c", SNIPPET)
         assert alice.expect(r" FAIL ").params[:3] == ["PRIVMSG", "MESSAGE_NOT_SENT", "#c"]
         assert not any("BATCH" in line or "PRIVMSG" in line for line in alice.sync())
         assert not any("PRIVMSG" in line for client in (bob, carol) for line in client.sync())
-    finally:
-        locker.rollback()
-        locker.close()
     assert len(take_logged(caplog, logging.ERROR, "could not store 1 messages in the history")) == 1
     send_batch(alice, "#c", SNIPPET, reference="again")
     assert [line.params[1] for line in batch_of(bob)[1:-1]] == SNIPPET

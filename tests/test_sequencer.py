@@ -18,7 +18,7 @@ from common.server.history_reads import HistoryRequest, replay
 from common.server.outbox import Outbox, tag_gates
 from common.server.sequencer import Sequencer
 from common.server.state import Client
-from helpers import IRCTestClient, take_logged, wait_until
+from helpers import IRCTestClient, disk_full_for, take_logged, wait_until
 
 SERVER = "classchat.test"
 HISTORY_CAPS = {"batch", "server-time", "message-tags"}
@@ -163,14 +163,9 @@ def test_reads_of_a_batch_that_could_not_be_stored_see_what_was_stored_before_it
     marker(end, joiner, "end")  # after the read's answer, which goes at the end of its outbox
     for out in (refused, join, end):
         sequencer.submit(out)
-    locker = sqlite3.connect(store.path, timeout=0)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with disk_full_for(store):
         sequencer.start()
         assert history_msgids(lines_until(joiner_end, "end")) == (["m0"], [])
-    finally:
-        locker.rollback()
-        locker.close()
     assert talker_end.expect(r" FAIL ").params[:3] == ["PRIVMSG", "MESSAGE_NOT_SENT", "#c"]
     assert len(take_logged(caplog, logging.ERROR, "could not store 1 messages in the history")) == 1
 
@@ -178,9 +173,9 @@ def test_reads_of_a_batch_that_could_not_be_stored_see_what_was_stored_before_it
 # ------------------------------------------------------------------ storage failures
 
 def test_a_batch_that_cannot_be_stored_reaches_nobody_and_its_senders_are_told(wire, store, sequencer, caplog):
-    """The file is locked by another program: the write gives up after the busy timeout, the messages are
-    refused (FAIL to each sender, in place of its echo), every other line goes out, the channel settings are
-    saved with the next batch that can be stored, and the log says it once per incident."""
+    """The disk is full (the history log cannot be written): the messages are refused (FAIL to each sender,
+    in place of its echo), every other line goes out, the channel settings are saved with the next batch
+    that can be stored, and the log says it once per incident."""
     talker, talker_end = wire.connect("talker", {"echo-message"})
     listener, listener_end = wire.connect("listener")
     first, second, numerics = outbox(), outbox(), outbox()
@@ -192,9 +187,7 @@ def test_a_batch_that_cannot_be_stored_reaches_nobody_and_its_senders_are_told(w
     for out in (first, second, numerics):
         marker(out, talker, "t")
         marker(out, listener, "l")
-    locker = sqlite3.connect(store.path, timeout=0)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with disk_full_for(store):
         sequencer.submit(first)
         sequencer.start()
         assert [line.command for line in lines_until(talker_end, "t")] == ["FAIL"]
@@ -207,11 +200,9 @@ def test_a_batch_that_cannot_be_stored_reaches_nobody_and_its_senders_are_told(w
         assert lines_until(listener_end, "l") == []
         assert lines_until(talker_end, "t")[0].command == "332"
         assert lines_until(listener_end, "l")[0].command == "TOPIC"
-    finally:
-        locker.rollback()
-        locker.close()
-    assert len(take_logged(caplog, logging.ERROR, "could not store 1 messages in the history: database is locked")) == 1
-    assert store.load_channels() == [], "saved while locked?"
+    refusals = take_logged(caplog, logging.ERROR, "could not store 1 messages in the history: [Errno 28] No space")
+    assert len(refusals) == 1
+    assert store.load_channels() == [], "saved while the disk was full?"
     later = outbox()
     relay_stored(later, talker, [listener, talker], stored_message(talker, "after the lock", "m3", 1003))
     marker(later, listener, "l")
@@ -220,6 +211,41 @@ def test_a_batch_that_cannot_be_stored_reaches_nobody_and_its_senders_are_told(w
     assert [m.msgid for m in store.before("#c", None, 10)] == ["m3"]
     assert [c.topic for c in store.load_channels()] == ["a topic"], "the unsaved settings were not tried again"
     assert take_logged(caplog, logging.WARNING, "history storage works again (2 messages were refused meanwhile)")
+
+
+def test_a_locked_database_holds_up_nothing_and_loses_nothing(wire, store, sequencer, caplog):
+    """Another program holds the database locked (a backup, a shell left in a transaction): messages are
+    still delivered, since they are stored in the log; a read meanwhile sees what SQLite has, after at most
+    READ_WAIT_SECONDS; once the lock is gone the filler stores the waiting messages by itself, in order,
+    and the log says the incident once, then its end."""
+    talker, talker_end = wire.connect("talker")
+    listener, listener_end = wire.connect("listener")
+    before = outbox()
+    relay_stored(before, talker, [listener], stored_message(talker, "before", "m0", 1000))
+    marker(before, listener, "l")
+    sequencer.submit(before)
+    sequencer.start()
+    assert [line.params[1] for line in lines_until(listener_end, "l")] == ["before"]
+    assert store.wait_until_stored(5)
+    locker = sqlite3.connect(store.path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        for number in range(1, 4):
+            out = outbox()
+            message = stored_message(talker, f"locked {number}", f"m{number}", 1000 + number)
+            relay_stored(out, talker, [listener], message)
+            marker(out, listener, "l")
+            sequencer.submit(out)
+            assert [line.params[1] for line in lines_until(listener_end, "l")] == [f"locked {number}"]
+        assert [m.msgid for m in store.before("#c", None, 10)] == ["m0"]  # what SQLite has, after the wait
+        wait_until(lambda: take_logged(caplog, logging.ERROR, "could not store"), what="the filler to fail")
+    finally:
+        locker.rollback()
+        locker.close()
+    assert store.wait_until_stored(5)
+    assert [m.msgid for m in store.before("#c", None, 10)] == ["m0", "m1", "m2", "m3"]
+    assert take_logged(caplog, logging.WARNING, "the history database works again")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "told more than once"
 
 
 # ------------------------------------------------------------------ the thread survives

@@ -1,14 +1,17 @@
 """Message history in SQLite: the messages of channels and private chats, and channel settings.
 
 One ``HistoryStore`` is used by one thread at a time (the server's sequencer while it runs; the export
-command on its own). The database is in WAL mode with ``synchronous=NORMAL``: a committed message
-survives the process being killed (kill -9), which is what "never lose a message" needs here; only a
-power cut can take the last commits with it.
+command on its own). ``write()`` stores a batch by appending it to the history's log (``history_log.py``):
+once it returns, the batch survives the process being killed (kill -9), which is what "never lose a
+message" needs here; only a power cut can take the last writes with it, as it can the last commits of
+SQLite in WAL mode with ``synchronous=NORMAL``, the mode of the database. The filler thread then puts the
+batch into SQLite, and every read waits for it first (``db``), so a read sees every message written.
 
-Writes wait at most ``BUSY_TIMEOUT_MS`` (200 ms) for a lock another program holds on the file (a backup,
-an ``sqlite3`` shell left in a transaction); then they fail, and the sequencer refuses that batch's
-messages instead of stalling everyone's delivery. Values SQLite cannot hold (integers beyond 64 bits)
-are refused in Python before the transaction starts, never raised as an OverflowError from inside it.
+A lock another program holds on the database (a backup, an ``sqlite3`` shell left in a transaction)
+holds up only the filler: messages are still delivered, and wait in the log until the lock is gone.
+Writes fail (and the sequencer refuses that batch's messages) when the log cannot be written (the disk
+is full) or when ``MAX_WAITING_ROWS`` messages are waiting already. Values SQLite cannot hold (integers
+beyond 64 bits) are refused in Python before anything is written, never raised from inside a transaction.
 
 Messages are ordered by (time, id): the server's clock in milliseconds (never decreasing, see
 ``ChatServer.message_tags``), then the row id for messages in the same millisecond. Row ids grow in the
@@ -36,16 +39,23 @@ from typing import Iterable, Iterator, NamedTuple
 from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import action_text
 from common.server.attendance import ATTENDANCE_SCHEMA
+from common.server.history_log import Filler, HistoryLog, LogInUse, Record
 from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
 SCHEMA_VERSION = 7
-# The writer copies the log into the database itself only past this many pages (a backstop): normally the
-# Checkpointer does it every second from its own connection, off the delivery path.
+# The writer copies SQLite's write-ahead log (the -wal file) into the database itself only past this many
+# pages (a backstop): normally the Checkpointer does it every second from its own connection.
 WAL_AUTOCHECKPOINT_PAGES = 16384
-# How long a write waits for a lock held by another connection to the file before it fails: the longest
-# a locked database can hold up one batch's delivery (its messages are then refused, see sequencer.py).
+# How long a statement waits for a lock held by another connection to the file before it fails.
 BUSY_TIMEOUT_MS = 200
+# Messages written to the log and not yet in SQLite, at most: beyond, writes fail (the database has been
+# locked or full for a while; at 50 messages a second, this is nearly seven minutes of them).
+MAX_WAITING_ROWS = 20_000
+# How long a read waits for the filler to catch up before it reads what SQLite has: the longest a locked
+# database can hold up a batch with a history read (a replay on JOIN, CHATHISTORY) in the sequencer.
+READ_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000
+CLOSE_WAIT_SECONDS = 5.0  # at the end, for what is still waiting; what is left is stored at the next start
 SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -2 ** 63, 2 ** 63 - 1  # beyond, binding an int raises OverflowError
 ALL_ROWS = SQLITE_INTEGER_MAX  # the row id bound of a read that sees every stored message
 # IRCv3 draft/read-marker: how far one person has read one conversation (see ``marker_owner``, ``target_key``).
@@ -244,10 +254,11 @@ class Cursor:
 
 
 class Checkpointer(threading.Thread):
-    """Copies the write-ahead log into the database file every ``interval`` seconds, from a connection of
-    its own. SQLite would otherwise do it inside a commit of the sequencer now and then (with an fsync):
-    measured, that was 8 % of the storage time and a stall of several milliseconds in delivery. A PASSIVE
-    checkpoint never blocks the writer."""
+    """Copies SQLite's write-ahead log (the -wal file; not the history's own log, ``history_log.py``) into
+    the database file every ``interval`` seconds, from a connection of its own. SQLite would otherwise do it
+    inside a commit now and then (with an fsync): measured when the sequencer committed, that was 8 % of the
+    storage time and a stall of several milliseconds in delivery. A PASSIVE checkpoint never blocks the
+    writer."""
 
     def __init__(self, path: str, interval: float = 1.0) -> None:
         super().__init__(name="checkpointer")
@@ -310,7 +321,7 @@ def message_inserts(rows: list[tuple]) -> Iterator[tuple[str, list]]:
     width (``HistoryStore._row``).
 
     Python's sqlite3 hands the GIL to another thread around every statement it runs (and executemany runs
-    one per row), and taking it back costs the sequencer a wait among hundreds of reader threads; one
+    one per row), and taking it back costs the filler a wait among hundreds of reader threads; one
     statement for many rows costs one. The sizes are 64 and then powers of two, so that a handful of
     statements is ever prepared (the module keeps them in its cache).
     """
@@ -326,50 +337,110 @@ def message_inserts(rows: list[tuple]) -> Iterator[tuple[str, list]]:
         start += count
 
 
+def connect(path: str) -> sqlite3.Connection:
+    """A connection to the history database in the modes every writer of it uses."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    return db
+
+
 class HistoryStore:
     """The history database. Every read sees the messages up to ``visible_up_to()``'s row id (all of
-    them unless the sequencer says otherwise)."""
+    them unless the sequencer says otherwise).
 
-    def __init__(self, path: str) -> None:
+    The server opens it ``exclusive``: if another server runs on the same database, that raises
+    ``LogInUse``. A program that only reads (``--export``) opens it shared: while a server runs, it reads
+    what SQLite has and cannot write; otherwise it stores what a crash left in the log first, as the
+    server does."""
+
+    def __init__(self, path: str, exclusive: bool = True) -> None:
         self.path = path
         self._last_visible = ALL_ROWS
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        with self.db:
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            existed = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
+        self._db = connect(path)
+        with self._db:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            existed = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
             if existed:
                 for from_version in range(version, SCHEMA_VERSION):
                     for statement in UPGRADES.get(from_version, ()):
-                        self.db.execute(statement)
-            self.db.executescript(SCHEMA)
+                        self._db.execute(statement)
+            self._db.executescript(SCHEMA)
             if existed and version < 3:
                 self._fill_recipient_keys()
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.read_only = False
+        self.log_file: HistoryLog | None = None  # None in memory, or while another server writes
+        if path != ":memory:":  # in memory, the database is gone with the process anyway: no log
+            try:
+                self.log_file = HistoryLog(path + "-log")
+            except LogInUse:
+                if exclusive:
+                    self._db.close()
+                    raise
+                self.read_only = True
+        # The filler writes on a connection of its own, so that reads never meet its open transaction (an
+        # in-memory database has only the one).
+        self._filler_db = self._db if path == ":memory:" else connect(path)
+        self._filler = Filler(self.log_file, self._apply)
+        left = self.log_file.records() if self.log_file is not None else []
+        if left:  # stored before anything else; should the database refuse them now, they wait in the log
+            self._filler.take_back(left)
+        elif self.log_file is not None and self.log_file.size:
+            self.log_file.clear()
+        if not self.read_only:
+            self._filler.start()
+        if left and self.wait_until_stored(CLOSE_WAIT_SECONDS):
+            log.info("stored %d messages that the history log held from before", sum(len(r[0]) for r in left))
+
+    def wait_until_stored(self, timeout: float = READ_WAIT_SECONDS) -> bool:
+        """Wait until everything written is in SQLite, at most ``timeout`` seconds; False if not."""
+        return not self._filler.busy or self._filler.wait_until_stored(timeout)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection to read with (and to make the few changes that bypass the log: read markers,
+        deletions, retention), once everything written is in SQLite: every read goes through here, so
+        none misses a message still on its way from the log. If the filler cannot catch up within
+        ``READ_WAIT_SECONDS`` (the database locked by another program), the read sees what is stored."""
+        self.wait_until_stored()
+        return self._db
 
     def close(self) -> None:
-        self.db.close()
+        """Store what is waiting (for at most ``CLOSE_WAIT_SECONDS``), then close."""
+        if not self._filler.close(CLOSE_WAIT_SECONDS):
+            log.warning("history messages not yet in the database stay in %s; they are stored at the next "
+                        "start", self.path + "-log")
+        if self._filler.is_alive():
+            return  # still inside SQLite: its files stay open until the process ends, never closed under it
+        if self._filler_db is not self._db:
+            self._filler_db.close()
+        if self.log_file is not None:
+            self.log_file.close()
+        self._db.close()
 
     def _fill_recipient_keys(self) -> None:
         """Upgrading to version 3: a private message's recipient is its target, casefolded (in Python,
         since SQLite's lower() knows only ASCII)."""
-        rows = self.db.execute("SELECT id, target FROM messages WHERE substr(target_key, 1, 3) = 'dm:'").fetchall()
-        self.db.executemany("UPDATE messages SET recipient_key = ? WHERE id = ?",
-                            [(casefold(target), row_id) for row_id, target in rows])
+        rows = self._db.execute("SELECT id, target FROM messages WHERE substr(target_key, 1, 3) = 'dm:'").fetchall()
+        self._db.executemany("UPDATE messages SET recipient_key = ? WHERE id = ?",
+                             [(casefold(target), row_id) for row_id, target in rows])
 
     # ------------------------------------------------------------------ writing
 
     def write(self, messages: Iterable[StoredMessage], channels: Iterable[ChannelSnapshot] = (),
               forget_channels: Iterable[str] = ()) -> None:
-        """Store a batch in one transaction: after this returns, it survives the process being killed.
+        """Store a batch: after this returns, it survives the process being killed (it is in the log, and
+        SQLite gets it shortly after, in one transaction).
 
-        Raises ``sqlite3.Error`` (or ``OSError``) when the batch could not be stored, and then nothing of it
-        is: a message whose time SQLite cannot hold raises ``sqlite3.DataError`` before anything is written.
-        A channel snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead,
-        since the sequencer retries unsaved snapshots and would otherwise fail every batch after it.
+        Raises ``OSError`` (the log could not be written) or ``sqlite3.Error`` when the batch could not be
+        stored, and then nothing of it is: a message whose time SQLite cannot hold raises
+        ``sqlite3.DataError`` before anything is written, and ``sqlite3.OperationalError`` says that
+        ``MAX_WAITING_ROWS`` are waiting already, or that another server writes this history. A channel
+        snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead, since the
+        sequencer retries unsaved snapshots and would otherwise fail every batch after it.
         """
         message_rows = [self._row(m) for m in messages]
         channel_rows = []
@@ -383,28 +454,36 @@ class HistoryStore:
         forget = [(casefold(name),) for name in forget_channels]
         if not (message_rows or channel_rows or forget):
             return
-        inserts = list(message_inserts(message_rows))
-        if self.db.in_transaction:  # a failed ROLLBACK earlier must not make every later BEGIN fail
-            self.db.execute("ROLLBACK")
-        if len(inserts) == 1 and not (channel_rows or forget):
-            self.db.execute(*inserts[0])  # one statement is a transaction of its own
-            return
-        self.db.execute("BEGIN")
+        if self.read_only:
+            raise sqlite3.OperationalError("another running server writes this history")
+        if self._filler.waiting_rows + len(message_rows) > MAX_WAITING_ROWS:
+            raise sqlite3.OperationalError(f"{self._filler.waiting_rows} messages are still waiting for the "
+                                           f"history database (locked or full?)")
+        self._filler.hand_over((message_rows, channel_rows, forget), len(message_rows))
+
+    def _apply(self, records: list[Record]) -> None:
+        """Put logged records into SQLite, in one transaction on the filler's connection; raises
+        ``sqlite3.Error`` (or ``OSError``) when that failed, and then nothing of them is there."""
+        db = self._filler_db
+        if db.in_transaction:  # a failed ROLLBACK earlier must not make every later BEGIN fail
+            db.execute("ROLLBACK")
+        db.execute("BEGIN")
         try:
-            for insert in inserts:
-                self.db.execute(*insert)
-            self.db.executemany(
-                "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at, modes,"
-                " key, member_limit, bans, quiets, excepts, invexes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                channel_rows)
-            self.db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
-            self.db.execute("COMMIT")  # may fail too (disk full, locked): the transaction is then still open
+            for insert in message_inserts([row for message_rows, _, _ in records for row in message_rows]):
+                db.execute(*insert)
+            for _, channel_rows, forget in records:  # in order: a channel forgotten, then made again
+                db.executemany(
+                    "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at,"
+                    " modes, key, member_limit, bans, quiets, excepts, invexes)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
+                db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
+            db.execute("COMMIT")  # may fail too (disk full, locked): the transaction is then still open
         except BaseException:
-            if self.db.in_transaction:  # SQLite rolls back by itself on some errors (SQLITE_FULL)
+            if db.in_transaction:  # SQLite rolls back by itself on some errors (SQLITE_FULL)
                 try:
-                    self.db.execute("ROLLBACK")
+                    db.execute("ROLLBACK")
                 except sqlite3.Error:
-                    pass  # the next write rolls back first; the error that matters is the one raised
+                    pass  # the next attempt rolls back first; the error that matters is the one raised
             raise
 
     @staticmethod

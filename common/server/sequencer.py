@@ -1,21 +1,21 @@
 """The sequencer: the one thread that stores messages and then delivers them, in order.
 
 Every command's ``Outbox`` is handed over while the state lock is still held, so the queue holds them in
-the order the server decided them. For each batch the sequencer (1) writes the batch's messages and
-channel settings to SQLite in one transaction (when history is on), (2) runs the history reads queued
-in the batch (replay on join, CHATHISTORY), each bounded by the last message decided before it, so that
-it sees exactly those (a message decided after a JOIN in the same batch reaches the joiner live, and only
-live), and (3) gives the lines to the connections, then runs the actions queued for after delivery
-(closing a connection once its last lines are out). The writes cost one commit per batch rather than one
-per message.
+the order the server decided them. For each batch the sequencer (1) stores the batch's messages and
+channel settings (when history is on: one append to the history's log, which SQLite takes in behind,
+see ``history_log.py``), (2) runs the history reads queued in the batch (replay on join, CHATHISTORY),
+each bounded by the last message decided before it, so that it sees exactly those (a message decided
+after a JOIN in the same batch reaches the joiner live, and only live), and (3) gives the lines to the
+connections, then runs the actions queued for after delivery (closing a connection once its last lines
+are out).
 
 Durability is a contract: a message is delivered only once it is stored, so after ``kill -9`` and a
-restart everything anyone saw is in the history. When a batch cannot be stored (disk full, the file
-locked by another program for longer than ``history.BUSY_TIMEOUT_MS``, any ``sqlite3.Error`` or
-``OSError``), its messages reach nobody: each sender gets ``FAIL <command> MESSAGE_NOT_SENT <target>``
-instead (see ``outbox.py``), every other line of the batch is delivered, and channel settings that were
-not saved are tried again with the next batch. The log says so once per incident (an ERROR, no
-traceback), and says when storing works again; nothing else is needed to recover.
+restart everything anyone saw is in the history. When a batch cannot be stored (the disk full, too many
+messages waiting for a database locked by another program, any ``sqlite3.Error`` or ``OSError``), its
+messages reach nobody: each sender gets ``FAIL <command> MESSAGE_NOT_SENT <target>`` instead (see
+``outbox.py``), every other line of the batch is delivered, and channel settings that were not saved are
+tried again with the next batch. The log says so once per incident (an ERROR, no traceback), and says
+when storing works again; nothing else is needed to recover.
 
 The thread survives anything one batch brings: any other exception while storing (the batch is then
 refused as above), in one history read, in the delivery to one connection or in one after-delivery

@@ -143,6 +143,8 @@ class ChatServer:
                 self._make_class_channels(self.store)
             except Exception:
                 self._close_listeners()
+                if self.store is not None:
+                    self.store.close()
                 raise
         else:
             self._make_class_channels(None)
