@@ -5,12 +5,15 @@
                                  [--caps "server-time message-tags"]
 
 It runs a ChatServer in this process (flood control off) with ``--clients`` real clients on 127.0.0.1 in
-#bench, read by a child process, and measures two steps on this thread's CPU clock, with history on and off:
+#bench, read by a child process, and measures three steps, each on its thread's CPU clock, with history on
+and off:
 
 - the reader's: ``ChatServer._handle_line`` for one PRIVMSG to #bench (parse, dispatch under the state
   lock, the outbox), ``--messages`` times; the outboxes are taken instead of queued;
-- the sequencer's: ``Sequencer._process`` on those outboxes, ``--batch`` at a time (store them, then
-  send each member its lines of the batch: one send per member and batch).
+- the sequencer's: ``Sequencer._process`` on those outboxes, ``--batch`` at a time (store them in the
+  history's log, then send each member its lines of the batch: one send per member and batch);
+- with history on, the filler's: the CPU time of the thread that puts the log into SQLite meanwhile (its
+  own clock; the run ends by waiting for it to store the rest).
 
 Compare the sum, per delivery, with the server CPU per delivery of ``bench/chat_bench.py --scenario
 fanout`` (100 clients, batches of about 50 on a busy server): what the running server spends beyond it
@@ -71,6 +74,13 @@ def cpu_us(step, items: list, gap: float) -> float:
     return spent / 1000
 
 
+def thread_cpu_us(thread: threading.Thread | None) -> float:
+    """The CPU time another thread of this process has used so far (0 without one)."""
+    if thread is None:
+        return 0.0
+    return time.clock_gettime_ns(time.pthread_getcpuclockid(thread.ident)) / 1000
+
+
 def measure(args: argparse.Namespace, history: bool) -> dict:
     """Both steps, ``args.runs`` times, on a fresh server with or without history."""
     with tempfile.TemporaryDirectory(prefix="classchat-cost-") as folder:
@@ -93,7 +103,8 @@ def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
         sender = server.state.find_client("b0x00000")  # connect_clients' first nick
         text = f"bench|w0:{1:010d} t={time.time_ns():019d} {'x' * filler_length(args.size)}#"  # as chat_bench's
         line = LineFramer().feed(f"PRIVMSG #bench :{text}\r\n".encode())[0]
-        readers, sequencers = [], []
+        readers, sequencers, fillers = [], [], []
+        filler = server.store.filler if server.store is not None else None
         for _ in range(args.runs):
             taken: list[Outbox] = []
             server.sequencer.submit = taken.append  # the outboxes stay here; the sequencer thread waits idle
@@ -103,7 +114,11 @@ def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
             finally:
                 del server.sequencer.submit
             batches = [taken[start:start + args.batch] for start in range(0, len(taken), args.batch)]
+            filled_before = thread_cpu_us(filler)
             sequencers.append(cpu_us(server.sequencer._process, batches, args.gap) / args.messages)
+            if server.store is not None:
+                server.store.wait_until_stored(30)
+            fillers.append((thread_cpu_us(filler) - filled_before) / args.messages)
     finally:
         server.shutdown()
         serving.join(10)
@@ -111,7 +126,7 @@ def measure_on(server: ChatServer, args: argparse.Namespace) -> dict:
         for sock in socks:
             sock.close()
         drain.wait(30)
-    return {"reader": readers, "sequencer": sequencers}
+    return {"reader": readers, "sequencer": sequencers, "filler": fillers}
 
 
 def main() -> int:
@@ -127,14 +142,16 @@ def main() -> int:
     if args.clients < 2 or args.messages < 1 or args.batch < 1 or args.runs < 1 or args.gap < 0:
         parser.error("--clients must be at least 2, --messages, --batch and --runs at least 1, --gap not negative")
     print(f"message cost: {args.clients} clients in #bench, {args.messages} messages × {args.runs} runs, "
-          f"batches of {args.batch}, {args.gap:g} s between{asking(args.caps)}; this thread's CPU, median (range)")
-    print(f"{'history':>8} {'reader µs/message':>22} {'sequencer µs/message':>24} {'µs/delivery':>12}")
+          f"batches of {args.batch}, {args.gap:g} s between{asking(args.caps)}; CPU per step, median (range)")
+    print(f"{'history':>8} {'reader µs/message':>22} {'sequencer µs/message':>24} {'filler µs/message':>22}"
+          f" {'µs/delivery':>12}")
     for history in (True, False):
         result = measure(args, history)
-        reader, sequencer = statistics.median(result["reader"]), statistics.median(result["sequencer"])
-        print(f"{'on' if history else 'off':>8} {with_range(reader, min(result['reader']), max(result['reader']), '.1f'):>22} "
-              f"{with_range(sequencer, min(result['sequencer']), max(result['sequencer']), '.1f'):>24} "
-              f"{(reader + sequencer) / (args.clients - 1):>12.2f}")
+        steps = {step: statistics.median(values) for step, values in result.items()}
+        print(f"{'on' if history else 'off':>8}" + "".join(
+            f" {with_range(steps[step], min(result[step]), max(result[step]), '.1f'):>{width}}"
+            for step, width in (("reader", 22), ("sequencer", 24), ("filler", 22)))
+            + f" {sum(steps.values()) / (args.clients - 1):>12.2f}")
     return 0
 
 

@@ -395,6 +395,11 @@ class HistoryStore:
         if left and self.wait_until_stored(CLOSE_WAIT_SECONDS):
             log.info("stored %d messages that the history log held from before", sum(len(r[0]) for r in left))
 
+    @property
+    def filler(self) -> Filler:
+        """The thread that puts the log into SQLite (the benchmarks count its CPU time)."""
+        return self._filler
+
     def wait_until_stored(self, timeout: float = READ_WAIT_SECONDS) -> bool:
         """Wait until everything written is in SQLite, at most ``timeout`` seconds; False if not."""
         return not self._filler.busy or self._filler.wait_until_stored(timeout)
