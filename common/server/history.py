@@ -10,7 +10,7 @@ batch into SQLite, and every read waits for it first (``db``), so a read sees ev
 A lock another program holds on the database (a backup, an ``sqlite3`` shell left in a transaction)
 holds up only the filler: messages are still delivered, and wait in the log until the lock is gone.
 Writes fail (and the sequencer refuses that batch's messages) when the log cannot be written (the disk
-is full) or when ``MAX_WAITING_ROWS`` messages are waiting already. Values SQLite cannot hold (integers
+is full) or when ``history_log.MAX_WAITING_ROWS`` messages are waiting already. Values SQLite cannot hold (integers
 beyond 64 bits) are refused in Python before anything is written, never raised from inside a transaction.
 
 Messages are ordered by (time, id): the server's clock in milliseconds (never decreasing, see
@@ -49,9 +49,6 @@ SCHEMA_VERSION = 7
 WAL_AUTOCHECKPOINT_PAGES = 16384
 # How long a statement waits for a lock held by another connection to the file before it fails.
 BUSY_TIMEOUT_MS = 200
-# Messages written to the log and not yet in SQLite, at most: beyond, writes fail (the database has been
-# locked or full for a while; at 50 messages a second, this is nearly seven minutes of them).
-MAX_WAITING_ROWS = 20_000
 # How long a read waits for the filler to catch up before it reads what SQLite has: the longest a locked
 # database can hold up a batch with a history read (a replay on JOIN, CHATHISTORY) in the sequencer.
 READ_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000
@@ -371,9 +368,10 @@ class HistoryStore:
             if existed and version < 3:
                 self._fill_recipient_keys()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        in_memory = path == ":memory:"
         self.read_only = False
         self.log_file: HistoryLog | None = None  # None in memory, or while another server writes
-        if path != ":memory:":  # in memory, the database is gone with the process anyway: no log
+        if not in_memory:  # in memory, the database is gone with the process anyway: no log
             try:
                 self.log_file = HistoryLog(path + "-log")
             except LogInUse:
@@ -383,17 +381,15 @@ class HistoryStore:
                 self.read_only = True
         # The filler writes on a connection of its own, so that reads never meet its open transaction (an
         # in-memory database has only the one).
-        self._filler_db = self._db if path == ":memory:" else connect(path)
+        self._filler_db = self._db if in_memory else connect(path)
+        # What a crash left in the log is stored before anything else (should the database refuse it now,
+        # it waits in the log).
         self._filler = Filler(self.log_file, self._apply)
-        left = self.log_file.records() if self.log_file is not None else []
-        if left:  # stored before anything else; should the database refuse them now, they wait in the log
-            self._filler.take_back(left)
-        elif self.log_file is not None and self.log_file.size:
-            self.log_file.clear()
+        left = self._filler.waiting_rows
         if not self.read_only:
             self._filler.start()
         if left and self.wait_until_stored(CLOSE_WAIT_SECONDS):
-            log.info("stored %d messages that the history log held from before", sum(len(r[0]) for r in left))
+            log.info("stored %d messages that the history log held from before", left)
 
     @property
     def filler(self) -> Filler:
@@ -402,7 +398,7 @@ class HistoryStore:
 
     def wait_until_stored(self, timeout: float = READ_WAIT_SECONDS) -> bool:
         """Wait until everything written is in SQLite, at most ``timeout`` seconds; False if not."""
-        return not self._filler.busy or self._filler.wait_until_stored(timeout)
+        return self._filler.wait_until_stored(timeout)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -443,7 +439,7 @@ class HistoryStore:
         Raises ``OSError`` (the log could not be written) or ``sqlite3.Error`` when the batch could not be
         stored, and then nothing of it is: a message whose time SQLite cannot hold raises
         ``sqlite3.DataError`` before anything is written, and ``sqlite3.OperationalError`` says that
-        ``MAX_WAITING_ROWS`` are waiting already, or that another server writes this history. A channel
+        ``history_log.MAX_WAITING_ROWS`` are waiting already, or that another server writes this history. A channel
         snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead, since the
         sequencer retries unsaved snapshots and would otherwise fail every batch after it.
         """
@@ -461,10 +457,7 @@ class HistoryStore:
             return
         if self.read_only:
             raise sqlite3.OperationalError("another running server writes this history")
-        if self._filler.waiting_rows + len(message_rows) > MAX_WAITING_ROWS:
-            raise sqlite3.OperationalError(f"{self._filler.waiting_rows} messages are still waiting for the "
-                                           f"history database (locked or full?)")
-        self._filler.hand_over((message_rows, channel_rows, forget), len(message_rows))
+        self._filler.hand_over((message_rows, channel_rows, forget))
 
     def _apply(self, records: list[Record]) -> None:
         """Put logged records into SQLite, in one transaction on the filler's connection; raises

@@ -52,10 +52,13 @@ GATHER_ROWS = 1024
 # or a writer faster than SQLite, the writer waits for the filler to catch up (at most CATCH_UP_SECONDS)
 # once this many rows wait or the log is this large: the log stays bounded, and so does what a restart
 # after a crash has to store again. Not while the database fails: then the writer refuses at
-# HistoryStore's MAX_WAITING_ROWS instead of waiting every time.
+# MAX_WAITING_ROWS instead of waiting every time.
 CATCH_UP_ROWS = 8 * GATHER_ROWS
 LOG_LIMIT_BYTES = 8 * 1024 * 1024
 CATCH_UP_SECONDS = 0.2
+# Message rows appended and not yet in SQLite, at most: beyond, ``hand_over`` refuses (the database has
+# been locked or full for a while; at 50 messages a second, this is nearly seven minutes of them).
+MAX_WAITING_ROWS = 20_000
 # After a failed attempt, the filler waits this long before the next, doubling up to the longest.
 RETRY_FIRST_SECONDS = 0.05
 RETRY_LONGEST_SECONDS = 1.0
@@ -65,6 +68,11 @@ Record = tuple  # (message rows, channel rows, forgotten channel keys): see Hist
 # logged), the others are stored. Any other error (the database locked, the disk full) is tried again.
 RECORD_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
                  TypeError, ValueError, OverflowError)
+
+
+def rows_in(records: list[Record]) -> int:
+    """How many message rows ``records`` hold."""
+    return sum(len(record[0]) for record in records)
 
 
 class LogInUse(OSError):
@@ -106,10 +114,15 @@ class HistoryLog:
             self.size = offset
         return found
 
-    def append(self, record: Record) -> None:
-        """Add ``record``; raises ``OSError`` (disk full, file too large) and then the file is as before."""
+    @staticmethod
+    def encode(record: Record) -> bytes:
+        """``record`` as it is appended: header and payload."""
         payload = marshal.dumps(record)
-        data = HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+    def append(self, data: bytes) -> None:
+        """Add an encoded record; raises ``OSError`` (disk full, file too large) and then the file is as
+        before."""
         try:
             written = os.write(self._fd, data)
         except OSError:
@@ -156,45 +169,46 @@ class Filler(threading.Thread):
         self._log = history_log
         self._apply = apply
         self._changed = threading.Condition()
-        self._waiting: list[Record] = []
-        self.waiting_rows = 0  # message rows waiting: the writer refuses more beyond a limit
+        # Waiting first: what the log holds from before (a crash), in the order written.
+        self._waiting: list[Record] = history_log.records() if history_log is not None else []
+        self.waiting_rows = rows_in(self._waiting)  # message rows waiting (the writer waits, then refuses)
         self._closing = False
         self._wanted = False  # someone waits for what is waiting: no more gathering
         self._failing = False
 
-    def take_back(self, records: list[Record]) -> None:
-        """Queue records that are in the log already (what a crash left there), before the thread starts."""
-        self._waiting += records
-        self.waiting_rows += sum(len(record[0]) for record in records)
-
-    def hand_over(self, record: Record, rows: int) -> None:
-        """Append ``record`` to the log and queue it; raises ``OSError`` if the log cannot take it, and
-        then it is not queued either. The lock is held across the append so that the filler cannot empty
-        the log between the append and the queueing (that record would then be lost in a crash)."""
+    def hand_over(self, record: Record) -> None:
+        """Append ``record`` to the log and queue it; raises ``OSError`` if the log cannot take it, or
+        ``sqlite3.OperationalError`` when ``MAX_WAITING_ROWS`` wait already, and then it is not queued
+        either. The lock is held across the append so that the filler cannot empty the log between the
+        append and the queueing (that record would then be lost in a crash)."""
+        rows = len(record[0])
+        data = HistoryLog.encode(record) if self._log is not None else b""
         with self._changed:
             if not self._failing and (self.waiting_rows >= CATCH_UP_ROWS
                                       or (self._log is not None and self._log.size > LOG_LIMIT_BYTES)):
                 self._wanted = True
                 self._changed.notify_all()
                 self._changed.wait_for(lambda: not self._waiting, CATCH_UP_SECONDS)
+            if self.waiting_rows + rows > MAX_WAITING_ROWS:
+                raise sqlite3.OperationalError(f"{self.waiting_rows} messages are still waiting for the history "
+                                               f"database (locked or full?)")
             if self._log is not None:
-                self._log.append(record)
+                self._log.append(data)
             self._waiting.append(record)
             self.waiting_rows += rows
             if len(self._waiting) == 1 or self.waiting_rows >= GATHER_ROWS:
                 self._changed.notify_all()
 
     def wait_until_stored(self, timeout: float) -> bool:
-        """Wait until everything handed over is in SQLite, at most ``timeout`` seconds; False if not."""
+        """Wait until everything handed over is in SQLite, at most ``timeout`` seconds; False if not. Every
+        read of the history asks, so the usual answer (nothing waits) takes no lock."""
+        if not self._waiting:
+            return True
         with self._changed:
             if self._waiting:
                 self._wanted = True
                 self._changed.notify_all()
             return self._changed.wait_for(lambda: not self._waiting, timeout)
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._waiting)
 
     def close(self, timeout: float) -> bool:
         """Store what is waiting (at most ``timeout`` seconds), then end; False if some was left in the
@@ -262,7 +276,7 @@ class Filler(threading.Thread):
             self._failing = False
         with self._changed:
             del self._waiting[:len(records)]
-            self.waiting_rows -= sum(len(record[0]) for record in records)
+            self.waiting_rows -= rows_in(records)
             self._wanted = self._wanted and bool(self._waiting)
             if not self._waiting and self._log is not None:
                 try:
@@ -273,7 +287,7 @@ class Filler(threading.Thread):
 
     def _failed(self, error: Exception, records: list[Record]) -> None:
         if not self._failing:
-            rows = sum(len(record[0]) for record in records)
+            rows = rows_in(records)
             log.error("could not store %d messages in the history database: %s (they are kept in its log "
                       "and stored once it works)", rows, error,
                       exc_info=not isinstance(error, (sqlite3.Error, OSError)))
