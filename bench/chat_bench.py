@@ -10,8 +10,8 @@ Without ``--scenario`` it runs them all and writes ``bench-results.json``:
 ``fanout`` is 100 clients in one channel with 10 sending as fast as the loop allows (``--clients``,
 ``--senders`` and ``--seconds`` change it), with history on and off (the storage cost); ``fanout1000``
 the same with 1000 clients; ``paced`` 500 clients and one sender at 50 messages per second for 10 s;
-``idle`` 2000 and 5000 registered clients (bench/idle_scale.py: memory per client and registrations per
-second); ``gui`` the longest stall of the Tk loop at 1000 messages per second (bench/gui_stall.py, on
+``idle`` 2000 and 5000 registered clients (bench/idle_scale.py: memory per client, registrations per
+second, and how long all of them closing at once keeps the server busy); ``gui`` the longest stall of the Tk loop at 1000 messages per second (bench/gui_stall.py, on
 Xvfb when there is no display); ``fanout_tags`` is ``fanout`` with every other client asking for
 server-time and message-tags. The bench's clients ask for no IRCv3 capabilities unless ``--caps`` names
 some (as fanout_tags does): then every other one does, so a channel's members get two variants of each
@@ -750,8 +750,11 @@ def idle_and_gui(scenarios: dict) -> list[str]:
         rates = " / ".join(with_range(result["registrations_per_second"], *result["registrations_range"], ",.0f")
                            for result in idle)
         memory = " / ".join(with_range(result["kib_per_client"], *result["kib_range"], ".1f") for result in idle)
+        gone = " / ".join(with_range(result["disconnect_seconds"], *result["disconnect_range"], ".2f")
+                          for result in idle)
         rows.append(f"| idle scale, {counts} registered clients (classchat only; median and range) | {rates} "
-                    f"registrations/s; {memory} KiB of server memory per idle client |")
+                    f"registrations/s; {memory} KiB of server memory per idle client; all closing at once: "
+                    f"{gone} s until the server's threads have ended and a newcomer is registered |")
     if gui := scenarios.get("gui"):
         rows.append(f"| GUI ingestion, {gui['rate']:.0f} messages/s into one window | longest Tk loop stall "
                     f"{gui['max_stall_ms']:.1f} ms, p99 heartbeat gap {gui['p99_gap_ms']:.1f} ms, "

@@ -8,6 +8,7 @@ import logging
 import re
 import socket
 import sqlite3
+import threading
 
 import pytest
 
@@ -18,7 +19,7 @@ from common.server.history_reads import HistoryRequest, replay
 from common.server.outbox import Outbox, tag_gates
 from common.server.sequencer import Sequencer
 from common.server.state import Client
-from helpers import IRCTestClient, disk_full_for, take_logged, wait_until
+from helpers import DEFAULT_TIMEOUT, IRCTestClient, disk_full_for, take_logged, wait_until
 
 SERVER = "classchat.test"
 HISTORY_CAPS = {"batch", "server-time", "message-tags"}
@@ -349,6 +350,57 @@ def test_a_sequencer_that_dies_anyway_says_so(wire, sequencer, caplog):
     assert not sequencer.is_alive()
     died = take_logged(caplog, logging.CRITICAL, "the sequencer thread stopped on an unexpected error")
     assert len(died) == 1 and died[0].exc_info[0] is Unrecoverable
+
+
+def reader_waiting_for_room(sequencer: Sequencer) -> threading.Thread:
+    """A thread that does what a reader does before each read: ``wait_for_room()``."""
+    reader = threading.Thread(target=sequencer.wait_for_room, name="reader", daemon=True)
+    reader.start()
+    return reader
+
+
+def test_a_reader_waits_while_the_sequencer_is_behind_and_goes_on_once_it_caught_up(wire):
+    alice, alice_end = wire.connect("alice")
+    sequencer = Sequencer(None, None, backlog_limit=2)
+    first = outbox()
+    marker(first, alice, "a")
+    sequencer.submit(first)
+    below_the_limit = reader_waiting_for_room(sequencer)
+    below_the_limit.join(DEFAULT_TIMEOUT)
+    assert not below_the_limit.is_alive(), "one outbox queued of two allowed: no wait"
+    second = outbox()
+    marker(second, alice, "b")
+    sequencer.submit(second)
+    reader = reader_waiting_for_room(sequencer)
+    wait_until(lambda: sequencer.readers_waiting == 1, what="the reader to wait")
+    sequencer.start()
+    try:
+        reader.join(DEFAULT_TIMEOUT)
+        assert not reader.is_alive(), "the sequencer took the queue and the reader still waits"
+        assert sequencer.readers_waiting == 0
+        lines_until(alice_end, "a")
+        lines_until(alice_end, "b")
+    finally:
+        sequencer.stop(5)
+
+
+def test_readers_do_not_wait_for_a_sequencer_that_died(wire, caplog):
+    sequencer = Sequencer(None, None, backlog_limit=1)
+
+    def unrecoverable():
+        raise Unrecoverable("out of everything")
+
+    dying = outbox()
+    dying.after_delivery.append(unrecoverable)
+    sequencer.submit(dying)
+    sequencer.start()
+    sequencer.join(DEFAULT_TIMEOUT)
+    assert not sequencer.is_alive()
+    take_logged(caplog, logging.CRITICAL, "the sequencer thread stopped on an unexpected error")
+    sequencer.submit(outbox())  # the queue at its limit, and nobody left to take it
+    reader = reader_waiting_for_room(sequencer)
+    reader.join(DEFAULT_TIMEOUT)
+    assert not reader.is_alive(), "a reader waits for room from a sequencer that died"
 
 
 def test_the_checkpointer_survives_a_database_it_cannot_open(tmp_path, caplog):

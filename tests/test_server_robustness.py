@@ -10,7 +10,8 @@ import time
 import pytest
 
 from common.server.connection import SMALL_BYTES, recv_waiting
-from helpers import IRCTestClient, assert_still_served, wait_until
+from common.server.outbox import Outbox
+from helpers import DEFAULT_TIMEOUT, IRCTestClient, assert_still_served, wait_until
 
 
 def test_overlong_line_gets_417_and_the_connection_lives(server):
@@ -227,6 +228,50 @@ def test_messages_to_one_client_keep_relay_order(make_server):
         nick, count = reader.expect(r" PRIVMSG #c ").params[1].split()
         assert int(count) == last_seen[nick] + 1, f"{nick}'s messages out of order"
         last_seen[nick] = int(count)
+
+
+def test_a_class_arriving_and_talking_while_readers_wait_for_the_sequencer(make_server):
+    """The sequencer's queue bounded at two outboxes and the sequencer held up once: reader threads wait
+    for room (``Sequencer.wait_for_room``) instead of queueing, and then every welcome and every message
+    still arrives, each sender's in order, and a newcomer is served."""
+    running = make_server(flood_rate=0)
+    sequencer = running.server.sequencer
+    sequencer.backlog_limit = 2
+    held = threading.Event()
+    hold = Outbox(running.server.config.name)
+    hold.after_delivery.append(lambda: held.wait(DEFAULT_TIMEOUT))
+    sequencer.submit(hold)
+    students = [running.client() for _ in range(30)]
+    try:
+        for index, student in enumerate(students):
+            student.nick = f"s{index}"
+            student.send(f"NICK s{index}\r\nUSER s 0 * :Student {index}\r\nJOIN #c")
+        wait_until(lambda: sequencer.readers_waiting >= 20, what="readers to wait for the held sequencer")
+    finally:
+        held.set()
+    for student in students:
+        student.expect_numeric("376")
+        student.expect_numeric("366")
+    for student in students:
+        student.sync()  # every JOIN seen: what follows reaches all thirty
+
+    def talk(student: IRCTestClient) -> None:
+        student.send("".join(f"PRIVMSG #c :{student.nick} {count}\r\n" for count in range(20)))
+
+    talkers = [threading.Thread(target=talk, args=(student,)) for student in students[1:]]
+    for talker in talkers:
+        talker.start()
+    for talker in talkers:
+        talker.join()
+    listener = students[0]
+    last_seen = {student.nick: -1 for student in students[1:]}
+    for _ in range(20 * len(talkers)):
+        nick, count = listener.expect(r" PRIVMSG #c ").params[1].split()
+        assert int(count) == last_seen[nick] + 1, f"{nick}'s messages out of order"
+        last_seen[nick] = int(count)
+    assert set(last_seen.values()) == {19}
+    assert sequencer.readers_waiting == 0
+    assert_still_served(running, listener)
 
 
 def test_a_connection_whose_thread_cannot_start_is_refused_and_others_are_served(server, monkeypatch, caplog):

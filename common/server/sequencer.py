@@ -26,6 +26,13 @@ large for SQLite ended this thread, and from then on nobody received anything.)
 It delivers with history off too, because batching is what makes fan-out fast: the lines of many
 messages bound for one connection go out in one send, and one thread sending beats every reader thread
 contending to send (measured with bench/chat_bench.py: about 4x the deliveries per second).
+
+The queue is bounded. Thousands of reader threads and one sequencer take turns at Python's GIL, and when
+thousands have work at once (a class of 5000 connecting) the sequencer gets one turn in thousands: the
+readers queued every welcome before it sent the first, and the memory of that backlog stayed with the
+process (bench/idle_scale.py). So a reader whose client sent something waits, before reading it, while
+``BACKLOG_LIMIT`` outboxes are queued (``wait_for_room``); it waits on a condition, holding no lock and not
+asking for the GIL, and the sequencer wakes as many as it made room for.
 """
 from __future__ import annotations
 
@@ -45,6 +52,9 @@ from common.server.outbox import Outbox, Relay, gather_by_connection
 
 log = logging.getLogger("classchat.server")
 MAX_BATCH = 512
+# Outboxes queued before a reader thread waits to read more (one batch's worth: while the sequencer
+# delivers one batch, the readers may decide the next).
+BACKLOG_LIMIT = MAX_BATCH
 # A connection's lines of one batch are handed over in slices of about this size, each flushed before
 # the next: the send queue limit must measure what a client fails to read, never how many messages one
 # batch happened to hold.
@@ -85,7 +95,8 @@ class Sequencer(threading.Thread):
 
     def __init__(self, store: HistoryStore | None, retention_days: float | None, *,
                  monotonic: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 backlog_limit: int = BACKLOG_LIMIT) -> None:
         super().__init__(name="sequencer")
         self.store = store
         self.retention_days = retention_days
@@ -97,10 +108,48 @@ class Sequencer(threading.Thread):
         self._unsaved_channels: dict[str, ChannelSnapshot | None] = {}
         self._refused_since_failing: int | None = None  # messages refused in the current storage incident
         self._stopped = False
+        self.backlog_limit = backlog_limit
+        self._room = threading.Condition()  # reader threads waiting for the queue to shorten
+        self._waiting_for_room = 0
 
     def submit(self, out: Outbox) -> None:
         """Queue a command's outbox; call with the state lock held, so the order is the server's."""
         self._queue.put(out)
+
+    @property
+    def readers_waiting(self) -> int:
+        """How many reader threads wait in ``wait_for_room`` now."""
+        return self._waiting_for_room
+
+    def wait_for_room(self) -> None:
+        """Called by a reader thread before it reads what its client sent, holding no lock: return at once
+        unless ``backlog_limit`` outboxes are queued, else when the sequencer has taken enough of them
+        (or has ended). Only reader threads call this, never the sequencer or anything it waits for."""
+        if self._queue.qsize() < self.backlog_limit:
+            return
+        with self._room:
+            self._waiting_for_room += 1
+            try:
+                while self._queue.qsize() >= self.backlog_limit and not self._stopped:
+                    self._room.wait()
+            finally:
+                self._waiting_for_room -= 1
+
+    def _make_room(self) -> None:
+        """After taking a batch off the queue: wake as many waiting readers as there is room for. The
+        count is read without the lock: a reader that starts waiting just after found the queue full
+        once it held the lock, so a later batch, which must come, wakes it."""
+        if not self._waiting_for_room:
+            return
+        room = self.backlog_limit - self._queue.qsize()
+        if room > 0:
+            with self._room:
+                self._room.notify(room)
+
+    def _release_waiting_readers(self) -> None:
+        with self._room:
+            self._stopped = True
+            self._room.notify_all()
 
     def stop(self, timeout: float) -> None:
         """Deliver what is queued, then end."""
@@ -108,7 +157,10 @@ class Sequencer(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        run_reporting_end(log, "sequencer", self._serve, lambda: self._stopped)
+        try:
+            run_reporting_end(log, "sequencer", self._serve, lambda: self._stopped)
+        finally:  # stopped or failed: nobody would ever make room again
+            self._release_waiting_readers()
 
     def _serve(self) -> None:
         self._purge_if_due()
@@ -126,6 +178,7 @@ class Sequencer(threading.Thread):
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+            self._make_room()
             if batch:
                 try:
                     self._process(batch)

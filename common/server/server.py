@@ -360,6 +360,7 @@ class ChatServer:
         conn = client.conn
         try:
             readable.poll()
+            self.sequencer.wait_for_room()  # reads only while the sequencer keeps up (see sequencer.py)
             received = recv_waiting(conn.sock)
             data = conn.receive(received)
         except OSError as error:
