@@ -384,7 +384,7 @@ def test_a_reader_waits_while_the_sequencer_is_behind_and_goes_on_once_it_caught
         sequencer.stop(5)
 
 
-def test_readers_do_not_wait_for_a_sequencer_that_died(wire, caplog):
+def test_readers_do_not_wait_for_a_sequencer_that_died(caplog):
     sequencer = Sequencer(None, None, backlog_limit=1)
 
     def unrecoverable():
