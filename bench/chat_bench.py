@@ -13,9 +13,10 @@ the same with 1000 clients; ``paced`` 500 clients and one sender at 50 messages 
 ``idle`` 2000 and 5000 registered clients (bench/idle_scale.py: memory per client, registrations per
 second, and how long all of them closing at once keeps the server busy); ``gui`` the longest stall of
 the Tk loop at 1000 messages per second (bench/gui_stall.py, on Xvfb when there is no display);
-``fanout_tags`` is ``fanout`` with every other client asking for server-time and message-tags. The bench's clients ask for no IRCv3 capabilities unless ``--caps`` names
-some (as fanout_tags does): then every other one does, so a channel's members get two variants of each
-line (with tags and without), as in a class where some use an IRCv3 client and some an old one.
+``fanout_tags`` is ``fanout`` with every other client asking for server-time and message-tags. The
+bench's clients ask for no IRCv3 capabilities unless ``--caps`` names some (as fanout_tags does): then
+every other one does, so a channel's members get two variants of each line (with tags and without), as
+in a class where some use an IRCv3 client and some an old one.
 InspIRCd then loads its IRCv3 modules, ngircd offers none of them (its clients all get plain lines), and
 the seed, which speaks no IRC, is left out.
 

@@ -206,6 +206,26 @@ def test_max_clients(make_server):
     assert any("Server is full" in line for line in third.expect_closed())
 
 
+def all_at_once(talk, senders: list[IRCTestClient]) -> None:
+    """``talk(sender)`` for every sender, each on a thread of its own, all at once; back when all are done."""
+    threads = [threading.Thread(target=talk, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def expect_each_in_order(reader: IRCTestClient, senders: list[IRCTestClient], count: int) -> None:
+    """``reader`` gets the ``count`` messages "<nick> <number>" of every sender in #c, each sender's in
+    the order sent (others' may come between)."""
+    last_seen = {sender.nick: -1 for sender in senders}
+    for _ in range(count * len(senders)):
+        nick, number = reader.expect(r" PRIVMSG #c ").params[1].split()
+        assert int(number) == last_seen[nick] + 1, f"{nick}'s messages out of order"
+        last_seen[nick] = int(number)
+    assert set(last_seen.values()) == {count - 1}
+
+
 def test_messages_to_one_client_keep_relay_order(make_server):
     running = make_server(flood_rate=0)
     reader = running.connect("reader")
@@ -218,16 +238,8 @@ def test_messages_to_one_client_keep_relay_order(make_server):
         for count in range(300):
             sender.send(f"PRIVMSG #c :{sender.nick} {count}")
 
-    threads = [threading.Thread(target=send_many, args=(sender,)) for sender in senders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    last_seen = {sender.nick: -1 for sender in senders}
-    for _ in range(300 * len(senders)):
-        nick, count = reader.expect(r" PRIVMSG #c ").params[1].split()
-        assert int(count) == last_seen[nick] + 1, f"{nick}'s messages out of order"
-        last_seen[nick] = int(count)
+    all_at_once(send_many, senders)
+    expect_each_in_order(reader, senders, 300)
 
 
 def test_a_class_arriving_and_talking_while_readers_wait_for_the_sequencer(make_server):
@@ -261,18 +273,9 @@ def test_a_class_arriving_and_talking_while_readers_wait_for_the_sequencer(make_
     def talk(student: IRCTestClient) -> None:
         student.send("".join(f"PRIVMSG #c :{student.nick} {count}\r\n" for count in range(20)))
 
-    talkers = [threading.Thread(target=talk, args=(student,)) for student in students[1:]]
-    for talker in talkers:
-        talker.start()
-    for talker in talkers:
-        talker.join()
-    listener = students[0]
-    last_seen = {student.nick: -1 for student in students[1:]}
-    for _ in range(20 * len(talkers)):
-        nick, count = listener.expect(r" PRIVMSG #c ").params[1].split()
-        assert int(count) == last_seen[nick] + 1, f"{nick}'s messages out of order"
-        last_seen[nick] = int(count)
-    assert set(last_seen.values()) == {19}
+    listener, talkers = students[0], students[1:]
+    all_at_once(talk, talkers)
+    expect_each_in_order(listener, talkers, 20)
     assert sequencer.readers_waiting == 0
     assert_still_served(running, listener)
 

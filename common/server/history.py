@@ -10,8 +10,9 @@ batch into SQLite, and every read waits for it first (``db``), so a read sees ev
 A lock another program holds on the database (a backup, an ``sqlite3`` shell left in a transaction)
 holds up only the filler: messages are still delivered, and wait in the log until the lock is gone.
 Writes fail (and the sequencer refuses that batch's messages) when the log cannot be written (the disk
-is full) or when ``history_log.MAX_WAITING_ROWS`` messages are waiting already. Values SQLite cannot hold (integers
-beyond 64 bits) are refused in Python before anything is written, never raised from inside a transaction.
+is full) or when ``history_log.MAX_WAITING_ROWS`` messages are waiting already. Values SQLite cannot
+hold (integers beyond 64 bits) are refused in Python before anything is written, never raised from inside
+a transaction.
 
 Messages are ordered by (time, id): the server's clock in milliseconds (never decreasing, see
 ``ChatServer.message_tags``), then the row id for messages in the same millisecond. Row ids grow in the
@@ -439,9 +440,9 @@ class HistoryStore:
         Raises ``OSError`` (the log could not be written) or ``sqlite3.Error`` when the batch could not be
         stored, and then nothing of it is: a message whose time SQLite cannot hold raises
         ``sqlite3.DataError`` before anything is written, and ``sqlite3.OperationalError`` says that
-        ``history_log.MAX_WAITING_ROWS`` are waiting already, or that another server writes this history. A channel
-        snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead, since the
-        sequencer retries unsaved snapshots and would otherwise fail every batch after it.
+        ``history_log.MAX_WAITING_ROWS`` are waiting already, or that another server writes this history.
+        A channel snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead,
+        since the sequencer retries unsaved snapshots and would otherwise fail every batch after it.
         """
         message_rows = [self._row(m) for m in messages]
         channel_rows = []
