@@ -388,3 +388,10 @@ def disk_full_for(store):
         os.dup2(saved, fd)
         os.close(saved)
         os.close(full)
+
+
+def stored_messages(history) -> list:
+    """Every message in a history database (an open sqlite3 connection to it), in the order stored."""
+    from common.server.history_blocks import messages_in
+    found = [m for (body,) in history.execute("SELECT body FROM message_blocks") for m in messages_in(body)]
+    return sorted(found, key=lambda m: m.row_id)

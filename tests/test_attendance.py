@@ -213,7 +213,7 @@ def test_thirty_joins_at_the_start_of_a_lesson_are_one_transaction(recorder_at):
 # ------------------------------------------------------------------ the database
 
 def version_6_database(path: str) -> None:
-    """A history file as schema 6 left it: a message, and no attendance table."""
+    """A history file as schema 6 left it as far as attendance goes: a message, and no attendance table."""
     store = HistoryStore(path)
     store.write([StoredMessage("m1", ms("2026-11-23 10:00"), "#math", "masha!~m@host", "PRIVMSG", "hello")])
     store.db.execute("DROP TABLE attendance")
@@ -225,7 +225,7 @@ def test_a_version_6_database_is_upgraded_and_keeps_its_messages(tmp_path):
     path = str(tmp_path / "v6.sqlite3")
     version_6_database(path)
     store = HistoryStore(path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     assert [message.text for message in store.export("#math")] == ["hello"]
     indexes = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'attendance'")}
     assert {"attendance", "attendance_by_channel", "attendance_open"} <= indexes

@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from common.server.history import (MESSAGE_COLUMNS, SCHEMA_VERSION, ChannelSnapshot, HistoryStore, StoredMessage,
+from common.server.history import (SCHEMA_VERSION, ChannelSnapshot, HistoryStore, StoredMessage,
                                    Viewer, dm_key, format_time)
+from common.server.history_blocks import messages_in
 from common.server.history_log import HEADER, LOG_LIMIT_BYTES, LogInUse
 from common.protocol.params import parse_timestamp as parse_time
 from helpers import PROJECT_ROOT, IRCTestClient, take_logged, wait_until
@@ -85,24 +86,28 @@ def test_the_store_refuses_numbers_sqlite_cannot_hold(db, caplog):
 
 
 def test_a_large_batch_is_stored_whole_in_order_or_not_at_all(db, caplog):
-    """A batch of 100 takes several INSERT statements (64, 32 and 4 rows): all of them are one transaction,
-    so a failure in the last leaves nothing of the batch. A batch SQLite refuses (here a trigger; in life a
+    """A batch to two channels is two blocks and their msgid aliases: all of them are one transaction, so a
+    failure in the last block leaves nothing of the batch. A batch SQLite refuses (here a trigger; in life a
     bug) is left out with its traceback, and never holds up the batches after it in the log."""
     store = HistoryStore(db)
-    store.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'poison'"
+    store.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON message_blocks"
+                     " WHEN instr(NEW.body, CAST('poison' AS BLOB)) > 0"
                      " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
 
     times = itertools.count(1_700_000_000_000)
 
     def batch(name: str, count: int, poison_at: int | None = None) -> list[StoredMessage]:
-        return [StoredMessage(f"{name}{i}", next(times), "#c", "alice!~a@h", "PRIVMSG",
+        """Messages to #c, the last two to #d."""
+        return [StoredMessage(f"{name}{i}", next(times), "#c" if i < count - 2 else "#d", "alice!~a@h", "PRIVMSG",
                               "poison" if i == poison_at else f"{name} {i}") for i in range(count)]
 
     store.write(batch("bad", 100, poison_at=98))
     store.write(batch("lone", 1, poison_at=0))
     store.write(batch("good", 100))
     store.write(batch("one", 1))
-    assert [m.text for m in store.before("#c", None, 500)] == [f"good {i}" for i in range(100)] + ["one 0"]
+    assert [m.text for m in store.before("#c", None, 500)] == [f"good {i}" for i in range(98)]
+    assert [m.text for m in store.before("#d", None, 500)] == ["good 98", "good 99", "one 0"]
+    assert store.db.execute("SELECT count(*) FROM message_aliases").fetchone()[0] == 101, "only the good ones' msgids"
     refusals = [r for r in caplog.records if r.levelno == logging.ERROR and "is left out of the history" in r.message]
     assert [r.args for r in refusals] == [(100,), (1,)]
     assert all("refused by the test" in str(r.exc_info[1]) for r in refusals)
@@ -110,9 +115,10 @@ def test_a_large_batch_is_stored_whole_in_order_or_not_at_all(db, caplog):
     store.close()
 
 
-def test_a_batch_of_plain_and_other_rows_is_stored_in_order_with_every_column(db):
-    """A guest's untagged message to a channel binds only PLAIN_COLUMNS (the rest keep their defaults); the
-    others bind every column. A batch mixing them is stored in the order given, each row as it was."""
+def test_a_batch_of_plain_and_other_messages_is_stored_in_order_with_every_field(db):
+    """A guest's untagged message to a channel is kept as its seven values (the others are defaults); the
+    rest with every field. A batch mixing them is stored in the order given, each as it was, one block per
+    conversation."""
     store = HistoryStore(db)
     base = 1_700_000_000_000
     kinds = [
@@ -126,13 +132,16 @@ def test_a_batch_of_plain_and_other_rows_is_stored_in_order_with_every_column(db
     messages = [StoredMessage(f"m{i}", base + i, target, "анна!~a@h1", "PRIVMSG", f"text {i}", **extra)
                 for i, (target, extra) in enumerate(kinds * 12)]  # runs of one shape and of mixed ones
     store.write(messages)
-    rows = store.db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY id").fetchall()
-    assert [row[0] for row in rows] == [m.msgid for m in messages]
-    expected = [(m.msgid, m.time_ms, m.target, m.recipient_host, json.dumps(m.client_tags, ensure_ascii=False),
-                 int(m.ops_only), "борис" if m.target == "Борис" else "",
-                 m.sender_account and m.sender_account.lower(), m.recipient_account and m.recipient_account.lower())
-                for m in messages]
-    assert [(row[0], row[1], row[3], row[7], row[10], row[11], row[12], row[13], row[14]) for row in rows] == expected
+    bodies = store.db.execute("SELECT target_key, body FROM message_blocks ORDER BY id").fetchall()
+    assert [key for key, _ in bodies] == ["#класс", "dm:анна:борис"]
+    stored = sorted((m for _, body in bodies for m in messages_in(body)), key=lambda m: m.row_id)
+    fields = lambda m: (m.msgid, m.time_ms, m.target, m.sender, m.command, m.text, m.recipient_host, m.client_tags,
+                        m.ops_only)
+    assert [fields(m) for m in stored] == [fields(m) for m in messages]
+    assert [(m.sender_account, m.recipient_account) for m in stored] == [
+        (m.sender_account and m.sender_account.lower(), m.recipient_account and m.recipient_account.lower())
+        for m in messages]
+    assert [m.row_id for m in stored] == [m.row_id for m in messages] == list(range(1, len(messages) + 1))
     assert [m.text for m in store.export("#класс")] == [m.text for m in messages if m.target == "#класс"]
     store.close()
 
@@ -407,7 +416,7 @@ def test_what_a_crash_left_in_the_log_is_stored_at_the_next_start(db, caplog):
         child.stdin.write("go\n")
         child.stdin.flush()
         assert child.wait(20) == 0
-        assert locker.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+        assert locker.execute("SELECT coalesce(sum(count), 0) FROM message_blocks").fetchone()[0] == 0
         locker.rollback()
         locker.close()
     finally:
@@ -465,7 +474,7 @@ def test_the_log_stays_bounded_under_a_load_that_never_pauses(db):
         if written * 50 * len(text.encode()) > 12 * 1024 * 1024:
             break
     assert largest <= LOG_LIMIT_BYTES + 64 * 1024, largest
-    assert store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == written * 50
+    assert store.db.execute("SELECT coalesce(sum(count), 0) FROM message_blocks").fetchone()[0] == written * 50
     assert os.path.getsize(db + "-log") == 0
     store.close()
 
@@ -519,7 +528,7 @@ def test_retention_deletes_old_messages_and_the_motd_says_so(server_process, db)
     alice.join("#c")
     notices = [line for line in alice.sync() if " NOTICE #c " in line]
     assert len(notices) == 1 and "recent" in notices[0]
-    assert sqlite3.connect(db).execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+    assert sqlite3.connect(db).execute("SELECT coalesce(sum(count), 0) FROM message_blocks").fetchone()[0] == 1
 
 
 def test_no_history_option(server_process):
@@ -616,7 +625,7 @@ def test_retention_purges_at_start_even_when_the_monotonic_clock_starts_near_zer
     uptime = [3.0]
     wall = [now]
     sequencer = Sequencer(store, 7, monotonic=lambda: uptime[0], wall_clock=lambda: wall[0])
-    count = lambda: store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    count = lambda: store.db.execute("SELECT coalesce(sum(count), 0) FROM message_blocks").fetchone()[0]
     sequencer._purge_if_due()
     assert count() == 1, "the first purge was skipped"
     wall[0] += 8 * 86400  # "recent" is now past retention, but the next purge is not due yet

@@ -23,7 +23,7 @@ import pytest
 
 from common.protocol.message import parse
 from common.protocol.params import parse_timestamp as parse_time
-from helpers import IRCTestClient, ServerProcess, take_logged, wait_until
+from helpers import IRCTestClient, ServerProcess, stored_messages, take_logged, wait_until
 
 HISTORY_CAPS = ("batch", "server-time", "message-tags", "draft/chathistory")
 
@@ -384,14 +384,14 @@ def test_a_locked_database_stalls_nothing_and_loses_nothing(classroom):
         process.wait_for_stderr("could not store")
         process.proc.kill()  # SIGKILL: the messages are in the log alone
         process.proc.wait(5)
-        assert not any(row for row in locker.execute("SELECT text FROM messages"))
+        assert not stored_messages(locker)
     finally:
         locker.rollback()
         locker.close()
     assert process.stderr_text.count("could not store") == 1, process.stderr_text
     restarted, newcomer, _db = classroom()
     with sqlite3.connect(db) as history:
-        texts = [row[0] for row in history.execute("SELECT text FROM messages ORDER BY id")]
+        texts = [m.text for m in stored_messages(history)]
         topic = history.execute("SELECT topic FROM channels WHERE name_key = '#class'").fetchone()
     assert texts == ["while the database is locked", "again while locked"]
     assert topic == ("set while locked",)
@@ -438,14 +438,14 @@ def test_a_full_disk_refuses_messages_then_recovers(classroom, tmp_path):
 
     def stored() -> set[str]:
         with sqlite3.connect(db, timeout=10) as history:
-            return {row[0].split()[0] for row in history.execute("SELECT text FROM messages")}
+            return {m.text.split()[0] for m in stored_messages(history)}
 
     wait_until(lambda: received <= stored(), timeout=15, what="every delivered message in the history")
     assert_class_goes_on(process, bystander)
 
 
 def test_a_history_read_that_fails_affects_only_itself(make_server, tmp_path, caplog):
-    """A damaged row in the history file makes the replay on JOIN raise (not an sqlite3.Error): once, that
+    """A damaged block in the history file makes the replay on JOIN raise (not an sqlite3.Error): once, that
     ended the sequencer thread, and nobody received anything after it."""
     db = str(tmp_path / "history.sqlite3")
     running = make_server(db_path=db)
@@ -455,7 +455,7 @@ def test_a_history_read_that_fails_affects_only_itself(make_server, tmp_path, ca
     alice.sync()
     assert running.server.store.wait_until_stored()  # out of the history's log, into SQLite
     with sqlite3.connect(db) as history:
-        history.execute("UPDATE messages SET client_tags = '{damaged'")
+        history.execute("UPDATE message_blocks SET body = CAST('damaged' AS BLOB)")
     bob = running.connect("bob", caps=("server-time", "batch", "message-tags"))
     bob.send("JOIN #c")
     lines = [parse(line) for line in bob.sync()]

@@ -16,7 +16,7 @@ import pytest
 
 from common.protocol.message import parse
 from common.server.history import HistoryStore, StoredMessage
-from helpers import IRCTestClient, assert_still_served, disk_full_for, take_logged
+from helpers import IRCTestClient, assert_still_served, disk_full_for, stored_messages, take_logged
 from test_history import run_export
 
 ML = ("draft/multiline", "batch")
@@ -118,7 +118,7 @@ def test_stored_as_one_message_and_replayed_as_a_batch_or_lines(make_server, tmp
     msgid = batch_of(alice)[0].tags["msgid"]
     assert running.server.store.wait_until_stored()  # stored (in the history's log) before the echo; now in SQLite
     with sqlite3.connect(db) as check:
-        rows = check.execute("SELECT msgid, text FROM messages WHERE target = '#c'").fetchall()
+        rows = [(m.msgid, m.text) for m in stored_messages(check) if m.target == "#c"]
     assert rows == [(msgid, "\n".join(SNIPPET))]
 
     viewer = running.connect("viewer", caps=(*FULL, "draft/chathistory"))

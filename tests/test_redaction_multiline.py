@@ -63,7 +63,7 @@ def test_a_block_is_reacted_to_and_deleted_as_one_message(running, db):
     assert not any(text in notices[0] for text in LINES[:2]), "never the deleted text"
     assert chathistory(late, "#math") == []
     with sqlite3.connect(db) as check:
-        assert check.execute("SELECT count(*) FROM messages").fetchone()[0] == 0, "the block and both reactions"
+        assert check.execute("SELECT coalesce(sum(count), 0) FROM message_blocks").fetchone()[0] == 0, "the block and both reactions"
     vova.send(f"REDACT #math {msgid}")  # gone: nothing left to delete
     assert vova.expect(r" FAIL REDACT ").params[1] == "UNKNOWN_MSGID"
     assert_still_served(running, petya)

@@ -14,11 +14,10 @@ is full) or when ``history_log.MAX_WAITING_ROWS`` messages are waiting already. 
 hold (integers beyond 64 bits) are refused in Python before anything is written, never raised from inside
 a transaction.
 
-Messages are ordered by (time, id): the server's clock in milliseconds (never decreasing, see
-``ChatServer.message_tags``), then the row id for messages in the same millisecond. Row ids grow in the
-order the sequencer stored the messages, which is the order the server decided them; ``visible_up_to()``
-bounds every read by one, so that a read queued between two messages of one batch sees the first and not
-the second.
+Messages are ordered by (time, id) (``history_model.py``); they are kept a block per conversation and
+batch (``history_blocks.py``). Ids grow in the order the sequencer stored the messages, which is the order
+the server decided them; ``visible_up_to()`` bounds every read by one, so that a read queued between two
+messages of one batch sees the first and not the second.
 
 A private message is stored once, under a key made of both nicks; it is only ever returned to a client
 that is one of the two sides: the sender's nick from the sender's host, or the recipient's nick from the
@@ -33,18 +32,20 @@ import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Iterator, NamedTuple
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 from common.protocol.casemap import casefold, is_channel_name
-from common.protocol.message import action_text
+from common.server import history_blocks as blocks
 from common.server.attendance import ATTENDANCE_SCHEMA
+from common.server.history_blocks import BLOCKS_SCHEMA, INSERT_ALIAS, INSERT_BLOCK, BlockWriter, Keep
 from common.server.history_log import Filler, HistoryLog, LogInUse, Record
+from common.server.history_model import (SQLITE_INTEGER_MAX, Cursor, StoredMessage, Viewer, dm_key,  # noqa: F401
+                                         fits_sqlite, format_time, marker_owner, position, target_key)
 from common.server.logs import run_reporting_end
 
 log = logging.getLogger("classchat.server")
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # The writer copies SQLite's write-ahead log (the -wal file) into the database itself only past this many
 # pages (a backstop): normally the Checkpointer does it every second from its own connection.
 WAL_AUTOCHECKPOINT_PAGES = 16384
@@ -54,7 +55,6 @@ BUSY_TIMEOUT_MS = 200
 # database can hold up a batch with a history read (a replay on JOIN, CHATHISTORY) in the sequencer.
 READ_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000
 CLOSE_WAIT_SECONDS = 5.0  # at the end, for what is still waiting; what is left is stored at the next start
-SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -2 ** 63, 2 ** 63 - 1  # beyond, binding an int raises OverflowError
 ALL_ROWS = SQLITE_INTEGER_MAX  # the row id bound of a read that sees every stored message
 # IRCv3 draft/read-marker: how far one person has read one conversation (see ``marker_owner``, ``target_key``).
 READ_MARKERS_TABLE = """CREATE TABLE IF NOT EXISTS read_markers (
@@ -63,31 +63,7 @@ READ_MARKERS_TABLE = """CREATE TABLE IF NOT EXISTS read_markers (
     time_ms INTEGER NOT NULL,
     PRIMARY KEY (owner_key, target_key)
 )"""
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY,
-    msgid TEXT NOT NULL UNIQUE,
-    time_ms INTEGER NOT NULL,
-    target_key TEXT NOT NULL,
-    target TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    sender_key TEXT NOT NULL,
-    sender_host TEXT NOT NULL,
-    recipient_host TEXT NOT NULL DEFAULT '',
-    command TEXT NOT NULL,
-    text TEXT NOT NULL,
-    client_tags TEXT NOT NULL DEFAULT '{}',
-    ops_only INTEGER NOT NULL DEFAULT 0,
-    recipient_key TEXT NOT NULL DEFAULT '',
-    sender_account TEXT,
-    recipient_account TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_by_target ON messages (target_key, time_ms, id);
-CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time_ms);
--- Private messages only (recipient_key is empty for channels, so fan-out writes never touch these):
--- the conversations of one person, as sender and as recipient, for CHATHISTORY TARGETS.
-CREATE INDEX IF NOT EXISTS private_by_sender ON messages (sender_key, time_ms) WHERE recipient_key <> '';
-CREATE INDEX IF NOT EXISTS private_by_recipient ON messages (recipient_key, time_ms) WHERE recipient_key <> '';
+SCHEMA = BLOCKS_SCHEMA + """
 CREATE TABLE IF NOT EXISTS channels (
     name_key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -105,11 +81,10 @@ CREATE TABLE IF NOT EXISTS channels (
 );
 """ + READ_MARKERS_TABLE + ";\n" + "".join(f"{statement};\n" for statement in ATTENDANCE_SCHEMA)
 # What each version added, by the version it upgrades from. 2: questions (+U) kept for operators, and the
-# mute (+q) list. 3: the recipient of a private message as a key of its own (filled in by _fill_recipient_keys),
-# so that TARGETS finds someone's conversations by index instead of a LIKE pattern over every key. 4: the
-# accounts of the two sides (casefolded; NULL for a guest), so that private history follows an account.
-# 5: the ban exception (+e) and invite exception (+I) lists of a channel. 6: read markers (MARKREAD).
-# 7: attendance in class channels (see attendance.py).
+# mute (+q) list. 3: the recipient of a private message as a key of its own. 4: the accounts of the two sides
+# (casefolded; NULL for a guest), so that private history follows an account. 5: the ban exception (+e) and
+# invite exception (+I) lists of a channel. 6: read markers (MARKREAD). 7: attendance in class channels (see
+# attendance.py). 8: the messages in blocks (``history_blocks.py``): ``_move_messages_into_blocks``.
 UPGRADES = {
     1: ("ALTER TABLE messages ADD COLUMN ops_only INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE channels ADD COLUMN quiets TEXT NOT NULL DEFAULT '[]'"),
@@ -120,109 +95,6 @@ UPGRADES = {
     5: (READ_MARKERS_TABLE,),
     6: ATTENDANCE_SCHEMA,
 }
-
-
-# A private message is visible to its sender and to its recipient (the other nick of the key): someone logged
-# in is that side by their account, from any computer; a guest by nick and the host it sent from or was
-# delivered to. An account of NULL (a guest) equals nothing. Parameters: Viewer.private_side_params().
-PRIVATE_SIDE = ("((sender_key = ? AND (sender_host = ? OR sender_account = ?))"
-                " OR (sender_key <> ? AND (recipient_host = ? OR recipient_account = ?)))")
-# Under +U a member's own questions come back to them too, and to nobody else but the operators.
-OWN_MESSAGE = "(sender_key = ? AND (sender_host = ? OR sender_account = ?))"
-
-
-class Viewer(NamedTuple):
-    """Who asks for history: a private chat needs them to be one side (their account, or for a guest their
-    nick and host); ``privileged`` (a channel operator or the teacher) also sees every question sent under
-    +U, where anyone sees their own."""
-
-    nick: str = ""
-    host: str = ""
-    privileged: bool = False
-    account: str | None = None
-
-    def side(self) -> tuple[str, str, str | None]:
-        """(nick key, host, account key) as the privacy conditions take them."""
-        return casefold(self.nick), self.host, casefold(self.account) if self.account else None
-
-
-def fits_sqlite(number: int) -> bool:
-    """Whether an SQLite INTEGER holds ``number`` (binding one that does not raises OverflowError)."""
-    return SQLITE_INTEGER_MIN <= number <= SQLITE_INTEGER_MAX
-
-
-def dm_key(nick_a: str, nick_b: str) -> str:
-    """The key of the private conversation between two nicks, the same from either side."""
-    first, second = sorted((casefold(nick_a), casefold(nick_b)))
-    return f"dm:{first}:{second}"
-
-
-def target_key(target: str, sender_nick: str) -> str:
-    return casefold(target) if is_channel_name(target) else dm_key(sender_nick, target)
-
-
-def marker_owner(nick: str, host: str, account: str | None) -> str:
-    """Whose read marker it is: someone logged in by their account (it follows them to any computer), a
-    guest by nick and host, as private history knows them. A nick holds no '!', so neither kind of key can
-    be made to look like another."""
-    return f"account:{casefold(account)}" if account else f"guest:{casefold(nick)}!{host}"
-
-
-def format_time(time_ms: int) -> str:
-    """IRCv3 server-time format: 2026-11-24T10:15:00.123Z."""
-    return _format_second(time_ms // 1000) + f"{time_ms % 1000:03d}Z"
-
-
-@functools.lru_cache(maxsize=8)
-def _format_second(seconds: int) -> str:
-    """The part of a time tag before the milliseconds; the same second repeats for every message in it."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
-
-
-@dataclass(slots=True)
-class StoredMessage:
-    """A PRIVMSG or NOTICE as it was relayed. ``target`` is the channel, or the nick it was sent to.
-    (Not frozen: one is made for every message under the state lock, and a frozen dataclass costs three
-    times as much to make.)"""
-
-    msgid: str
-    time_ms: int
-    target: str
-    sender: str  # nick!user@host
-    command: str
-    text: str
-    recipient_host: str = ""
-    client_tags: dict[str, str] = field(default_factory=dict)
-    ops_only: bool = False  # a question under +U: only the channel's operators saw it
-    row_id: int = 0
-    sender_account: str | None = None
-    recipient_account: str | None = None
-
-    @property
-    def sender_nick(self) -> str:
-        return self.sender.split("!", 1)[0]
-
-    @property
-    def sender_host(self) -> str:
-        return self.sender.rsplit("@", 1)[-1]
-
-    @property
-    def key(self) -> str:
-        return target_key(self.target, self.sender_nick)
-
-    @property
-    def kind_and_text(self) -> tuple[str, str]:
-        """("action", text without the CTCP wrapping), ("notice", text) or ("message", text)."""
-        action = action_text(self.text)
-        if action is not None:
-            return "action", action
-        return ("notice" if self.command == "NOTICE" else "message"), self.text
-
-    def transcript_line(self) -> str:
-        """How the message reads in a plain transcript: ``<alice> hi``, ``* alice waves``, ``-alice- note``."""
-        kind, text = self.kind_and_text
-        nick = self.sender_nick
-        return {"action": f"* {nick} {text}", "notice": f"-{nick}- {text}"}.get(kind, f"<{nick}> {text}")
 
 
 @dataclass(frozen=True)
@@ -241,14 +113,6 @@ class ChannelSnapshot:
     quiets: tuple[tuple[str, str, int], ...] = ()
     excepts: tuple[tuple[str, str, int], ...] = ()
     invexes: tuple[tuple[str, str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A position in a conversation: messages sort by (time_ms, row_id)."""
-
-    time_ms: int
-    row_id: int
 
 
 class Checkpointer(threading.Thread):
@@ -297,42 +161,33 @@ class Checkpointer(threading.Thread):
         self.join()
 
 
-MESSAGE_COLUMNS = ("msgid, time_ms, target_key, target, sender, sender_key, sender_host, recipient_host, command,"
-                   " text, client_tags, ops_only, recipient_key, sender_account, recipient_account")
-# Most rows are a guest's message to a channel, without client tags and not a question under +U: the other
-# columns keep their defaults ('', '{}', 0, '', NULL, NULL), so such a row binds these alone. Binding is
-# a third of SQLite's work for a row (15 columns: 4.8 µs a row, these 9: 3.8, one statement of 50 rows).
-PLAIN_COLUMNS = "msgid, time_ms, target_key, target, sender, sender_key, sender_host, command, text"
-COLUMNS_BY_WIDTH = {len(columns.split(",")): columns for columns in (MESSAGE_COLUMNS, PLAIN_COLUMNS)}
-MAX_ROWS_PER_INSERT = 64  # 960 parameters, well under SQLite's 32,766
+# The messages table before blocks (schema 7 and older), as ``_move_messages_into_blocks`` reads it.
+LEGACY_COLUMNS = ("id, msgid, time_ms, target, sender, recipient_host, command, text, client_tags,"
+                  " ops_only, sender_account, recipient_account")
+MIGRATION_CHUNK_ROWS = 10_000
 
 
-@functools.lru_cache(maxsize=None)
-def insert_messages_sql(rows: int, width: int) -> str:
-    """INSERT of ``rows`` rows of ``width`` values each: every column, or ``PLAIN_COLUMNS``."""
-    placeholders = "(" + ", ".join("?" * width) + ")"
-    return f"INSERT OR IGNORE INTO messages ({COLUMNS_BY_WIDTH[width]}) VALUES " + ", ".join([placeholders] * rows)
+def legacy_message(row: tuple) -> StoredMessage:
+    """A message of the table before blocks (``LEGACY_COLUMNS`` without the key); tags that no longer
+    read as JSON are left out."""
+    row_id, msgid, time_ms, target, sender, recipient_host, command, text, tags, ops_only, *accounts = row
+    try:
+        client_tags = json.loads(tags)
+    except (TypeError, ValueError):
+        client_tags = {}
+    return StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host,
+                         client_tags if isinstance(client_tags, dict) else {}, bool(ops_only), row_id, *accounts)
 
 
-def message_inserts(rows: list[tuple]) -> Iterator[tuple[str, list]]:
-    """INSERT statements, with their parameters, that store ``rows`` in order: each holds many rows of one
-    width (``HistoryStore._row``).
-
-    Python's sqlite3 hands the GIL to another thread around every statement it runs (and executemany runs
-    one per row), and taking it back costs the filler a wait among hundreds of reader threads; one
-    statement for many rows costs one. The sizes are 64 and then powers of two, so that a handful of
-    statements is ever prepared (the module keeps them in its cache).
-    """
-    start = 0
-    while start < len(rows):
-        width = len(rows[start])
-        end, limit = start + 1, min(len(rows), start + MAX_ROWS_PER_INSERT)
-        while end < limit and len(rows[end]) == width:
-            end += 1
-        count = 1 << ((end - start).bit_length() - 1)
-        chunk = rows[start:start + count]
-        yield insert_messages_sql(count, width), [value for row in chunk for value in row]
-        start += count
+def legacy_log_message(row: tuple) -> StoredMessage:
+    """A message row in a history log written before blocks: every column, or the nine plain ones."""
+    if len(row) == 9:
+        msgid, time_ms, _key, target, sender, _sender_key, _host, command, text = row
+        return StoredMessage(msgid, time_ms, target, sender, command, text)
+    (msgid, time_ms, _key, target, sender, _sender_key, _host, recipient_host, command, text, tags, ops_only,
+     _recipient_key, sender_account, recipient_account) = row
+    return legacy_message((0, msgid, time_ms, target, sender, recipient_host, command, text, tags, ops_only,
+                           sender_account, recipient_account))
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -360,15 +215,19 @@ class HistoryStore:
         self._db = connect(path)
         with self._db:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            existed = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
+            before_blocks = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
+            existed = before_blocks or self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'message_blocks'").fetchone()
             if existed:
                 for from_version in range(version, SCHEMA_VERSION):
                     for statement in UPGRADES.get(from_version, ()):
                         self._db.execute(statement)
             self._db.executescript(SCHEMA)
-            if existed and version < 3:
-                self._fill_recipient_keys()
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        last_id = self._db.execute("SELECT max(last_id) FROM message_blocks").fetchone()[0] or 0
+        self._writer = BlockWriter(last_id, functools.partial(blocks.newest_in_database, self._db))
+        if before_blocks:
+            self._move_messages_into_blocks()
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         in_memory = path == ":memory:"
         self.read_only = False
         self.log_file: HistoryLog | None = None  # None in memory, or while another server writes
@@ -385,7 +244,7 @@ class HistoryStore:
         self._filler_db = self._db if in_memory else connect(path)
         # What a crash left in the log is stored before anything else (should the database refuse it now,
         # it waits in the log).
-        self._filler = Filler(self.log_file, self._apply)
+        self._filler = Filler(self.log_file, self._apply, self._taken_from_log)
         left = self._filler.waiting_rows
         if not self.read_only:
             self._filler.start()
@@ -423,12 +282,38 @@ class HistoryStore:
             self.log_file.close()
         self._db.close()
 
-    def _fill_recipient_keys(self) -> None:
-        """Upgrading to version 3: a private message's recipient is its target, casefolded (in Python,
-        since SQLite's lower() knows only ASCII)."""
-        rows = self._db.execute("SELECT id, target FROM messages WHERE substr(target_key, 1, 3) = 'dm:'").fetchall()
-        self._db.executemany("UPDATE messages SET recipient_key = ? WHERE id = ?",
-                             [(casefold(target), row_id) for row_id, target in rows])
+    def _move_messages_into_blocks(self) -> None:
+        """Upgrading to version 8: the table of a row per message becomes blocks (``history_blocks.py``),
+        its row ids the messages' ids, in one transaction; then the old table goes."""
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            after = 0
+            while chunk := db.execute(f"SELECT target_key, {LEGACY_COLUMNS} FROM messages WHERE id > ? ORDER BY id"
+                                      f" LIMIT {MIGRATION_CHUNK_ROWS}", (after,)).fetchall():
+                rows, aliases = self._writer.moved_blocks([(row[0], legacy_message(row[1:])) for row in chunk])
+                db.executemany(INSERT_BLOCK, rows)
+                db.executemany(INSERT_ALIAS, aliases)
+                after = chunk[-1][1]
+            moved = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+            db.execute("DROP TABLE messages")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if moved:
+            log.info("the history's %d messages are now kept in blocks", moved)
+
+    def _taken_from_log(self, record: Record) -> Record:
+        """A record the log holds from before this start, as ``_apply`` takes it: its ids are taken (and a
+        record written before blocks is made into blocks here)."""
+        if len(record) == 3:  # (message rows, channel rows, forgotten channels): before blocks
+            messages = [legacy_log_message(row) for row in record[0]]
+            rows, aliases = self._writer.blocks([(m.key, m) for m in messages])
+            return len(messages), rows, aliases, record[1], record[2]
+        for row in record[1]:
+            self._writer.note(row)
+        return record
 
     # ------------------------------------------------------------------ writing
 
@@ -444,7 +329,10 @@ class HistoryStore:
         A channel snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead,
         since the sequencer retries unsaved snapshots and would otherwise fail every batch after it.
         """
-        message_rows = [self._row(m) for m in messages]
+        messages = list(messages)
+        for m in messages:
+            if not fits_sqlite(m.time_ms):
+                raise sqlite3.DataError(f"message time {m.time_ms} is out of range for the history database")
         channel_rows = []
         for c in channels:
             if not all(value is None or fits_sqlite(value) for value in (c.created, c.topic_set_at, c.limit)):
@@ -454,11 +342,12 @@ class HistoryStore:
                                  c.key, c.limit, *(json.dumps(entries, ensure_ascii=False)
                                                    for entries in (c.bans, c.quiets, c.excepts, c.invexes))))
         forget = [(casefold(name),) for name in forget_channels]
-        if not (message_rows or channel_rows or forget):
+        if not (messages or channel_rows or forget):
             return
         if self.read_only:
             raise sqlite3.OperationalError("another running server writes this history")
-        self._filler.hand_over((message_rows, channel_rows, forget))
+        rows, aliases = self._writer.blocks([(self._key(m.target, m.sender), m) for m in messages])
+        self._filler.hand_over((len(messages), rows, aliases, channel_rows, forget))
 
     def _apply(self, records: list[Record]) -> None:
         """Put logged records into SQLite, in one transaction on the filler's connection; raises
@@ -468,9 +357,9 @@ class HistoryStore:
             db.execute("ROLLBACK")
         db.execute("BEGIN")
         try:
-            for insert in message_inserts([row for message_rows, _, _ in records for row in message_rows]):
-                db.execute(*insert)
-            for _, channel_rows, forget in records:  # in order: a channel forgotten, then made again
+            db.executemany(INSERT_BLOCK, [row for record in records for row in record[1]])
+            db.executemany(INSERT_ALIAS, [alias for record in records for alias in record[2]])
+            for _, _, _, channel_rows, forget in records:  # in order: a channel forgotten, then made again
                 db.executemany(
                     "INSERT OR REPLACE INTO channels (name_key, name, created, topic, topic_set_by, topic_set_at,"
                     " modes, key, member_limit, bans, quiets, excepts, invexes)"
@@ -487,37 +376,17 @@ class HistoryStore:
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)
-    def _keys(target: str, sender: str) -> tuple[str, str, str, str]:
-        """(target key, sender key, sender host, recipient key) for a target and a sender prefix; the same
-        few repeat. The recipient key is empty for a channel."""
-        nick, _, rest = sender.partition("!")
-        recipient_key = "" if is_channel_name(target) else casefold(target)
-        return target_key(target, nick), casefold(nick), rest.rpartition("@")[2], recipient_key
-
-    def _row(self, m: StoredMessage) -> tuple:
-        """The values of ``m``'s row: for every column, or for ``PLAIN_COLUMNS`` when the rest are defaults."""
-        if not fits_sqlite(m.time_ms):
-            raise sqlite3.DataError(f"message time {m.time_ms} is out of range for the history database")
-        key, sender_key, sender_host, recipient_key = self._keys(m.target, m.sender)
-        if not (m.recipient_host or m.client_tags or m.ops_only or recipient_key or m.sender_account
-                or m.recipient_account):  # PLAIN_COLUMNS: the others keep their defaults
-            return m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.command, m.text
-        tags = json.dumps(m.client_tags, ensure_ascii=False) if m.client_tags else "{}"
-        return (m.msgid, m.time_ms, key, m.target, m.sender, sender_key, sender_host, m.recipient_host, m.command,
-                m.text, tags, int(m.ops_only), recipient_key, casefold(m.sender_account) if m.sender_account else None,
-                casefold(m.recipient_account) if m.recipient_account else None)
+    def _key(target: str, sender: str) -> str:
+        """The conversation key of a message to ``target`` from ``sender`` (a prefix); the same few repeat."""
+        return target_key(target, sender.partition("!")[0])
 
     def last_row_id(self) -> int:
-        """The row id of the newest message stored (0 when there is none)."""
-        return self.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+        """The id of the newest message written (0 when there is none); stored, or waiting in the log."""
+        return self._writer.last_id
 
     def last_time_ms(self) -> int:
         """The time of the newest message stored (0 when there is none)."""
-        return self.db.execute("SELECT max(time_ms) FROM messages").fetchone()[0] or 0
-
-    def row_id(self, msgid: str) -> int | None:
-        row = self.db.execute("SELECT id FROM messages WHERE msgid = ?", (msgid,)).fetchone()
-        return row[0] if row else None
+        return self.db.execute("SELECT max(max_time) FROM message_blocks").fetchone()[0] or 0
 
     @contextmanager
     def visible_up_to(self, last_row_id: int | None) -> Iterator["HistoryStore"]:
@@ -549,8 +418,31 @@ class HistoryStore:
 
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
-        with self.db:
-            return self.db.execute("DELETE FROM messages WHERE time_ms < ?", (time_ms,)).rowcount
+        return self._in_transaction(lambda db: blocks.delete_before(db, time_ms))
+
+    def delete_messages(self, key: str, ids: set[int]) -> int:
+        """Delete messages of a conversation by id (REDACT), in one transaction; returns how many there were.
+        Raises ``sqlite3.Error`` (or ``OSError``) when that failed, and then nothing is deleted."""
+        return self._in_transaction(lambda db: blocks.delete_ids(db, key, ids))
+
+    def _in_transaction(self, change: Callable[[sqlite3.Connection], int]) -> int:
+        db = self.db
+        if db.in_transaction:  # a failed ROLLBACK earlier must not make this BEGIN fail
+            db.execute("ROLLBACK")
+        # IMMEDIATE: the change reads before it writes, and a read begun before a commit of the filler's
+        # could not become a write (SQLITE_BUSY at once, whatever the busy timeout).
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = change(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the next write rolls back first; the error that matters is the one raised
+            raise
+        return done
 
     # ------------------------------------------------------------------ reading
 
@@ -568,111 +460,101 @@ class HistoryStore:
         return row[0] if row else None
 
     def channels_with_messages(self) -> set[str]:
-        rows = self.db.execute("SELECT DISTINCT target FROM messages WHERE target_key NOT LIKE 'dm:%'").fetchall()
+        rows = self.db.execute("SELECT DISTINCT target FROM message_blocks WHERE party_a IS NULL").fetchall()
         return {row[0] for row in rows}
 
+    def find(self, key: str, msgid: str) -> StoredMessage | None:
+        """The message of a conversation with this msgid, if it is stored and visible now."""
+        found = blocks.find(self.db, key, msgid)
+        return found if found is not None and found.row_id <= self._last_visible else None
+
     def cursor_for_msgid(self, key: str, msgid: str) -> Cursor | None:
-        row = self.db.execute("SELECT time_ms, id FROM messages WHERE msgid = ? AND target_key = ? AND id <= ?",
-                              (msgid, key, self._last_visible)).fetchone()
-        return Cursor(row[0], row[1]) if row else None
+        found = self.find(key, msgid)
+        return Cursor(found.time_ms, found.row_id) if found else None
 
     def before(self, key: str, cursor: Cursor | None, limit: int, viewer: Viewer = Viewer(),
                since: Cursor | None = None) -> list[StoredMessage]:
         """The ``limit`` messages just before ``cursor`` (or the latest ones), after ``since``; oldest first."""
-        bound = cursor or Cursor(2 ** 62, 2 ** 62)
-        condition = "(time_ms < ? OR (time_ms = ? AND id < ?))"
-        params: tuple = (bound.time_ms, bound.time_ms, bound.row_id)
-        if since is not None:
-            condition += " AND (time_ms > ? OR (time_ms = ? AND id > ?))"
-            params += (since.time_ms, since.time_ms, since.row_id)
-        rows = self._select(key, viewer, condition, params, "DESC", limit)
-        return rows[::-1]
+        found = blocks.newest_first(self.db, key, cursor or Cursor(2 ** 62, 2 ** 62), since, limit,
+                                    self._page_of(key, viewer))
+        return found[::-1]
 
     def after(self, key: str, cursor: Cursor, limit: int, viewer: Viewer = Viewer(),
               until: Cursor | None = None) -> list[StoredMessage]:
         """The ``limit`` messages just after ``cursor`` (and before ``until``), oldest first."""
-        condition = "(time_ms > ? OR (time_ms = ? AND id > ?))"
-        params: tuple = (cursor.time_ms, cursor.time_ms, cursor.row_id)
-        if until is not None:
-            condition += " AND (time_ms < ? OR (time_ms = ? AND id < ?))"
-            params += (until.time_ms, until.time_ms, until.row_id)
-        return self._select(key, viewer, condition, params, "ASC", limit)
+        return blocks.oldest_first(self.db, key, cursor, until, limit, self._page_of(key, viewer))
 
     def latest_after(self, key: str, cursor: Cursor | None, limit: int,
                      viewer: Viewer = Viewer()) -> list[StoredMessage]:
         """The newest ``limit`` messages, all after ``cursor`` when one is given; oldest first."""
-        if cursor is None:
-            return self.before(key, None, limit, viewer)
-        condition = "(time_ms > ? OR (time_ms = ? AND id > ?))"
-        rows = self._select(key, viewer, condition, (cursor.time_ms, cursor.time_ms, cursor.row_id),
-                            "DESC", limit)
-        return rows[::-1]
+        return self.before(key, None, limit, viewer, since=cursor)
+
+    def reactions_after(self, key: str, cursor: Cursor, viewer: Viewer | None,
+                        up_to_id: int | None = None) -> list[StoredMessage]:
+        """The TAGMSGs (reactions) of a conversation after ``cursor``, oldest first: those ``viewer`` may see
+        (None: all of them), with ids up to ``up_to_id`` when given (and up to the read bound)."""
+        last = min(self._last_visible, ALL_ROWS if up_to_id is None else up_to_id)
+
+        def wanted(m: StoredMessage) -> bool:
+            return m.command == "TAGMSG" and m.row_id <= last and (viewer is None or viewer.may_see(key, m))
+
+        if up_to_id is None:
+            return blocks.oldest_first(self.db, key, cursor, None, -1, wanted)
+        found = [m for m in blocks.by_ids(self.db, key, cursor.row_id, last) if wanted(m)]
+        return sorted(found, key=position)
 
     def targets(self, viewer: Viewer, channels: Iterable[str], start_ms: int, end_ms: int,
                 limit: int) -> list[tuple[str, int]]:
         """Conversations of the viewer with messages between two times: (target as the viewer names it,
         time of its latest message), oldest activity first (IRCv3 CHATHISTORY TARGETS).
 
-        Every lookup is an index seek: one per channel (the latest message in the window), and the
-        viewer's private messages by the two partial indexes, as sender and as recipient. No LIKE: a nick
-        such as ``a_`` is a pattern to LIKE, and matched other people's conversations."""
+        Each channel is a walk back from the window's end to its latest message; the viewer's private
+        conversations are found by the blocks' two partial indexes of their sides. No LIKE: a nick such as
+        ``a_`` is a pattern to LIKE, and matched other people's conversations."""
         low, high = min(start_ms, end_ms), max(start_ms, end_ms)
+        window_end, window_start = Cursor(high, -1), Cursor(low, ALL_ROWS)
+        visible = self._visible
         rows = []
         for channel in channels:
-            latest = self.db.execute(
-                "SELECT target, time_ms FROM messages WHERE target_key = ? AND time_ms > ? AND time_ms < ? AND id <= ?"
-                " ORDER BY time_ms DESC LIMIT 1", (casefold(channel), low, high, self._last_visible)).fetchone()
-            if latest is not None:
-                rows.append(latest)
-        (me, host, account), last = viewer.side(), self._last_visible
-        private = self.db.execute(
-            "SELECT target_key, MAX(time_ms) FROM ("
-            " SELECT target_key, time_ms FROM messages"
-            "  WHERE recipient_key <> '' AND sender_key = ? AND (sender_host = ? OR sender_account = ?)"
-            "  AND time_ms > ? AND time_ms < ? AND id <= ?"
-            " UNION ALL"
-            " SELECT target_key, time_ms FROM messages"
-            "  WHERE recipient_key <> '' AND recipient_key = ? AND (recipient_host = ? OR recipient_account = ?)"
-            "  AND time_ms > ? AND time_ms < ? AND id <= ?"
-            ") GROUP BY target_key", (me, host, account, low, high, last, me, host, account, low, high, last)).fetchall()
-        for key, latest in private:
+            latest = blocks.newest_first(self.db, casefold(channel), window_end, window_start, 1, visible)
+            if latest:
+                rows.append((latest[0].target, latest[0].time_ms))
+        me = casefold(viewer.nick)
+        private: dict[str, int] = {}
+        for key, m in blocks.in_window(self.db, me, low, high):
+            if low < m.time_ms < high and visible(m) and viewer.may_see(key, m):
+                private[key] = max(private.get(key, m.time_ms), m.time_ms)
+        for key, latest in private.items():
             first, second = key[3:].split(":", 1)
-            other = second if first == me else first
-            rows.append((self._display_nick(key, other), latest))
+            rows.append((self._display_nick(key, second if first == me else first), latest))
         rows.sort(key=lambda row: row[1])
         return rows[:limit]
 
     def export(self, channel: str, since_ms: int = 0) -> list[StoredMessage]:
         """Every message of a channel since a time, oldest first: the teacher's transcript."""
-        return self._select(casefold(channel), Viewer(privileged=True), "time_ms >= ?", (since_ms,), "ASC", -1)
+        key = casefold(channel)
+        return blocks.oldest_first(self.db, key, Cursor(since_ms, -1), None, -1,
+                                   self._page_of(key, Viewer(privileged=True)))
 
     def _display_nick(self, key: str, folded_nick: str) -> str:
         """How a nick in a private conversation was last written (its case), for TARGETS: as the sender
         wrote their own nick, else as the other side addressed them."""
-        row = self.db.execute("SELECT sender FROM messages WHERE target_key = ? AND sender_key = ? AND id <= ?"
-                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick, self._last_visible)).fetchone()
-        if row:
-            return row[0].split("!", 1)[0]
-        row = self.db.execute("SELECT target FROM messages WHERE target_key = ? AND recipient_key = ? AND id <= ?"
-                              " ORDER BY time_ms DESC LIMIT 1", (key, folded_nick, self._last_visible)).fetchone()
-        return row[0] if row else folded_nick
+        newest = Cursor(ALL_ROWS, ALL_ROWS)
+        sent = blocks.newest_first(self.db, key, newest, None, 1,
+                                   lambda m: self._visible(m) and casefold(m.sender_nick) == folded_nick)
+        if sent:
+            return sent[0].sender_nick
+        received = blocks.newest_first(self.db, key, newest, None, 1,
+                                       lambda m: self._visible(m) and casefold(m.target) == folded_nick)
+        return received[0].target if received else folded_nick
 
-    def _select(self, key: str, viewer: Viewer, condition: str, params: tuple, order: str,
-                limit: int) -> list[StoredMessage]:
-        """Messages (reactions, TAGMSG rows, are gathered apart: ``reactions.py``) of one conversation."""
-        side = viewer.side()
-        if key.startswith("dm:"):
-            privacy = f" AND {PRIVATE_SIDE}"
-            params = (*params, *side, *side)
-        elif viewer.privileged:
-            privacy = ""
-        else:
-            privacy = f" AND (ops_only = 0 OR {OWN_MESSAGE})"
-            params = (*params, *side)
-        rows = self.db.execute(
-            f"SELECT id, msgid, time_ms, target, sender, command, text, recipient_host, client_tags, ops_only"
-            f" FROM messages WHERE target_key = ? AND {condition}{privacy} AND command <> 'TAGMSG' AND id <= ?"
-            f" ORDER BY time_ms {order}, id {order} LIMIT ?", (key, *params, self._last_visible, limit)).fetchall()
-        return [StoredMessage(msgid, time_ms, target, sender, command, text, recipient_host, json.loads(tags),
-                              bool(ops_only), row_id)
-                for row_id, msgid, time_ms, target, sender, command, text, recipient_host, tags, ops_only in rows]
+    def _visible(self, m: StoredMessage) -> bool:
+        return m.row_id <= self._last_visible
+
+    def _page_of(self, key: str, viewer: Viewer) -> Keep:
+        """Which messages a page of history shows ``viewer``: the messages (reactions, TAGMSGs, are gathered
+        apart: ``reactions.py``) it may see, up to the read bound."""
+        last = self._last_visible
+        if key.startswith("dm:") or not viewer.privileged:
+            return lambda m: m.row_id <= last and m.command != "TAGMSG" and viewer.may_see(key, m)
+        return lambda m: m.row_id <= last and m.command != "TAGMSG"

@@ -63,7 +63,8 @@ MAX_WAITING_ROWS = 20_000
 RETRY_FIRST_SECONDS = 0.05
 RETRY_LONGEST_SECONDS = 1.0
 
-Record = tuple  # (message rows, channel rows, forgotten channel keys): see HistoryStore.write
+# (message count, block rows, msgid aliases, channel rows, forgotten channel keys): see HistoryStore.write
+Record = tuple
 # Errors that one record brings with it, so that trying again cannot help: that record is left out (and
 # logged), the others are stored. Any other error (the database locked, the disk full) is tried again.
 RECORD_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
@@ -71,8 +72,8 @@ RECORD_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceErr
 
 
 def rows_in(records: list[Record]) -> int:
-    """How many message rows ``records`` hold."""
-    return sum(len(record[0]) for record in records)
+    """How many messages ``records`` hold."""
+    return sum(record[0] for record in records)
 
 
 class LogInUse(OSError):
@@ -164,13 +165,16 @@ class Filler(threading.Thread):
     holds (``RECORD_ERRORS``: a bug, since ``HistoryStore.write`` checks what it can) must not hold up the
     rest forever: the records are then tried one by one, and that one is left out, with its traceback."""
 
-    def __init__(self, history_log: HistoryLog | None, apply: Callable[[list[Record]], None]) -> None:
+    def __init__(self, history_log: HistoryLog | None, apply: Callable[[list[Record]], None],
+                 taken_from_log: Callable[[Record], Record] = lambda record: record) -> None:
         super().__init__(name="history-filler", daemon=True)
         self._log = history_log
         self._apply = apply
         self._changed = threading.Condition()
-        # Waiting first: what the log holds from before (a crash), in the order written.
-        self._waiting: list[Record] = history_log.records() if history_log is not None else []
+        # Waiting first: what the log holds from before (a crash), in the order written, each as
+        # ``taken_from_log`` makes it (the store takes its ids, or upgrades a record of an older format).
+        found = history_log.records() if history_log is not None else []
+        self._waiting: list[Record] = [taken_from_log(record) for record in found]
         self.waiting_rows = rows_in(self._waiting)  # message rows waiting (the writer waits, then refuses)
         self._closing = False
         self._wanted = False  # someone waits for what is waiting: no more gathering
@@ -181,7 +185,7 @@ class Filler(threading.Thread):
         ``sqlite3.OperationalError`` when ``MAX_WAITING_ROWS`` wait already, and then it is not queued
         either. The lock is held across the append so that the filler cannot empty the log between the
         append and the queueing (that record would then be lost in a crash)."""
-        rows = len(record[0])
+        rows = record[0]
         data = HistoryLog.encode(record) if self._log is not None else b""
         with self._changed:
             if not self._failing and (self.waiting_rows >= CATCH_UP_ROWS
@@ -263,7 +267,7 @@ class Filler(threading.Thread):
                 self._apply([record])
             except RECORD_ERRORS:
                 log.exception("a batch of %d messages could not be stored and is left out of the history",
-                              len(record[0]))
+                              record[0])
             except Exception as error:
                 self._failed(error, [record])
                 break

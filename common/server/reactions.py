@@ -10,47 +10,30 @@ spec lets REDACT lines follow. An unreact takes back what the same person gave b
 reactions still standing are sent: for each person, message and reaction, the TAGMSG that gave it.
 A teacher who joins late, or reloads, sees the counts as they stand.
 
-Reading the reactions of a page looks at the rows stored after the page's first message, at most
-``REACTION_SCAN_ROWS`` of them (by row id, whatever their conversation: a bounded read on the sequencer
-thread however deep in the history the page is), and sends at most ``REACTIONS_PER_PAGE``: a reaction
+Reading the reactions of a page looks at the messages stored after the page's first message, those with
+the next ``REACTION_SCAN_ROWS`` ids (whatever their conversation: a bounded read on the sequencer thread
+however deep in the history the page is), and sends at most ``REACTIONS_PER_PAGE``: a reaction
 given more than that many stored messages after the message it names is not shown with that page. A
 deletion finds every reaction to its message, however late (``reaction_row_ids``).
 """
 from __future__ import annotations
 
-import json
 from typing import Iterable
 
 from common.protocol.casemap import casefold
 from common.protocol.reactions import reaction_of
-from common.server.history import OWN_MESSAGE, PRIVATE_SIDE, Cursor, HistoryStore, StoredMessage, Viewer
+from common.server.history import Cursor, HistoryStore, StoredMessage, Viewer
 
 REACTION_SCAN_ROWS = 20_000
 REACTIONS_PER_PAGE = 1_000  # about 130 KB of TAGMSG lines: well within a client's send queue
 
 
 def reaction_rows(store: HistoryStore, key: str, after: Cursor, viewer: Viewer | None) -> list[StoredMessage]:
-    """The TAGMSG rows of a conversation after ``after``, oldest first: for a page, those ``viewer`` may
-    see among the next ``REACTION_SCAN_ROWS`` rows up to the read bound (a range of row ids: ``+target_key``
-    keeps SQLite from walking the conversation's whole index instead); for a deletion (``viewer`` None),
-    all of them, by the conversation's index from that time on."""
+    """The TAGMSGs of a conversation after ``after``, oldest first: for a page, those ``viewer`` may see
+    among the next ``REACTION_SCAN_ROWS`` ids; for a deletion (``viewer`` None), all of them."""
     if viewer is None:
-        where = "target_key = ? AND (time_ms > ? OR (time_ms = ? AND id > ?))"
-        params: tuple = (key, after.time_ms, after.time_ms, after.row_id)
-    else:
-        where = "id > ? AND id <= ? AND +target_key = ?"
-        params = (after.row_id, min(store.last_visible, after.row_id + REACTION_SCAN_ROWS), key)
-        side = viewer.side()
-        if key.startswith("dm:"):
-            where, params = f"{where} AND {PRIVATE_SIDE}", (*params, *side, *side)
-        elif not viewer.privileged:
-            where, params = f"{where} AND (ops_only = 0 OR {OWN_MESSAGE})", (*params, *side)
-    rows = store.db.execute(
-        f"SELECT id, msgid, time_ms, target, sender, client_tags, ops_only FROM messages WHERE {where}"
-        " AND command = 'TAGMSG' ORDER BY time_ms, id", params).fetchall()
-    return [StoredMessage(msgid, time_ms, target, sender, "TAGMSG", "", client_tags=json.loads(tags),
-                          ops_only=bool(ops_only), row_id=row_id)
-            for row_id, msgid, time_ms, target, sender, tags, ops_only in rows]
+        return store.reactions_after(key, after, None)
+    return store.reactions_after(key, after, viewer, up_to_id=after.row_id + REACTION_SCAN_ROWS)
 
 
 def standing_reactions(rows: Iterable[StoredMessage], parents: set[str]) -> list[StoredMessage]:

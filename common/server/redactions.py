@@ -23,7 +23,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
-from common.protocol.casemap import is_channel_name
+from common.protocol.casemap import casefold, is_channel_name
 from common.protocol.message import Message, middle_word
 from common.protocol.reactions import REDACTION_CAP
 from common.server.history import HistoryStore, StoredMessage
@@ -77,14 +77,10 @@ class FoundMessage:
 
 
 def find_message(store: HistoryStore, key: str, msgid: str) -> FoundMessage | None:
-    row = store.db.execute(
-        "SELECT id, time_ms, target, sender, command, client_tags, ops_only, sender_key, sender_host, sender_account"
-        " FROM messages WHERE msgid = ? AND target_key = ? AND id <= ?", (msgid, key, store.last_visible)).fetchone()
-    if row is None:
+    stored = store.find(key, msgid)
+    if stored is None:
         return None
-    row_id, time_ms, target, sender, command, _tags, ops_only, sender_key, sender_host, sender_account = row
-    stored = StoredMessage(msgid, time_ms, target, sender, command, "", ops_only=bool(ops_only), row_id=row_id)
-    return FoundMessage(stored, sender_key, sender_host, sender_account)
+    return FoundMessage(stored, casefold(stored.sender_nick), stored.sender_host, stored.sender_account)
 
 
 def refusal(redaction: Redaction, found: FoundMessage | None) -> tuple[str, ...] | None:
@@ -105,23 +101,10 @@ def refusal(redaction: Redaction, found: FoundMessage | None) -> tuple[str, ...]
 def delete_message(store: HistoryStore, redaction: Redaction, found: FoundMessage) -> None:
     """Delete the message and the reactions given to it, in one transaction; raises ``sqlite3.Error`` (or
     ``OSError``) when that failed, and then nothing is deleted."""
-    ids = [found.stored.row_id]
+    ids = {found.stored.row_id}
     if found.stored.command != "TAGMSG":
-        ids += reaction_row_ids(store, redaction.key, found.stored)
-    db = store.db
-    if db.in_transaction:  # a failed ROLLBACK earlier must not make this BEGIN fail
-        db.execute("ROLLBACK")
-    db.execute("BEGIN")
-    try:
-        db.executemany("DELETE FROM messages WHERE id = ?", [(row_id,) for row_id in ids])
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the next write rolls back first; the error that matters is the one raised
-        raise
+        ids.update(reaction_row_ids(store, redaction.key, found.stored))
+    store.delete_messages(redaction.key, ids)
 
 
 def apply_redaction(store: HistoryStore, out: Outbox, redaction: Redaction) -> None:

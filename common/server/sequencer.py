@@ -188,15 +188,14 @@ class Sequencer(threading.Thread):
 
     def _process(self, batch: list[Outbox]) -> None:
         reads = self.store is not None and any(out.history_reads for out in batch)
-        before_batch = self._last_row_id() if reads else None
+        horizon = self.store.last_row_id() if reads else None  # the last message stored before the outbox at hand
         stored = self._store(batch) if self.store is not None else True
         relays: list[Relay] = []
-        last_msgid: str | None = None  # of the latest message stored before the outbox at hand
         for out in batch:
             if stored and out.stored:
-                last_msgid = out.stored[-1].msgid
+                horizon = out.stored[-1].row_id  # given by the store as it wrote them
             if out.history_reads:
-                self._answer_reads(out, last_msgid, before_batch)
+                self._answer_reads(out, horizon)
             relays += out.take_relays(stored)
         if len(relays) == 1 and len(relays[0].data) <= FLUSH_SLICE_BYTES:
             self._deliver_one(relays[0])
@@ -233,19 +232,12 @@ class Sequencer(threading.Thread):
         except Exception:
             delivery_failed(conn)
 
-    def _last_row_id(self) -> int | None:
-        try:
-            return self.store.last_row_id()
-        except Exception:
-            return None  # then reads are not bounded: only a duplicate in a replay is at stake
-
-    def _answer_reads(self, out: Outbox, last_msgid: str | None, before_batch: int | None) -> None:
-        """Run an outbox's history reads, each seeing the messages up to ``last_msgid`` (those before
-        the batch when None); a read adds its answer to ``out`` only if it completes."""
+    def _answer_reads(self, out: Outbox, horizon: int | None) -> None:
+        """Run an outbox's history reads, each seeing the messages up to the id ``horizon``; a read adds
+        its answer to ``out`` only if it completes."""
         for read in out.history_reads:
             answer = Outbox(out.server_name)
             try:
-                horizon = before_batch if last_msgid is None else self.store.row_id(last_msgid)
                 with self.store.visible_up_to(horizon):
                     read(self.store, answer)
             except Exception:

@@ -35,6 +35,7 @@ from common.server.config import ServerConfig
 from common.server.connection import Connection, Flusher, closing_link, recv_waiting
 from common.protocol.framing import LineFramer, RawLine
 from common.server.history import Checkpointer, HistoryStore, format_time
+from common.server.history_model import make_msgid
 from common.server.limits import ArrivalThrottle, FloodGate
 from common.protocol.message import InvalidUTF8, LineTooLong, Message, ProtocolError, parse
 from common.server.outbox import FixedReplies, Outbox
@@ -139,6 +140,8 @@ class ChatServer:
                 self.store = HistoryStore(config.db_path)
                 # After a restart too: the clock may have stepped back while the server was down.
                 self._last_time_ms = self.store.last_time_ms()
+                # A msgid ends in the id its message is stored under (history_blocks.py), after every one stored.
+                self._msgids = itertools.count(self.store.last_row_id() + 1)
                 self._load_channels(self.store)
                 self._make_class_channels(self.store)
             except Exception:
@@ -501,10 +504,11 @@ class ChatServer:
 
         Called with the state lock held, so in the order messages are delivered and stored: a message's
         time is never before the previous one's, even when the wall clock steps back (NTP), so that the
-        history's order (time, then row id) stays the order everyone received them in."""
+        history's order (time, then id) stays the order everyone received them in. The msgid's number is
+        the id the history stores the message under (``make_msgid``)."""
         time_ms = max(int(self._wall_clock() * 1000), self._last_time_ms)
         self._last_time_ms = time_ms
-        tags = {"time": format_time(time_ms), "msgid": f"{self._msgid_prefix}-{next(self._msgids)}", **client_tags}
+        tags = {"time": format_time(time_ms), "msgid": make_msgid(self._msgid_prefix, next(self._msgids)), **client_tags}
         return tags, time_ms
 
     def now_ms(self) -> int:
