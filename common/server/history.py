@@ -35,11 +35,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from common.protocol.casemap import casefold, is_channel_name
+from common.protocol.casemap import casefold
 from common.server import history_blocks as blocks
 from common.server.attendance import ATTENDANCE_SCHEMA
 from common.server.history_blocks import BLOCKS_SCHEMA, INSERT_ALIAS, INSERT_BLOCK, BlockWriter, Keep
 from common.server.history_log import Filler, HistoryLog, LogInUse, Record
+# dm_key, format_time and marker_owner are used through this module by the commands and the reads.
 from common.server.history_model import (SQLITE_INTEGER_MAX, Cursor, StoredMessage, Viewer, dm_key,  # noqa: F401
                                          fits_sqlite, format_time, marker_owner, position, target_key)
 from common.server.logs import run_reporting_end
@@ -328,6 +329,9 @@ class HistoryStore:
         ``history_log.MAX_WAITING_ROWS`` are waiting already, or that another server writes this history.
         A channel snapshot SQLite cannot hold (a limit beyond 64 bits) is left out with a warning instead,
         since the sequencer retries unsaved snapshots and would otherwise fail every batch after it.
+
+        Each message gets its id here (``history_blocks.BlockWriter``: its ``row_id`` is set). The log's
+        record is (how many messages, their block rows, msgid aliases, channel rows, forgotten channels).
         """
         messages = list(messages)
         for m in messages:

@@ -12,11 +12,11 @@ The durability contract is unchanged: a message is delivered only once it is sto
 appended here. ``write()`` returning means the bytes are in the kernel's page cache, which survives the
 process being killed (kill -9) exactly as a commit in SQLite's WAL mode with ``synchronous=NORMAL`` does;
 only a power cut can take the last of either. At the next start ``HistoryStore`` applies what the file
-holds before anything else (applying a record twice changes nothing: message ids are unique, channel
-settings are replaced), then empties it. The file is emptied whenever the filler has caught up.
+holds before anything else (applying a record twice changes nothing: a block's conversation and last id
+are unique, channel settings are replaced), then empties it. The file is emptied whenever the filler has caught up.
 
 Records: a header (payload length, CRC-32 of the payload) and the payload, ``marshal`` of a tuple of rows
-(strings, integers and None). marshal is fast (0.17 µs a row against json's 0.9) and this file is written
+(strings, integers, bytes and None: ``HistoryStore.write`` says which). marshal is fast (0.17 µs a row against json's 0.9) and this file is written
 and read by the server alone, with the database's permissions; a record cut short by a crash in the middle
 of a write, or damaged, ends the reading there, with a warning.
 
