@@ -22,6 +22,7 @@ from pathlib import Path
 from common.protocol.framing import LineFramer
 from common.protocol.server_process import ServerStartError, start_server_process
 from common.protocol.message import Message, parse
+from common.server.history_blocks import messages_in
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 5.0
@@ -392,6 +393,5 @@ def disk_full_for(store):
 
 def stored_messages(history) -> list:
     """Every message in a history database (an open sqlite3 connection to it), in the order stored."""
-    from common.server.history_blocks import messages_in
     found = [m for (body,) in history.execute("SELECT body FROM message_blocks") for m in messages_in(body)]
     return sorted(found, key=lambda m: m.row_id)

@@ -29,6 +29,7 @@ from common.protocol.casemap import casefold
 from common.server.attendance import AttendanceTable, person_key
 from common.server.logs import run_reporting_end
 from common.server.outbox import Outbox
+from common.server.transactions import transaction
 
 log = logging.getLogger("classchat.server")
 HEARTBEAT_SECONDS = 60.0
@@ -166,20 +167,12 @@ class AttendanceRecorder(threading.Thread):
         opened = dict(self._open)
         db = table.db
         try:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            db.execute("BEGIN")
-            for change in self._waiting:
-                self._apply(table, opened, change)
-            if beat and opened:
-                table.mark_seen(self.now_ms())
-            db.execute("COMMIT")
+            with transaction(db):
+                for change in self._waiting:
+                    self._apply(table, opened, change)
+                if beat and opened:
+                    table.mark_seen(self.now_ms())
         except Exception as error:
-            if db.in_transaction:
-                try:
-                    db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the next write rolls back first
             if not isinstance(error, (sqlite3.Error, OSError)):  # a bug, not the disk: these would fail again
                 log.exception("attendance: could not store %d presence changes; they are dropped", len(self._waiting))
                 self._waiting = []

@@ -33,7 +33,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from common.protocol.casemap import casefold
 from common.server import history_blocks as blocks
@@ -44,6 +44,7 @@ from common.server.history_log import Filler, HistoryLog, LogInUse, Record
 from common.server.history_model import (SQLITE_INTEGER_MAX, Cursor, StoredMessage, Viewer, dm_key,  # noqa: F401
                                          fits_sqlite, format_time, marker_owner, position, target_key)
 from common.server.logs import run_reporting_end
+from common.server.transactions import transaction
 
 log = logging.getLogger("classchat.server")
 SCHEMA_VERSION = 8
@@ -286,9 +287,7 @@ class HistoryStore:
     def _move_messages_into_blocks(self) -> None:
         """Upgrading to version 8: the table of a row per message becomes blocks (``history_blocks.py``),
         its row ids the messages' ids, in one transaction; then the old table goes."""
-        db = self._db
-        db.execute("BEGIN")
-        try:
+        with transaction(self._db) as db:
             after = 0
             while chunk := db.execute(f"SELECT target_key, {LEGACY_COLUMNS} FROM messages WHERE id > ? ORDER BY id"
                                       f" LIMIT {MIGRATION_CHUNK_ROWS}", (after,)).fetchall():
@@ -298,10 +297,6 @@ class HistoryStore:
                 after = chunk[-1][1]
             moved = db.execute("SELECT count(*) FROM messages").fetchone()[0]
             db.execute("DROP TABLE messages")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         if moved:
             log.info("the history's %d messages are now kept in blocks", moved)
 
@@ -356,11 +351,7 @@ class HistoryStore:
     def _apply(self, records: list[Record]) -> None:
         """Put logged records into SQLite, in one transaction on the filler's connection; raises
         ``sqlite3.Error`` (or ``OSError``) when that failed, and then nothing of them is there."""
-        db = self._filler_db
-        if db.in_transaction:  # a failed ROLLBACK earlier must not make every later BEGIN fail
-            db.execute("ROLLBACK")
-        db.execute("BEGIN")
-        try:
+        with transaction(self._filler_db) as db:
             db.executemany(INSERT_BLOCK, [row for record in records for row in record[1]])
             db.executemany(INSERT_ALIAS, [alias for record in records for alias in record[2]])
             for _, _, _, channel_rows, forget in records:  # in order: a channel forgotten, then made again
@@ -369,14 +360,6 @@ class HistoryStore:
                     " modes, key, member_limit, bans, quiets, excepts, invexes)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", channel_rows)
                 db.executemany("DELETE FROM channels WHERE name_key = ?", forget)
-            db.execute("COMMIT")  # may fail too (disk full, locked): the transaction is then still open
-        except BaseException:
-            if db.in_transaction:  # SQLite rolls back by itself on some errors (SQLITE_FULL)
-                try:
-                    db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the next attempt rolls back first; the error that matters is the one raised
-            raise
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)
@@ -422,31 +405,14 @@ class HistoryStore:
 
     def purge_before(self, time_ms: int) -> int:
         """Delete messages older than ``time_ms`` (retention); returns how many."""
-        return self._in_transaction(lambda db: blocks.delete_before(db, time_ms))
+        with transaction(self.db, "BEGIN IMMEDIATE") as db:
+            return blocks.delete_before(db, time_ms)
 
     def delete_messages(self, key: str, ids: set[int]) -> int:
         """Delete messages of a conversation by id (REDACT), in one transaction; returns how many there were.
         Raises ``sqlite3.Error`` (or ``OSError``) when that failed, and then nothing is deleted."""
-        return self._in_transaction(lambda db: blocks.delete_ids(db, key, ids))
-
-    def _in_transaction(self, change: Callable[[sqlite3.Connection], int]) -> int:
-        db = self.db
-        if db.in_transaction:  # a failed ROLLBACK earlier must not make this BEGIN fail
-            db.execute("ROLLBACK")
-        # IMMEDIATE: the change reads before it writes, and a read begun before a commit of the filler's
-        # could not become a write (SQLITE_BUSY at once, whatever the busy timeout).
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            done = change(db)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                try:
-                    db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the next write rolls back first; the error that matters is the one raised
-            raise
-        return done
+        with transaction(self.db, "BEGIN IMMEDIATE") as db:
+            return blocks.delete_ids(db, key, ids)
 
     # ------------------------------------------------------------------ reading
 

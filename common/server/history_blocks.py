@@ -242,12 +242,19 @@ def find(db: sqlite3.Connection, key: str, msgid: str) -> StoredMessage | None:
     if alias is not None:
         numbers.append(alias[0])
     for number in numbers:
-        row = db.execute("SELECT body FROM message_blocks WHERE target_key = ? AND last_id >= ? ORDER BY last_id"
-                         " LIMIT 1", (key, number)).fetchone()
-        for m in messages_in(row[0]) if row else ():
+        row = block_holding(db, key, number)
+        for m in messages_in(row[2]) if row else ():
             if m.row_id == number and m.msgid == msgid:
                 return m
     return None
+
+
+def block_holding(db: sqlite3.Connection, key: str, number: int) -> tuple[int, int, bytes] | None:
+    """(id, in_order, body) of the block of a conversation that holds the message ``number`` if any does:
+    the first whose last id is not below it (a conversation's blocks hold ranges of ids that follow each
+    other)."""
+    return db.execute("SELECT id, in_order, body FROM message_blocks WHERE target_key = ? AND last_id >= ?"
+                      " ORDER BY last_id LIMIT 1", (key, number)).fetchone()
 
 
 def in_window(db: sqlite3.Connection, party: str, low_ms: int, high_ms: int) -> Iterator[tuple[str, StoredMessage]]:
@@ -265,44 +272,42 @@ def in_window(db: sqlite3.Connection, party: str, low_ms: int, high_ms: int) -> 
 def delete_ids(db: sqlite3.Connection, key: str, ids: set[int]) -> int:
     """Take the messages with these ids out of a conversation's blocks (in the caller's transaction);
     returns how many there were. A block left empty goes; the others are written again without them."""
-    deleted = 0
-    for number in sorted(ids):
-        row = db.execute("SELECT id, body FROM message_blocks WHERE target_key = ? AND last_id >= ? ORDER BY last_id"
-                         " LIMIT 1", (key, number)).fetchone()
-        if row is not None:
-            deleted += rewrite(db, row[0], key, messages_in(row[1]), lambda m: m.row_id not in ids)
-    return deleted
+    holding = {row[0]: row for number in ids if (row := block_holding(db, key, number)) is not None}
+    return sum(rewrite(db, block_id, key, in_order, messages_in(body), lambda m: m.row_id not in ids)
+               for block_id, in_order, body in holding.values())
 
 
 def delete_before(db: sqlite3.Connection, time_ms: int) -> int:
     """Take every message older than ``time_ms`` out (retention); returns how many there were."""
     deleted = 0
-    rows = db.execute("SELECT id, target_key, max_time, count, body FROM message_blocks WHERE min_time < ?",
+    rows = db.execute("SELECT id, target_key, in_order, max_time, count, body FROM message_blocks WHERE min_time < ?",
                       (time_ms,)).fetchall()
-    for block_id, key, max_time, count, body in rows:
+    for block_id, key, in_order, max_time, count, body in rows:
         if max_time < time_ms:
             db.execute("DELETE FROM message_blocks WHERE id = ?", (block_id,))
             deleted += count
         else:
-            deleted += rewrite(db, block_id, key, messages_in(body), lambda m: m.time_ms >= time_ms)
+            deleted += rewrite(db, block_id, key, in_order, messages_in(body), lambda m: m.time_ms >= time_ms)
     # An alias below every id still stored names a message that is gone.
     db.execute("DELETE FROM message_aliases WHERE id < (SELECT coalesce(min(first_id), 1 << 62) FROM message_blocks)")
     return deleted
 
 
-def rewrite(db: sqlite3.Connection, block_id: int, key: str, messages: list[StoredMessage], kept: Keep) -> int:
+def rewrite(db: sqlite3.Connection, block_id: int, key: str, in_order: int, messages: list[StoredMessage],
+            kept: Keep) -> int:
     """Write a block again with the messages ``kept`` accepts (or delete it when none is left); returns how
     many were left out. Its order stays as it was: what is left lies within what was there."""
-    left = [m for m in messages if kept(m)]
-    if len(left) == len(messages):
+    left: list[StoredMessage] = []
+    gone: list[StoredMessage] = []
+    for m in messages:
+        (left if kept(m) else gone).append(m)
+    if not gone:
         return 0
-    db.executemany("DELETE FROM message_aliases WHERE msgid = ? AND id = ?",
-                   [(m.msgid, m.row_id) for m in messages if not kept(m)])
+    db.executemany("DELETE FROM message_aliases WHERE msgid = ? AND id = ?", [(m.msgid, m.row_id) for m in gone])
     if not left:
         db.execute("DELETE FROM message_blocks WHERE id = ?", (block_id,))
     else:
-        in_order = db.execute("SELECT in_order FROM message_blocks WHERE id = ?", (block_id,)).fetchone()[0]
         row = block_row(key, [message_values(m) for m in left], bool(in_order))
         db.execute(f"UPDATE message_blocks SET ({BLOCK_COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?",
                    (*row, block_id))
-    return len(messages) - len(left)
+    return len(gone)

@@ -13,12 +13,14 @@ appended here. ``write()`` returning means the bytes are in the kernel's page ca
 process being killed (kill -9) exactly as a commit in SQLite's WAL mode with ``synchronous=NORMAL`` does;
 only a power cut can take the last of either. At the next start ``HistoryStore`` applies what the file
 holds before anything else (applying a record twice changes nothing: a block's conversation and last id
-are unique, channel settings are replaced), then empties it. The file is emptied whenever the filler has caught up.
+are unique, channel settings are replaced), then empties it. The file is emptied whenever the filler has
+caught up.
 
 Records: a header (payload length, CRC-32 of the payload) and the payload, ``marshal`` of a tuple of rows
-(strings, integers, bytes and None: ``HistoryStore.write`` says which). marshal is fast (0.17 µs a row against json's 0.9) and this file is written
-and read by the server alone, with the database's permissions; a record cut short by a crash in the middle
-of a write, or damaged, ends the reading there, with a warning.
+(strings, integers, bytes and None: ``HistoryStore.write`` says which). marshal is fast (0.17 µs a row
+against json's 0.9) and this file is written and read by the server alone, with the database's
+permissions; a record cut short by a crash in the middle of a write, or damaged, ends the reading there,
+with a warning.
 
 One process writes a history at a time: the server holds an exclusive ``flock`` on this file while it
 runs. Another program that opens the database meanwhile (``--export``) reads what SQLite has, which is

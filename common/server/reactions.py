@@ -31,9 +31,7 @@ REACTIONS_PER_PAGE = 1_000  # about 130 KB of TAGMSG lines: well within a client
 def reaction_rows(store: HistoryStore, key: str, after: Cursor, viewer: Viewer | None) -> list[StoredMessage]:
     """The TAGMSGs of a conversation after ``after``, oldest first: for a page, those ``viewer`` may see
     among the next ``REACTION_SCAN_ROWS`` ids; for a deletion (``viewer`` None), all of them."""
-    if viewer is None:
-        return store.reactions_after(key, after, None)
-    return store.reactions_after(key, after, viewer, up_to_id=after.row_id + REACTION_SCAN_ROWS)
+    return store.reactions_after(key, after, viewer, None if viewer is None else after.row_id + REACTION_SCAN_ROWS)
 
 
 def standing_reactions(rows: Iterable[StoredMessage], parents: set[str]) -> list[StoredMessage]:

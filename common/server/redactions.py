@@ -64,23 +64,23 @@ class FoundMessage:
     """The stored message a REDACT names, and what decides who may delete it."""
 
     stored: StoredMessage
-    sender_key: str
-    sender_host: str
-    sender_account: str | None
+
+    @property
+    def sender_key(self) -> str:
+        return casefold(self.stored.sender_nick)
 
     def is_from(self, side: tuple[str, str, str | None]) -> bool:
-        """Sent by this person: the same account, or for a guest the same nick from the same host."""
+        """Sent by this person: the same account, or for a guest the same nick from the same host (the
+        history keeps accounts casefolded, as ``side`` has them)."""
         nick, host, account = side
-        if account is not None and self.sender_account is not None:
-            return account == self.sender_account
-        return nick == self.sender_key and host == self.sender_host
+        if account is not None and self.stored.sender_account is not None:
+            return account == self.stored.sender_account
+        return nick == self.sender_key and host == self.stored.sender_host
 
 
 def find_message(store: HistoryStore, key: str, msgid: str) -> FoundMessage | None:
     stored = store.find(key, msgid)
-    if stored is None:
-        return None
-    return FoundMessage(stored, casefold(stored.sender_nick), stored.sender_host, stored.sender_account)
+    return FoundMessage(stored) if stored is not None else None
 
 
 def refusal(redaction: Redaction, found: FoundMessage | None) -> tuple[str, ...] | None:

@@ -131,7 +131,6 @@ class ChatServer:
         # Log records carry no thread name: asking threading for the name of a reader thread (not a
         # threading.Thread, see ReaderThreads) would leave a dummy Thread object behind for each one that logs.
         logging.logThreads = False
-        self._msgids = itertools.count(1)
         self._msgid_prefix = os.urandom(4).hex()
         self.store: HistoryStore | None = None
         self._checkpointer: Checkpointer | None = None
@@ -140,8 +139,6 @@ class ChatServer:
                 self.store = HistoryStore(config.db_path)
                 # After a restart too: the clock may have stepped back while the server was down.
                 self._last_time_ms = self.store.last_time_ms()
-                # A msgid ends in the id its message is stored under (history_blocks.py), after every one stored.
-                self._msgids = itertools.count(self.store.last_row_id() + 1)
                 self._load_channels(self.store)
                 self._make_class_channels(self.store)
             except Exception:
@@ -151,6 +148,8 @@ class ChatServer:
                 raise
         else:
             self._make_class_channels(None)
+        # A msgid ends in the id its message is stored under (history_blocks.py), after every one stored.
+        self._msgids = itertools.count((self.store.last_row_id() if self.store is not None else 0) + 1)
         if self.store is not None and config.db_path != ":memory:":
             self._checkpointer = Checkpointer(config.db_path)
             self._checkpointer.start()
@@ -508,7 +507,8 @@ class ChatServer:
         the id the history stores the message under (``make_msgid``)."""
         time_ms = max(int(self._wall_clock() * 1000), self._last_time_ms)
         self._last_time_ms = time_ms
-        tags = {"time": format_time(time_ms), "msgid": make_msgid(self._msgid_prefix, next(self._msgids)), **client_tags}
+        msgid = make_msgid(self._msgid_prefix, next(self._msgids))
+        tags = {"time": format_time(time_ms), "msgid": msgid, **client_tags}
         return tags, time_ms
 
     def now_ms(self) -> int:
